@@ -1,0 +1,395 @@
+"""Snapping onto edges and one multi-source Dijkstra: the nearest library for every origin.
+
+How the distance is built (as CBS does for its Nabijheidsstatistiek):
+
+* every origin and every library is projected perpendicular onto the nearest
+  road (an *arc* of the :class:`~bereikbaar.network.Network`), not onto the
+  nearest node; the projection distance is the *snap leg*;
+* distance = origin snap leg + offset along its arc to an arc end + network
+  distance + offset along the library's arc + library snap leg;
+* the network part is **one** Dijkstra (``scipy.sparse.csgraph``) on the
+  reversed graph from a virtual node per library, so one-way streets are
+  respected in the direction home → library and no search runs per origin.
+
+Everything is in RD New (EPSG:28992, metres).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from scipy.sparse.csgraph import dijkstra
+
+from .exceptions import BereikbaarWarning, InputError, NetworkError
+from .network import FloatArray, IntArray, Network, Weight
+from .schema import (
+    CRS_RD,
+    DISTANCE_M,
+    FULL_SERVICE,
+    LIBRARY_ID,
+    REACHABLE,
+    SNAP_M,
+    TIME_S,
+)
+
+log = logging.getLogger(__name__)
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Snapped:
+    """Points projected onto the network's arcs.
+
+    Attributes
+    ----------
+    arc
+        Index of the arc each point lies on (-1 where it could not be snapped).
+    offset_m
+        Distance (m, along the arc) from the arc's tail ``u`` to the projected point.
+    snap_m
+        Straight-line distance (m) from the point to its projection (the snap leg).
+    """
+
+    arc: IntArray
+    offset_m: FloatArray
+    snap_m: FloatArray
+
+    @property
+    def ok(self) -> npt.NDArray[np.bool_]:
+        """Mask of points that were snapped."""
+        return np.asarray(self.arc >= 0)
+
+
+def _points_xy(points: Any, what: str) -> FloatArray:
+    """Coordinates (n, 2) in RD New from a GeoDataFrame/GeoSeries/array of points."""
+    if isinstance(points, gpd.GeoDataFrame | gpd.GeoSeries):
+        geo = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+        if geo.crs is None:
+            msg = f"{what} have no CRS; set it (RD New is EPSG:28992)"
+            raise InputError(msg)
+        if geo.crs != CRS_RD:
+            geo = geo.to_crs(CRS_RD)
+        arr = np.asarray(geo.array, dtype=object)
+        empty = shapely.is_missing(arr) | shapely.is_empty(arr)
+        poly = shapely.get_type_id(arr) != 0
+        pts = arr.copy()
+        if poly.any():
+            pts[poly & ~empty] = shapely.centroid(arr[poly & ~empty])
+        xy = np.full((len(arr), 2), np.nan)
+        good = ~empty
+        if good.any():
+            xy[good] = shapely.get_coordinates(pts[good])
+        return xy
+    xy = np.asarray(points, dtype=float)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        msg = f"{what} must be a GeoDataFrame, GeoSeries or an (n, 2) array of RD x/y"
+        raise InputError(msg)
+    return xy
+
+
+def snap_to_arcs(
+    network: Network,
+    xy: FloatArray,
+    *,
+    core_only: bool = True,
+    max_snap_m: float = np.inf,
+) -> Snapped:
+    """Project points perpendicular onto the nearest arc of the network.
+
+    Each physical road is considered once (a two-way road's twin arcs share it);
+    with ``core_only`` only roads inside the largest strongly connected component
+    count, so an origin never lands on a disconnected fragment.
+
+    Parameters
+    ----------
+    network
+        The road network (RD New).
+    xy
+        Point coordinates, shape ``(n, 2)``, RD New metres; NaN rows stay unsnapped.
+    core_only
+        Snap only onto arcs whose both ends lie in the strongly connected core.
+    max_snap_m
+        Points farther than this (m) from every eligible arc stay unsnapped.
+
+    Returns
+    -------
+    Snapped
+        Arc, offset along it (m) and snap leg (m) per point.
+    """
+    n = len(xy)
+    arc = np.full(n, -1, dtype=np.int64)
+    offset = np.full(n, np.nan)
+    snap = np.full(n, np.nan)
+    rev = network.reverse_arc()
+    ids = np.arange(network.n_arcs)
+    eligible = (rev < 0) | (ids < rev)
+    if core_only:
+        core = network.core_nodes()
+        eligible &= core[network.u] & core[network.v]
+    cand = np.flatnonzero(eligible)
+    if len(cand) == 0:
+        msg = "the network has no arcs to snap onto (empty network or no connected core)"
+        raise NetworkError(msg)
+    geoms = network.arc_geometry()[cand]
+    valid = np.isfinite(xy).all(axis=1)
+    if not valid.any():
+        return Snapped(arc, offset, snap)
+    pts = shapely.points(xy[valid])
+    tree = shapely.STRtree(geoms)
+    kwargs: dict[str, Any] = {"return_distance": True, "all_matches": False}
+    if np.isfinite(max_snap_m):
+        kwargs["max_distance"] = max_snap_m
+    (inp, hit), dist = tree.query_nearest(pts, **kwargs)
+    rows = np.flatnonzero(valid)[inp]
+    a = cand[hit]
+    frac = shapely.line_locate_point(geoms[hit], pts[inp], normalized=True)
+    frac = np.nan_to_num(frac, nan=0.0)  # zero-length arcs
+    arc[rows] = a
+    offset[rows] = np.clip(frac, 0.0, 1.0) * network.length_m[a]
+    snap[rows] = dist
+    return Snapped(arc, offset, snap)
+
+
+def _arc_cost(network: Network, weight: Weight, snapped: Snapped) -> tuple[FloatArray, FloatArray]:
+    """Cost from the arc tail to the point and from the point to the arc head."""
+    ok = snapped.ok
+    a = np.where(ok, snapped.arc, 0)
+    w = network.weights(weight)[a]
+    length = network.length_m[a]
+    frac = np.divide(snapped.offset_m, length, out=np.zeros_like(length), where=length > 0)
+    to_point = np.where(ok, frac * w, np.nan)
+    from_point = np.where(ok, (1.0 - frac) * w, np.nan)
+    return to_point, from_point
+
+
+def _leg_cost(network: Network, weight: Weight, snapped: Snapped) -> FloatArray:
+    """Snap-leg cost: metres, or seconds at the speed of the arc snapped onto."""
+    if weight == "length":
+        return snapped.snap_m
+    a = np.where(snapped.ok, snapped.arc, 0)
+    length = network.length_m[a]
+    t = network.weights("time")[a]
+    speed = np.divide(length, t, out=np.full_like(length, np.nan), where=t > 0)
+    return np.where(snapped.ok, snapped.snap_m / speed, np.nan)
+
+
+def _solve(
+    network: Network,
+    weight: Weight,
+    origins: Snapped,
+    libs: Snapped,
+) -> tuple[FloatArray, IntArray]:
+    """Cost from every origin to its cheapest library and that library's index (-1 if none)."""
+    n = network.n_nodes
+    u, v = network.u, network.v
+    rev = network.reverse_arc()
+    lib_ok = np.flatnonzero(libs.ok)
+    k = len(lib_ok)
+    if k == 0:
+        return np.full(len(origins.arc), np.nan), np.full(len(origins.arc), -1, dtype=np.int64)
+
+    # virtual node n+j for library lib_ok[j]; reversed graph: library → arc ends
+    la = libs.arc[lib_ok]
+    to_lib, from_lib = _arc_cost(network, weight, libs)
+    leg = _leg_cost(network, weight, libs)[lib_ok]
+    to_lib, from_lib = to_lib[lib_ok], from_lib[lib_ok]
+    at_head = libs.offset_m[lib_ok] >= network.length_m[la] - _EPS
+    at_tail = libs.offset_m[lib_ok] <= _EPS
+    virt = n + np.arange(k)
+    # reach library from tail u along the arc (cost to_lib), always allowed (or at tail)
+    src_rows = [virt]
+    src_cols = [u[la]]
+    src_w = [leg + to_lib]
+    # reach library from head v via the twin arc (cost from_lib), if the twin exists
+    back = (rev[la] >= 0) | at_head
+    src_rows.append(virt[back])
+    src_cols.append(v[la][back])
+    src_w.append((leg + from_lib)[back])
+    del at_tail
+
+    base = network.csr(weight, reverse=True).tocoo()
+    rows = np.concatenate([base.row.astype(np.int64), *src_rows])
+    cols = np.concatenate([base.col.astype(np.int64), *src_cols])
+    data = np.concatenate([base.data, *src_w])
+    size = n + k
+    # min over duplicates (a library on a zero-length arc may add two identical entries)
+    order = np.lexsort((data, cols, rows))
+    rows, cols, data = rows[order], cols[order], data[order]
+    keep = np.ones(len(rows), dtype=bool)
+    keep[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    rows, cols, data = rows[keep], cols[keep], data[keep]
+    indptr = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=size), out=indptr[1:])
+    graph = sp.csr_array((data, cols.astype(np.int32), indptr.astype(np.int32)), shape=(size, size))
+    dist, _, sources = dijkstra(
+        graph, directed=True, indices=virt, min_only=True, return_predecessors=True
+    )
+    node_cost = dist[:n]
+    node_lib = np.where(sources[:n] >= n, sources[:n] - n, -1)
+
+    # origins: leave the arc at its head (forward) or at its tail (via the twin)
+    ok = origins.ok
+    oa = np.where(ok, origins.arc, 0)
+    to_pt, from_pt = _arc_cost(network, weight, origins)
+    oleg = _leg_cost(network, weight, origins)
+    fwd_cost = from_pt + node_cost[v[oa]]
+    fwd_lib = node_lib[v[oa]]
+    can_back = (rev[oa] >= 0) | (origins.offset_m <= _EPS)
+    back_cost = np.where(can_back, to_pt + node_cost[u[oa]], np.inf)
+    back_lib = node_lib[u[oa]]
+    use_back = back_cost < fwd_cost
+    cost = np.where(use_back, back_cost, fwd_cost)
+    lib = np.where(use_back, back_lib, fwd_lib)
+
+    # library on the same arc as the origin: direct travel along the arc
+    same = pd.DataFrame({"arc": la, "j": np.arange(k)})
+    hits = pd.DataFrame({"arc": origins.arc, "o": np.arange(len(oa))})[ok].merge(same, on="arc")
+    if len(hits):
+        o = hits["o"].to_numpy()
+        j = hits["j"].to_numpy()
+        s_o = to_pt[o]
+        s_l = to_lib[j]
+        forward = s_l >= s_o - _EPS
+        twin = rev[oa[o]] >= 0
+        along = np.where(forward, s_l - s_o, np.where(twin, s_o - s_l, np.inf))
+        direct = along + leg[j]
+        for oi, ji, d in zip(o.tolist(), j.tolist(), direct.tolist(), strict=True):
+            if d < cost[oi]:
+                cost[oi] = d
+                lib[oi] = ji
+    cost = cost + oleg
+    cost = np.where(ok & np.isfinite(cost), cost, np.nan)
+    lib = np.where(np.isnan(cost), -1, lib)
+    lib_index = np.where(lib >= 0, lib_ok[np.maximum(lib, 0)], -1)
+    return cost, lib_index
+
+
+def nearest_library(
+    network: Network,
+    origins: gpd.GeoDataFrame | gpd.GeoSeries | FloatArray,
+    libraries: gpd.GeoDataFrame,
+    *,
+    weight: Weight = "length",
+    full_service_only: bool = True,
+    core_only: bool = True,
+    max_snap_m: float = np.inf,
+    with_time: bool = True,
+) -> pd.DataFrame:
+    """Road distance from every origin to its nearest (full-service) library.
+
+    Origins and libraries are projected perpendicular onto the nearest road;
+    the network part is one multi-source Dijkstra on the reversed graph, so
+    one-way streets are respected from home to library.
+
+    Parameters
+    ----------
+    network
+        Road network for one mode (RD New).
+    origins
+        Points or polygons (centroids are used), e.g. CBS cells; or an
+        ``(n, 2)`` array of RD New coordinates.
+    libraries
+        Branches with ``library_id`` and Point geometry; rows without geometry
+        are skipped with a warning.
+    weight
+        Which library counts as nearest: by ``"length"`` (m, CBS-comparable) or
+        by ``"time"`` (s).
+    full_service_only
+        Use only rows with ``full_service`` true (when the column exists).
+    core_only
+        Snap only onto the network's strongly connected core.
+    max_snap_m
+        Origins and libraries farther than this (m) from the road network are
+        unreachable / unused (reported in a warning).
+    with_time
+        Also compute ``time_s`` when the network has travel times.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``origins``: ``library_id`` (nearest by ``weight``),
+        ``distance_m`` (shortest road distance to the nearest library, snap legs
+        included, m), ``snap_m`` (origin snap leg, m), ``time_s`` (shortest travel
+        time to any library, s; only when the network has times) and
+        ``reachable``. Unreachable origins have NaN distance, never a fake number.
+
+    Warns
+    -----
+    BereikbaarWarning
+        When origins are unreachable or libraries unusable (counted).
+    """
+    if LIBRARY_ID not in libraries.columns:
+        msg = f"libraries have no '{LIBRARY_ID}' column"
+        raise InputError(msg)
+    libs = libraries
+    if full_service_only and FULL_SERVICE in libs.columns:
+        libs = libs[libs[FULL_SERVICE].fillna(False).astype(bool)]
+    lib_xy = _points_xy(libs, "libraries")
+    missing = ~np.isfinite(lib_xy).all(axis=1)
+    if missing.any():
+        warnings.warn(
+            f"{int(missing.sum())} libraries have no location and are not used",
+            BereikbaarWarning,
+            stacklevel=2,
+        )
+    if len(libs) == 0 or missing.all():
+        msg = "no (full-service) library with a location: nothing to measure the distance to"
+        raise InputError(msg)
+    o_xy = _points_xy(origins, "origins")
+    o_snap = snap_to_arcs(network, o_xy, core_only=core_only, max_snap_m=max_snap_m)
+    l_snap = snap_to_arcs(network, lib_xy, core_only=core_only, max_snap_m=max_snap_m)
+    unusable = (~l_snap.ok) & ~missing
+    if unusable.any():
+        warnings.warn(
+            f"{int(unusable.sum())} libraries are more than {max_snap_m:g} m from the road "
+            "network and are not used",
+            BereikbaarWarning,
+            stacklevel=2,
+        )
+    if not l_snap.ok.any():
+        msg = "no library lies near the road network"
+        raise NetworkError(msg)
+    ids = libs[LIBRARY_ID].to_numpy()
+
+    dist, lib_len = _solve(network, "length", o_snap, l_snap)
+    out: dict[str, Any] = {}
+    time_needed = weight == "time" or (with_time and network.time_s is not None)
+    if time_needed:
+        t, lib_time = _solve(network, "time", o_snap, l_snap)
+    chosen = lib_time if weight == "time" else lib_len
+    out[LIBRARY_ID] = np.where(chosen >= 0, ids[np.maximum(chosen, 0)], None)
+    out[DISTANCE_M] = dist
+    out[SNAP_M] = o_snap.snap_m
+    if time_needed:
+        out[TIME_S] = t
+    reachable = np.isfinite(dist)
+    out[REACHABLE] = reachable
+    index = origins.index if isinstance(origins, gpd.GeoDataFrame | gpd.GeoSeries) else None
+    result = pd.DataFrame(out, index=index)
+    n_bad = int((~reachable).sum())
+    if n_bad:
+        unsnapped = int((~o_snap.ok).sum())
+        warnings.warn(
+            f"{n_bad} of {len(result)} origins cannot reach a library "
+            f"({unsnapped} farther than {max_snap_m:g} m from the road network or without "
+            f"a location, {n_bad - unsnapped} with no route); their distance is NaN",
+            BereikbaarWarning,
+            stacklevel=2,
+        )
+    log.info(
+        "nearest library for %d origins (%d unreachable) from %d libraries",
+        len(result),
+        n_bad,
+        int(l_snap.ok.sum()),
+    )
+    return result

@@ -1,0 +1,330 @@
+"""The road network as NumPy arrays: CSR adjacency, node coordinates, edge geometry.
+
+A :class:`Network` holds *arcs* (directed edges). A two-way road is two arcs
+(``u→v`` and ``v→u``) with mirrored geometry; a one-way road is one arc. All
+coordinates are RD New (EPSG:28992, metres). osmnx/networkx graphs convert in
+and out (:meth:`Network.from_osmnx`, :meth:`Network.to_osmnx`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+import shapely
+from scipy.sparse.csgraph import connected_components
+
+from .exceptions import NetworkError
+from .schema import CRS_RD
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+log = logging.getLogger(__name__)
+
+Weight = Literal["length", "time"]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A directed road network for one travel mode, as arrays.
+
+    Parameters
+    ----------
+    x, y
+        Node coordinates in RD New (m), shape ``(n_nodes,)``.
+    u, v
+        Arc tail and head node indices (0-based), shape ``(n_arcs,)``.
+    length_m
+        Arc length in metres (along its geometry).
+    time_s
+        Arc travel time in seconds, or ``None`` when the network has no time weight.
+    geometry
+        Arc geometry (shapely LineStrings from ``u`` to ``v``, RD New), or ``None``
+        for straight arcs.
+    node_id
+        Original node identifiers (e.g. OSM node ids); defaults to ``0..n-1``.
+    ferry
+        Boolean mask of ferry arcs (islands reach the mainland only through them).
+    mode
+        Travel mode the network was built for (``car``, ``bike``, ``walk`` or ``custom``).
+    """
+
+    x: FloatArray
+    y: FloatArray
+    u: IntArray
+    v: IntArray
+    length_m: FloatArray
+    time_s: FloatArray | None = None
+    geometry: npt.NDArray[np.object_] | None = None
+    node_id: IntArray | None = None
+    ferry: npt.NDArray[np.bool_] | None = None
+    mode: str = "custom"
+    crs: str = field(default=CRS_RD)
+
+    def __post_init__(self) -> None:
+        n, m = len(self.x), len(self.u)
+        if len(self.y) != n or len(self.v) != m or len(self.length_m) != m:
+            msg = "Network arrays have inconsistent lengths (x/y per node; u/v/length_m per arc)"
+            raise NetworkError(msg)
+        if m and (self.u.min() < 0 or self.v.min() < 0 or max(self.u.max(), self.v.max()) >= n):
+            msg = "Network arc endpoints refer to nodes that do not exist"
+            raise NetworkError(msg)
+        if m and (not np.all(np.isfinite(self.length_m)) or self.length_m.min() < 0):
+            msg = "Network arc lengths must be finite and non-negative"
+            raise NetworkError(msg)
+        for name in ("time_s", "geometry", "ferry"):
+            arr = getattr(self, name)
+            if arr is not None and len(arr) != m:
+                msg = f"Network.{name} must have one entry per arc"
+                raise NetworkError(msg)
+        if self.node_id is not None and len(self.node_id) != n:
+            msg = "Network.node_id must have one entry per node"
+            raise NetworkError(msg)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.x)
+
+    @property
+    def n_arcs(self) -> int:
+        """Number of arcs (directed edges)."""
+        return len(self.u)
+
+    def __repr__(self) -> str:
+        return (
+            f"Network(mode={self.mode!r}, nodes={self.n_nodes:,}, arcs={self.n_arcs:,}, "
+            f"time={'yes' if self.time_s is not None else 'no'})"
+        )
+
+    def weights(self, weight: Weight = "length") -> FloatArray:
+        """Per-arc weights: ``length`` (m) or ``time`` (s).
+
+        Raises
+        ------
+        NetworkError
+            ``weight="time"`` on a network without travel times.
+        """
+        if weight == "length":
+            return self.length_m
+        if weight == "time":
+            if self.time_s is None:
+                msg = "this network has no travel times; use weight='length'"
+                raise NetworkError(msg)
+            return self.time_s
+        msg = f"weight must be 'length' or 'time', got {weight!r}"
+        raise NetworkError(msg)
+
+    def arc_geometry(self) -> npt.NDArray[np.object_]:
+        """Arc geometries (straight lines where none are stored)."""
+        if self.geometry is not None:
+            return self.geometry
+        return self._straight_geometry
+
+    @cached_property
+    def _straight_geometry(self) -> npt.NDArray[np.object_]:
+        coords = np.stack(
+            [
+                np.column_stack([self.x[self.u], self.y[self.u]]),
+                np.column_stack([self.x[self.v], self.y[self.v]]),
+            ],
+            axis=1,
+        )
+        return np.asarray(shapely.linestrings(coords), dtype=object)
+
+    def csr(self, weight: Weight = "length", *, reverse: bool = False) -> sp.csr_array:
+        """The adjacency matrix as CSR (parallel arcs reduced to their minimum).
+
+        Parameters
+        ----------
+        weight
+            ``"length"`` (m) or ``"time"`` (s).
+        reverse
+            Transpose: row ``i`` holds the arcs *into* node ``i``.
+
+        Returns
+        -------
+        scipy.sparse.csr_array
+            ``(n_nodes, n_nodes)``; explicit zero-weight arcs are kept as edges.
+        """
+        w = self.weights(weight)
+        rows, cols = (self.v, self.u) if reverse else (self.u, self.v)
+        return _min_csr(rows, cols, w, self.n_nodes)
+
+    def core_nodes(self) -> npt.NDArray[np.bool_]:
+        """Mask of nodes in the largest strongly connected component."""
+        return self._core
+
+    @cached_property
+    def _core(self) -> npt.NDArray[np.bool_]:
+        if self.n_nodes == 0:
+            return np.zeros(0, dtype=bool)
+        g = sp.csr_array(
+            (np.ones(self.n_arcs), (self.u, self.v)), shape=(self.n_nodes, self.n_nodes)
+        )
+        _, labels = connected_components(g, directed=True, connection="strong")
+        counts = np.bincount(labels)
+        return np.asarray(labels == counts.argmax())
+
+    def reverse_arc(self) -> IntArray:
+        """For each arc ``u→v`` the index of a twin arc ``v→u`` with the same length, or -1."""
+        return self._reverse_arc
+
+    @cached_property
+    def _reverse_arc(self) -> IntArray:
+        import pandas as pd
+
+        m = self.n_arcs
+        out = np.full(m, -1, dtype=np.int64)
+        if m == 0:
+            return out
+        lmm = np.round(self.length_m * 1000.0).astype(np.int64)
+        arcs = pd.DataFrame({"a": self.u, "b": self.v, "l": lmm, "i": np.arange(m)})
+        # first arc per (u, v, length) is the twin candidate for the opposite arcs
+        first = arcs.drop_duplicates(["a", "b", "l"])
+        query = pd.DataFrame({"a": self.v, "b": self.u, "l": lmm, "q": np.arange(m)})
+        hit = query.merge(first, on=["a", "b", "l"], how="inner")
+        hit = hit[hit["q"].to_numpy() != hit["i"].to_numpy()]
+        out[hit["q"].to_numpy()] = hit["i"].to_numpy()
+        return out
+
+    # ------------------------------------------------------------------ osmnx
+    @classmethod
+    def from_osmnx(cls, graph: nx.MultiDiGraph, *, mode: str = "custom") -> Network:
+        """Build a Network from an osmnx/networkx ``MultiDiGraph``.
+
+        Projected graphs (``graph.graph["crs"]``) and unprojected (lon/lat) graphs
+        both work; coordinates are transformed to RD New. Edge ``length`` is used
+        when present (assumed metres), else the geometry length in RD New.
+        ``travel_time`` (s) becomes the time weight when every edge has it.
+
+        Parameters
+        ----------
+        graph
+            Nodes with ``x``/``y``; edges optionally with ``geometry``, ``length``,
+            ``travel_time``, ``route`` (``ferry``).
+        mode
+            Label stored on the Network.
+
+        Returns
+        -------
+        Network
+        """
+        import pyproj
+
+        nodes = list(graph.nodes)
+        if not nodes:
+            msg = "the graph has no nodes"
+            raise NetworkError(msg)
+        index = {n: i for i, n in enumerate(nodes)}
+        xs = np.array([graph.nodes[n]["x"] for n in nodes], dtype=float)
+        ys = np.array([graph.nodes[n]["y"] for n in nodes], dtype=float)
+        crs = graph.graph.get("crs", "EPSG:4326")
+        transformer = None
+        if pyproj.CRS(crs) != pyproj.CRS(CRS_RD):
+            transformer = pyproj.Transformer.from_crs(crs, CRS_RD, always_xy=True)
+            xs, ys = transformer.transform(xs, ys)
+        edges = list(graph.edges(keys=True, data=True))
+        m = len(edges)
+        u = np.fromiter((index[e[0]] for e in edges), dtype=np.int64, count=m)
+        v = np.fromiter((index[e[1]] for e in edges), dtype=np.int64, count=m)
+        geoms = np.empty(m, dtype=object)
+        has_geom = False
+        for k, (a, b, _, d) in enumerate(edges):
+            g = d.get("geometry")
+            if g is not None:
+                has_geom = True
+                if transformer is not None:
+                    g = shapely.transform(g, lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1])))
+                geoms[k] = g
+            else:
+                ia, ib = index[a], index[b]
+                geoms[k] = shapely.LineString([(xs[ia], ys[ia]), (xs[ib], ys[ib])])
+        length = np.array(
+            [
+                float(d["length"]) if d.get("length") is not None else shapely.length(geoms[k])
+                for k, (_, _, _, d) in enumerate(edges)
+            ],
+            dtype=float,
+        )
+        times = [d.get("travel_time") for _, _, _, d in edges]
+        time_s = np.array(times, dtype=float) if m and all(t is not None for t in times) else None
+        ferry = np.array([d.get("route") == "ferry" for _, _, _, d in edges], dtype=bool)
+        try:
+            node_id = np.array(nodes, dtype=np.int64)
+        except (TypeError, ValueError, OverflowError):
+            node_id = None
+        return cls(
+            x=np.asarray(xs, dtype=float),
+            y=np.asarray(ys, dtype=float),
+            u=u,
+            v=v,
+            length_m=length,
+            time_s=time_s,
+            geometry=geoms if has_geom else None,
+            node_id=node_id,
+            ferry=ferry,
+            mode=mode,
+        )
+
+    def to_osmnx(self) -> nx.MultiDiGraph:
+        """Return an osmnx-compatible ``MultiDiGraph`` in RD New.
+
+        Nodes carry ``x``/``y``; edges carry ``length`` (m), ``geometry``,
+        ``travel_time`` (s, when present) and ``route="ferry"`` for ferries.
+        """
+        import networkx as nx
+
+        g = nx.MultiDiGraph(crs=CRS_RD, mode=self.mode)
+        ids = self.node_id if self.node_id is not None else np.arange(self.n_nodes)
+        for i in range(self.n_nodes):
+            g.add_node(int(ids[i]), x=float(self.x[i]), y=float(self.y[i]))
+        geoms = self.geometry
+        for k in range(self.n_arcs):
+            data: dict[str, Any] = {"length": float(self.length_m[k])}
+            if geoms is not None:
+                data["geometry"] = geoms[k]
+            if self.time_s is not None:
+                data["travel_time"] = float(self.time_s[k])
+            if self.ferry is not None and self.ferry[k]:
+                data["route"] = "ferry"
+            g.add_edge(int(ids[self.u[k]]), int(ids[self.v[k]]), **data)
+        return g
+
+    def to_networkx_digraph(self, weight: Weight = "length") -> nx.DiGraph:
+        """A simple ``DiGraph`` on node indices with the minimum weight per node pair."""
+        import networkx as nx
+
+        w = self.weights(weight)
+        g = nx.DiGraph()
+        g.add_nodes_from(range(self.n_nodes))
+        for a, b, c in zip(self.u.tolist(), self.v.tolist(), w.tolist(), strict=True):
+            if g.has_edge(a, b):
+                if c < g[a][b]["weight"]:
+                    g[a][b]["weight"] = c
+            else:
+                g.add_edge(a, b, weight=c)
+        return g
+
+
+def _min_csr(rows: IntArray, cols: IntArray, w: FloatArray, n: int) -> sp.csr_array:
+    """CSR with the minimum over duplicate (row, col) pairs; zero weights stay edges."""
+    if len(rows) == 0:
+        return sp.csr_array((np.zeros(0), np.zeros(0, dtype=np.int32), np.zeros(n + 1, dtype=np.int32)), shape=(n, n))
+    order = np.lexsort((w, cols, rows))
+    r, c, ww = rows[order], cols[order], w[order]
+    keep = np.ones(len(r), dtype=bool)
+    keep[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    r, c, ww = r[keep], c[keep], ww[keep]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
+    return sp.csr_array((ww.astype(np.float64), c.astype(np.int32), indptr.astype(np.int32)), shape=(n, n))

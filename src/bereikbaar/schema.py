@@ -1,0 +1,104 @@
+"""Column names, CRS and branch types: one source of truth for names.
+
+Every GeoDataFrame that flows between pipeline stages uses these names and
+:data:`CRS_RD` (RD New, EPSG:28992, metres).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+CRS_RD: Final = "EPSG:28992"
+"""RD New: every metric computation happens in this CRS (metres)."""
+
+CRS_WGS84: Final = "EPSG:4326"
+"""WGS84 lon/lat: only at the edges (reading lon/lat sources, drawing maps)."""
+
+# libraries
+LIBRARY_ID: Final = "library_id"
+NAME: Final = "name"
+BRANCH_TYPE: Final = "branch_type"
+FULL_SERVICE: Final = "full_service"
+ADDRESS: Final = "address"
+POSTCODE: Final = "postcode"
+PLACE: Final = "place"
+GEMEENTECODE: Final = "gemeentecode"
+GEMEENTENAAM: Final = "gemeentenaam"
+GEOCODE_QUALITY: Final = "geocode_quality"
+NEEDS_GEOCODING: Final = "needs_geocoding"
+
+LIBRARY_COLUMNS: Final = (
+    LIBRARY_ID,
+    NAME,
+    BRANCH_TYPE,
+    FULL_SERVICE,
+    ADDRESS,
+    POSTCODE,
+    GEMEENTECODE,
+    GEOCODE_QUALITY,
+)
+
+BRANCH_TYPES: Final = (
+    "vestiging",
+    "servicepunt",
+    "afhaalpunt",
+    "zelfbediening",
+    "bibliobus",
+    "bibliotheek_op_school",
+    "other",
+)
+"""Normalised KB branch types (``hoofdvestiging`` normalises to ``vestiging``)."""
+
+BRANCH_TYPE_LABELS_NL: Final = {
+    "vestiging": "Vestiging",
+    "servicepunt": "Servicepunt",
+    "afhaalpunt": "Afhaalpunt",
+    "zelfbediening": "Zelfbedieningsbibliotheek",
+    "bibliobus": "Bibliobus(halte)",
+    "bibliotheek_op_school": "Bibliotheek op school",
+    "other": "Overig",
+}
+
+# cells
+CELL_ID: Final = "cell_id"
+POPULATION: Final = "population"
+POPULATION_0_15: Final = "population_0_15"
+POPULATION_65PLUS: Final = "population_65plus"
+SUPPRESSED: Final = "suppressed"
+GROUP_COLUMNS: Final = {
+    POPULATION_0_15: "kinderen 0-15 jaar",
+    POPULATION_65PLUS: "65-plussers",
+}
+
+# nearest-library result
+DISTANCE_M: Final = "distance_m"
+SNAP_M: Final = "snap_m"
+TIME_S: Final = "time_s"
+REACHABLE: Final = "reachable"
+
+# gemeente summary
+MEAN_DISTANCE_KM: Final = "mean_distance_km"
+MEDIAN_DISTANCE_KM: Final = "median_distance_km"
+P90_DISTANCE_KM: Final = "p90_distance_km"
+POPULATION_BEYOND: Final = "population_beyond"
+SHARE_BEYOND: Final = "share_beyond"
+FULL_SERVICE_LIBRARIES: Final = "full_service_libraries"
+POPULATION_UNREACHABLE: Final = "population_unreachable"
+TE_GROOT: Final = "te_groot"
+REASONS: Final = "reasons"
+
+SUMMARY_COLUMNS: Final = (
+    GEMEENTECODE,
+    GEMEENTENAAM,
+    POPULATION,
+    MEAN_DISTANCE_KM,
+    MEDIAN_DISTANCE_KM,
+    P90_DISTANCE_KM,
+    POPULATION_BEYOND,
+    SHARE_BEYOND,
+    FULL_SERVICE_LIBRARIES,
+    TE_GROOT,
+    REASONS,
+)
+
+MODES: Final = ("car", "bike", "walk")

@@ -1,0 +1,278 @@
+"""Settings: the only place defaults live.
+
+A :class:`Settings` is a frozen dataclass passed down through the pipeline; it is
+read from TOML with :meth:`Settings.from_toml` (unknown keys, wrong types and
+missing input files are :class:`~bereikbaar.exceptions.ConfigError`).
+
+No official norm exists for when the distance to a library is "te groot"; the
+defaults of :class:`FlagRule` are adjustable policy choices (see README).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .exceptions import ConfigError
+
+# Default car speeds (km/h) per OSM highway class where no maxspeed is tagged;
+# Dutch legal defaults (50 in built-up areas, 80 outside, 100 on motorways).
+CAR_SPEEDS_KMH: Mapping[str, float] = types.MappingProxyType(
+    {
+        "motorway": 100.0,
+        "motorway_link": 60.0,
+        "trunk": 80.0,
+        "trunk_link": 50.0,
+        "primary": 70.0,
+        "primary_link": 50.0,
+        "secondary": 60.0,
+        "secondary_link": 50.0,
+        "tertiary": 50.0,
+        "tertiary_link": 40.0,
+        "unclassified": 50.0,
+        "road": 40.0,
+        "residential": 30.0,
+        "living_street": 15.0,
+        "service": 15.0,
+        "ferry": 10.0,
+    }
+)
+
+
+@dataclass(frozen=True)
+class FlagRule:
+    """When a gemeente's distance to a full-service library is "te groot".
+
+    A gemeente is flagged when **any** criterion fires; ``reasons`` names each
+    one that did. No official norm exists: these are adjustable policy choices.
+
+    Parameters
+    ----------
+    threshold_km
+        Distance (km) beyond which a resident counts as "far" (criterion b and
+        ``population_beyond``). Default 5 km.
+    no_library_mean_km
+        Criterion (a): no full-service library inside the gemeente **and** the
+        person-weighted mean distance exceeds this (km). Default 3 km.
+    max_share_beyond
+        Criterion (b): the share of residents farther than ``threshold_km`` is at
+        least this (0-1). Default 0.25.
+    max_mean_km
+        Criterion (c): the person-weighted mean distance is at least this (km).
+        Default 5 km, the level at which CBS reporting singles out gemeenten.
+    """
+
+    threshold_km: float = 5.0
+    no_library_mean_km: float = 3.0
+    max_share_beyond: float = 0.25
+    max_mean_km: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("threshold_km", "no_library_mean_km", "max_mean_km"):
+            value = getattr(self, name)
+            if not value > 0:
+                msg = f"FlagRule.{name} must be a positive number of km, got {value!r}"
+                raise ConfigError(msg)
+        if not 0 < self.max_share_beyond <= 1:
+            msg = f"FlagRule.max_share_beyond must be in (0, 1], got {self.max_share_beyond!r}"
+            raise ConfigError(msg)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Paths of the four inputs of a run (any format the loaders read)."""
+
+    network: Path | None = None
+    cells: Path | None = None
+    libraries: Path | None = None
+    gemeenten: Path | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of a run; the only place defaults live.
+
+    Parameters
+    ----------
+    inputs
+        Paths of the road network, the CBS grid, the branch list and the gemeente
+        boundaries.
+    out_dir
+        Output folder (``data/processed/<run-name>/``).
+    mode
+        ``"car"`` (CBS-comparable), ``"bike"`` or ``"walk"``.
+    full_service_types
+        Normalised branch types that count as a full-service library
+        (default: ``vestiging``; ``hoofdvestiging`` normalises to it).
+    flag_rule
+        The "te groot" rule.
+    max_snap_m
+        Origins farther than this (m) from the road network's core are
+        unreachable (reported, never a fake distance).
+    bike_speed_kmh, walk_speed_kmh, ferry_speed_kmh
+        Travel speeds for the ``time_s`` weight.
+    car_speeds_kmh
+        Car speed per OSM ``highway`` class where no ``maxspeed`` is tagged.
+    """
+
+    inputs: Inputs = field(default_factory=Inputs)
+    out_dir: Path = Path("data/processed/run")
+    mode: str = "car"
+    full_service_types: tuple[str, ...] = ("vestiging",)
+    flag_rule: FlagRule = field(default_factory=FlagRule)
+    max_snap_m: float = 2500.0
+    bike_speed_kmh: float = 15.0
+    walk_speed_kmh: float = 5.0
+    ferry_speed_kmh: float = 10.0
+    car_speeds_kmh: Mapping[str, float] = field(default_factory=lambda: CAR_SPEEDS_KMH)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("car", "bike", "walk"):
+            msg = f"mode must be one of 'car', 'bike', 'walk', got {self.mode!r}"
+            raise ConfigError(msg)
+        for name in ("max_snap_m", "bike_speed_kmh", "walk_speed_kmh", "ferry_speed_kmh"):
+            if not getattr(self, name) > 0:
+                msg = f"{name} must be positive, got {getattr(self, name)!r}"
+                raise ConfigError(msg)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Settings:
+        """Read settings from a TOML file.
+
+        Relative paths in ``[inputs]`` and ``out_dir`` are resolved against the
+        folder of the TOML file.
+
+        Parameters
+        ----------
+        path
+            The TOML file.
+
+        Returns
+        -------
+        Settings
+            Validated settings.
+
+        Raises
+        ------
+        ConfigError
+            Unreadable TOML, unknown keys, wrong types, or input files that do not exist.
+        """
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as err:
+            msg = f"file '{path}': config file not found"
+            raise ConfigError(msg) from err
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            msg = f"file '{path}': not valid TOML ({err})"
+            raise ConfigError(msg) from err
+        return cls.from_dict(data, source=path, base=path.parent)
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, source: object = "<dict>", base: Path | None = None
+    ) -> Settings:
+        """Build settings from a mapping shaped like the TOML file.
+
+        Parameters
+        ----------
+        data
+            Keys as in the TOML file (``inputs`` and ``flag_rule`` are tables).
+        source
+            Named in error messages.
+        base
+            Folder that relative paths are resolved against (default: current folder).
+
+        Returns
+        -------
+        Settings
+            Validated settings.
+        """
+        settings = _build(cls, data, source, base or Path.cwd(), "")
+        for f in dataclasses.fields(Inputs):
+            p = getattr(settings.inputs, f.name)
+            if p is not None and not Path(p).exists():
+                msg = f"file '{source}': inputs.{f.name} points to '{p}', which does not exist"
+                raise ConfigError(msg)
+        return settings
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable representation (for ``run.json``)."""
+        return _to_plain(self)  # type: ignore[no-any-return]
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, tuple | list):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def _build(cls: type[Any], data: Mapping[str, Any], source: object, base: Path, prefix: str) -> Any:
+    if not isinstance(data, Mapping):
+        msg = f"file '{source}': '{prefix.rstrip('.') or 'settings'}' must be a table"
+        raise ConfigError(msg)
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        msg = (
+            f"file '{source}': unknown key '{prefix}{unknown[0]}'"
+            f" (expected one of: {', '.join(sorted(names))})"
+        )
+        raise ConfigError(msg)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        kwargs[key] = _convert(hints[key], value, source, base, f"{prefix}{key}")
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:
+        msg = f"file '{source}': {err}"
+        raise ConfigError(msg) from err
+
+
+def _convert(hint: Any, value: Any, source: object, base: Path, key: str) -> Any:
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"file '{source}': key '{key}' must be {expected}, got {value!r}")
+
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, source, base, f"{key}.")  # type: ignore[arg-type]
+    if origin in (types.UnionType, typing.Union) and type(None) in args:
+        inner = next(a for a in args if a is not type(None))
+        return _convert(inner, value, source, base, key)
+    if hint is Path:
+        if not isinstance(value, str):
+            raise bad("a path string")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else base / p
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad("a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise bad("a string")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad("a list of strings")
+        return tuple(value)
+    if origin in (Mapping, dict) or hint is Mapping:
+        if not isinstance(value, Mapping) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+        ):
+            raise bad("a table of numbers")
+        return types.MappingProxyType({str(k): float(v) for k, v in value.items()})
+    raise bad(str(hint))  # pragma: no cover

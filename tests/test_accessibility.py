@@ -1,0 +1,219 @@
+"""The engine: snapping onto edges and the multi-source Dijkstra, against networkx."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bereikbaar.accessibility import nearest_library, snap_to_arcs
+from bereikbaar.exceptions import BereikbaarWarning, InputError
+from bereikbaar.network import Network
+
+
+def make_network(
+    xy: list[tuple[float, float]],
+    arcs: list[tuple[int, int]],
+    lengths: list[float] | None = None,
+) -> Network:
+    x = np.array([p[0] for p in xy], dtype=float)
+    y = np.array([p[1] for p in xy], dtype=float)
+    u = np.array([a for a, _ in arcs], dtype=np.int64)
+    v = np.array([b for _, b in arcs], dtype=np.int64)
+    if lengths is None:
+        lengths = [math.dist(xy[a], xy[b]) for a, b in arcs]
+    return Network(x=x, y=y, u=u, v=v, length_m=np.array(lengths, dtype=float))
+
+
+def libs_at(points: list[tuple[float, float]]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"library_id": [f"L{i}" for i in range(len(points))], "full_service": True},
+        geometry=[shapely.Point(p) for p in points],
+        crs="EPSG:28992",
+    )
+
+
+SQUARE = [(0.0, 0.0), (1000.0, 0.0), (1000.0, 1000.0), (0.0, 1000.0)]
+
+
+def ring(one_way_ab: bool) -> Network:
+    arcs = [(0, 1), (1, 2), (2, 1), (2, 3), (3, 2), (3, 0), (0, 3)]
+    if not one_way_ab:
+        arcs.append((1, 0))
+    return make_network(SQUARE, arcs)
+
+
+def test_snap_leg_and_offset_two_way() -> None:
+    # origin 30 m below A-B at x=800, library 40 m above at x=100: 30 + 700 + 40
+    res = nearest_library(ring(one_way_ab=False), np.array([[800.0, -30.0]]), libs_at([(100, 40)]))
+    assert res["distance_m"].iloc[0] == pytest.approx(770.0, abs=1e-9)
+    assert res["snap_m"].iloc[0] == pytest.approx(30.0, abs=1e-9)
+    assert res["library_id"].iloc[0] == "L0"
+    assert bool(res["reachable"].iloc[0])
+
+
+def test_one_way_forces_the_detour() -> None:
+    # A→B one-way: forward 200 m to B, B→C→D→A 3000 m, then 100 m along A→B, + legs 30 + 40
+    res = nearest_library(ring(one_way_ab=True), np.array([[800.0, -30.0]]), libs_at([(100, 40)]))
+    assert res["distance_m"].iloc[0] == pytest.approx(3370.0, abs=1e-9)
+
+
+def test_one_way_same_arc_forward_is_direct() -> None:
+    # library ahead on the one-way arc: 30 + (900 - 100) + 40
+    res = nearest_library(ring(one_way_ab=True), np.array([[100.0, -30.0]]), libs_at([(900, 40)]))
+    assert res["distance_m"].iloc[0] == pytest.approx(870.0, abs=1e-9)
+
+
+def test_nearest_of_two_libraries_and_offsets() -> None:
+    net = ring(one_way_ab=False)
+    # origin at (1000+20, 300) snaps onto B-C at 300 m from B
+    libs = libs_at([(500, -10), (1010, 900)])
+    res = nearest_library(net, np.array([[1020.0, 300.0]]), libs)
+    # to L1: 20 + 600 + 10 = 630; to L0: 20 + 300 + 500 + 10 = 830
+    assert res["library_id"].iloc[0] == "L1"
+    assert res["distance_m"].iloc[0] == pytest.approx(630.0, abs=1e-9)
+
+
+def test_snap_to_arcs_projects_perpendicular() -> None:
+    net = ring(one_way_ab=False)
+    s = snap_to_arcs(net, np.array([[250.0, 75.0], [1100.0, 400.0]]))
+    assert s.snap_m.tolist() == pytest.approx([75.0, 100.0])
+    # first lands on A-B (offset 250 from A or 750 from B, whichever twin was indexed)
+    a0 = int(s.arc[0])
+    off = s.offset_m[0] if net.u[a0] == 0 else 1000 - s.offset_m[0]
+    assert off == pytest.approx(250.0)
+
+
+def test_unreachable_is_nan_and_warned() -> None:
+    # two separate segments; library on one, origin on the other
+    net = make_network(
+        [(0, 0), (100, 0), (5000, 0), (5100, 0)], [(0, 1), (1, 0), (2, 3), (3, 2)]
+    )
+    with pytest.warns(BereikbaarWarning, match="cannot reach"):
+        res = nearest_library(
+            net, np.array([[5050.0, 5.0], [50.0, 5.0]]), libs_at([(10, 0)]), core_only=False
+        )
+    assert math.isnan(res["distance_m"].iloc[0])
+    assert not res["reachable"].iloc[0]
+    assert pd.isna(res["library_id"].iloc[0])
+    assert res["distance_m"].iloc[1] == pytest.approx(5 + 40 + 0)
+
+
+def test_max_snap_makes_far_origins_unreachable() -> None:
+    with pytest.warns(BereikbaarWarning, match="farther than 500"):
+        res = nearest_library(
+            ring(False), np.array([[500.0, -900.0]]), libs_at([(0, 0)]), max_snap_m=500
+        )
+    assert not res["reachable"].iloc[0]
+
+
+def test_no_full_service_library_is_an_error() -> None:
+    libs = libs_at([(0, 0)]).assign(full_service=False)
+    with pytest.raises(InputError, match="no \\(full-service\\) library"):
+        nearest_library(ring(False), np.array([[1.0, 1.0]]), libs)
+
+
+def test_time_weight_picks_fastest_library() -> None:
+    # L0 is 600 m away on a slow street, L1 1500 m away on a fast road
+    xy = [(0.0, 0.0), (600.0, 0.0), (0.0, 1500.0)]
+    net0 = make_network(xy, [(0, 1), (1, 0), (0, 2), (2, 0)])
+    time_s = np.array([600 / 1.0, 600 / 1.0, 1500 / 20.0, 1500 / 20.0])
+    net = Network(x=net0.x, y=net0.y, u=net0.u, v=net0.v, length_m=net0.length_m, time_s=time_s)
+    libs = libs_at([(600, 0), (0, 1500)])
+    by_len = nearest_library(net, np.array([[0.0, 0.0]]), libs)
+    by_time = nearest_library(net, np.array([[0.0, 0.0]]), libs, weight="time")
+    assert by_len["library_id"].iloc[0] == "L0"
+    assert by_time["library_id"].iloc[0] == "L1"
+    assert by_time["time_s"].iloc[0] == pytest.approx(75.0)
+    assert by_time["distance_m"].iloc[0] == pytest.approx(600.0)
+
+
+def random_network(
+    rng: np.random.Generator, n: int, m: int, stretch: bool
+) -> tuple[Network, nx.DiGraph]:
+    xy = rng.uniform(0, 10_000, size=(n, 2))
+    u = rng.integers(0, n, size=m)
+    v = rng.integers(0, n, size=m)
+    keep = u != v
+    u, v = u[keep], v[keep]
+    euclid = np.hypot(*(xy[u] - xy[v]).T)
+    length = euclid * (1 + rng.uniform(0, 1, size=len(u))) if stretch else rng.uniform(
+        0, 5000, size=len(u)
+    )
+    net = Network(x=xy[:, 0], y=xy[:, 1], u=u, v=v, length_m=length)
+    return net, net.to_networkx_digraph()
+
+
+def reference(g: nx.DiGraph, sources: list[int]) -> dict[int, float]:
+    return dict(nx.multi_source_dijkstra_path_length(g.reverse(copy=True), sources))
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_engine_equals_networkx_on_random_directed_graphs(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 60))
+    m = int(rng.integers(n // 2, 3 * n))  # sparse graphs are often disconnected
+    net, g = random_network(rng, n, m, stretch=False)
+    touched = np.unique(np.concatenate([net.u, net.v]))
+    if len(touched) < 2:
+        pytest.skip("degenerate graph")
+    lib_nodes = rng.choice(touched, size=min(len(touched), int(rng.integers(1, 4))), replace=False)
+    libs = libs_at([(net.x[i], net.y[i]) for i in lib_nodes])
+    origins = np.column_stack([net.x[touched], net.y[touched]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BereikbaarWarning)
+        res = nearest_library(net, origins, libs, core_only=False)
+    ref = reference(g, [int(i) for i in lib_nodes])
+    expected = np.array([ref.get(int(i), np.nan) for i in touched])
+    got = res["distance_m"].to_numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, atol=1e-6, rtol=0)
+    assert (res["reachable"].to_numpy() == ~np.isnan(expected)).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_network_distance_at_least_straight_line(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    net, _ = random_network(rng, 40, 160, stretch=True)
+    lib_xy = rng.uniform(0, 10_000, size=(3, 2))
+    libs = libs_at([tuple(p) for p in lib_xy])
+    origins = rng.uniform(0, 10_000, size=(30, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BereikbaarWarning)
+        res = nearest_library(net, origins, libs)
+    ok = res["reachable"].to_numpy()
+    idx = np.array([int(s[1:]) for s in res["library_id"][ok]], dtype=int)
+    straight = np.hypot(*(origins[ok] - lib_xy[idx]).T)
+    assert (res["distance_m"].to_numpy()[ok] >= straight - 1e-6).all()
+    assert (res["distance_m"].to_numpy()[ok] >= res["snap_m"].to_numpy()[ok] - 1e-9).all()
+
+
+@pytest.mark.parametrize("mode", ["car", "bike"])
+def test_engine_equals_networkx_on_tudelft(shared_data, mode: str) -> None:  # type: ignore[no-untyped-def]
+    from bereikbaar.sources.osm import load_network
+
+    net = load_network(shared_data / "osm" / "tudelft_2025.osm.pbf", mode=mode)
+    g = net.to_osmnx()  # MultiDiGraph keyed by OSM node id, edge attribute "length"
+    ids = net.node_id
+    assert ids is not None
+    core = np.flatnonzero(net.core_nodes())
+    rng = np.random.default_rng(7)
+    lib_nodes = rng.choice(core, size=6, replace=False)
+    libs = libs_at([(net.x[i], net.y[i]) for i in lib_nodes])
+    origins = np.column_stack([net.x[core], net.y[core]])
+    res = nearest_library(net, origins, libs)
+    ref = nx.multi_source_dijkstra_path_length(
+        g.reverse(copy=False), {int(ids[i]) for i in lib_nodes}, weight="length"
+    )
+    expected = np.array([ref.get(int(ids[i]), np.nan) for i in core])
+    assert not np.isnan(expected).any()  # the core is strongly connected
+    np.testing.assert_allclose(res["distance_m"].to_numpy(), expected, atol=1e-6, rtol=0)

@@ -1,0 +1,357 @@
+"""Tests for bereikbaar.maps: Dutch labels, escaping, the embedded cell raster."""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import struct
+import zlib
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pyproj
+import pytest
+from numpy.typing import NDArray
+from shapely.geometry import Point, box
+
+from bereikbaar import maps
+from bereikbaar.exceptions import InputError, OutputError
+
+RD = "EPSG:28992"
+XSS_NAME = "<img src=x onerror=alert(1)>"
+R_EARTH = 6378137.0
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def _cells(specs: list[tuple[float, float, float, float, bool]]) -> gpd.GeoDataFrame:
+    """Cells from (x_ll, y_ll, population, distance_m, reachable), 100 m squares in RD."""
+    return gpd.GeoDataFrame(
+        {
+            "cell_id": [f"E{int(x) // 100:04d}N{int(y) // 100:04d}" for x, y, *_ in specs],
+            "population": [p for _, _, p, _, _ in specs],
+            "gemeentecode": "GM0001",
+            "library_id": ["L1" if r else None for *_, r in specs],
+            "distance_m": [d if r else np.nan for _, _, _, d, r in specs],
+            "snap_m": 10.0,
+            "reachable": [r for *_, r in specs],
+        },
+        geometry=[box(x, y, x + 100, y + 100) for x, y, *_ in specs],
+        crs=RD,
+    )
+
+
+@pytest.fixture
+def cells() -> gpd.GeoDataFrame:
+    return _cells(
+        [
+            (149900, 449900, 25.0, 400.0, True),
+            (150000, 449900, np.nan, 1500.0, True),
+            (150000, 450000, 10.0, 2500.0, True),
+            (150100, 450000, 5.0, 4000.0, True),
+            (150200, 450000, 40.0, 6200.0, True),
+            (150300, 450000, 15.0, np.nan, False),
+            (150400, 450000, 0.0, 800.0, True),
+        ]
+    )
+
+
+@pytest.fixture
+def summary() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "gemeentecode": ["GM0001", "GM0002", "GM0003"],
+            "gemeentenaam": ["Alfadorp", "Bètastad", "Gamma & Delta"],
+            "population": [12345.0, 800.0, np.nan],
+            "mean_distance_km": [0.8, 6.2, np.nan],
+            "median_distance_km": [0.7, 5.9, np.nan],
+            "p90_distance_km": [1.4, 8.25, np.nan],
+            "population_beyond": [0.0, 500.0, np.nan],
+            "share_beyond": [0.0, 0.625, np.nan],
+            "full_service_libraries": [2, 0, 0],
+            "te_groot": [False, True, False],
+            "reasons": [
+                "",
+                "geen volwaardige bibliotheek in de gemeente en gemiddelde afstand 6,2 km > 3 km"
+                " <script>alert(3)</script>",
+                "",
+            ],
+        },
+        geometry=[
+            box(149000, 449000, 150000, 451000),
+            box(150000, 449000, 151000, 451000),
+            box(151000, 449000, 152000, 451000),
+        ],
+        crs=RD,
+    )
+
+
+@pytest.fixture
+def libraries() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "library_id": ["L1", "L2", "L3", "L4", "L5"],
+            "name": [
+                "Bibliotheek Alfadorp",
+                XSS_NAME,
+                "Servicepunt Bèta",
+                "Nog te geocoderen",
+                "Leeg",
+            ],
+            "branch_type": ["vestiging", "servicepunt", "afhaalpunt", "vestiging", "vestiging"],
+            "full_service": [True, False, False, True, True],
+            "address": ["Dorpsstraat 1", "`${alert(2)}`", "Kerkplein 3", "Onbekend 9", "X"],
+            "postcode": ["1234 AB", "1234 AC", "1234 AD", "1234 AE", "1234 AF"],
+        },
+        geometry=[
+            Point(149950, 450050),
+            Point(150550, 450150),
+            Point(151500, 450000),
+            None,
+            Point(),
+        ],
+        crs=RD,
+    )
+
+
+def _decode_png(data: bytes) -> tuple[NDArray[np.uint8], list[tuple[int, ...]]]:
+    """Minimal decoder for the 8-bit palette PNGs that encode_png writes (filter 0 only)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, plte, trns = 8, b"", b"", b""
+    width = height = 0
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
+        if kind == b"IHDR":
+            width, height, depth, colour_type = struct.unpack(">IIBB", body[:10])
+            assert (depth, colour_type) == (8, 3)
+        elif kind == b"PLTE":
+            plte = body
+        elif kind == b"tRNS":
+            trns = body
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(height, width + 1)
+    assert (raw[:, 0] == 0).all()
+    palette = [(*plte[3 * k : 3 * k + 3], trns[k]) for k in range(len(plte) // 3)]
+    return raw[:, 1:], palette
+
+
+def _merc(lon: float, lat: float) -> tuple[float, float]:
+    return (
+        R_EARTH * math.radians(lon),
+        R_EARTH * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)),
+    )
+
+
+def _pixel(raster: maps.RasterImage, lon: float, lat: float) -> int:
+    """Palette index of the pixel that contains lon/lat (degrees, WGS84)."""
+    (south, west), (north, east) = raster.bounds_wgs84
+    x0, y0 = _merc(west, south)
+    x1, y1 = _merc(east, north)
+    x, y = _merc(lon, lat)
+    height, width = raster.indices.shape
+    col = math.floor((x - x0) / (x1 - x0) * width)
+    row = math.floor((y1 - y) / (y1 - y0) * height)
+    return int(raster.indices[row, col])
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def test_classify_matches_hand_classes() -> None:
+    bins = (1.0, 2.0, 3.0, 5.0)
+    got = maps.classify_km([0.0, 1.0, 1.0001, 2.9, 5.0, 5.01, 60.0, np.nan], bins)
+    assert got.tolist() == [0, 0, 1, 2, 3, 4, 4, -1]
+    assert maps.class_labels(bins) == ["0–1 km", "1–2 km", "2–3 km", "3–5 km", "> 5 km"]
+
+
+def test_escape_text_neutralises_html_and_template_literals() -> None:
+    assert maps.escape_text(XSS_NAME) == "&lt;img src=x onerror=alert(1)&gt;"
+    assert maps.escape_text("`${x}`\\") == "&#96;&#36;{x}&#96;&#92;"
+    assert maps.escape_text(None) == ""
+    assert maps.escape_text(float("nan")) == ""
+
+
+def test_png_round_trip() -> None:
+    indices = np.array([[0, 1, 2], [2, 1, 0]], dtype=np.uint8)
+    palette = [(0, 0, 0, 0), (255, 0, 0, 255), (0, 0, 255, 128)]
+    got, pal = _decode_png(maps.encode_png(indices, palette))
+    assert got.tolist() == indices.tolist()
+    assert pal == palette
+
+
+# --------------------------------------------------------------------------- raster
+
+
+def test_raster_puts_cells_at_their_lon_lat() -> None:
+    # Cell A is centred on the Amersfoort origin of RD New, RD (155000, 463000), whose ETRS89
+    # coordinates are published: 52.15517440 N, 5.38720621 E (RDNAPTRANS).
+    cells = _cells(
+        [
+            (154950, 462950, 20.0, 500.0, True),  # A: class 0-1 km → index 1
+            (155050, 462950, 20.0, np.nan, False),  # B: east of A, unreachable → index 6
+            (154950, 463050, 20.0, 7000.0, True),  # C: north of A, > 5 km → index 5
+            (154850, 462950, 0.0, 500.0, True),  # D: west of A, nobody lives there → not drawn
+        ]
+    )
+    raster = maps.rasterize_cells(cells, bins_km=(1, 2, 3, 5))
+    assert raster is not None
+    assert _pixel(raster, 5.38720621, 52.15517440) == 1
+    to_wgs = pyproj.Transformer.from_crs(RD, "EPSG:4326", always_xy=True)
+    assert _pixel(raster, *to_wgs.transform(155100, 463000)) == 6  # centre of B
+    assert _pixel(raster, *to_wgs.transform(155000, 463100)) == 5  # centre of C
+    lon_d, lat_d = to_wgs.transform(154900, 463000)  # centre of D: outside the image or empty
+    (_, west), _ = raster.bounds_wgs84
+    assert lon_d < west or _pixel(raster, lon_d, lat_d) == 0
+    # Unreachable grey and class colours in the palette; index 0 transparent.
+    assert raster.palette[0][3] == 0
+    assert raster.palette[6][:3] == (0x6E, 0x6E, 0x6E)
+    # Pixels on the ground are about half a cell (oversampling): the drawn cells span
+    # 200 m × 200 m, so about 4 × 4 pixels.
+    assert 4 <= raster.indices.shape[0] <= 5
+    assert 4 <= raster.indices.shape[1] <= 5
+    # Every populated cell shows up; only 3 codes (+ transparent) are present.
+    assert set(np.unique(raster.indices).tolist()) == {0, 1, 5, 6}
+
+
+def test_raster_skips_empty_input_and_needs_distance(cells: gpd.GeoDataFrame) -> None:
+    assert maps.rasterize_cells(cells.iloc[:0]) is None
+    with pytest.raises(InputError, match="distance_m"):
+        maps.rasterize_cells(cells.drop(columns="distance_m"))
+    with pytest.raises(InputError, match="no CRS"):
+        maps.rasterize_cells(cells.set_crs(None, allow_override=True))
+
+
+def test_raster_handles_500m_cells_and_other_crs() -> None:
+    cells = gpd.GeoDataFrame(
+        {"population": [100.0, 50.0], "distance_m": [1500.0, 3500.0], "reachable": [True, True]},
+        geometry=[box(150000, 450000, 150500, 450500), box(150500, 450000, 151000, 450500)],
+        crs=RD,
+    )
+    raster = maps.rasterize_cells(cells.to_crs("EPSG:4326"), bins_km=(1, 2, 3, 5))
+    assert raster is not None
+    to_wgs = pyproj.Transformer.from_crs(RD, "EPSG:4326", always_xy=True)
+    assert _pixel(raster, *to_wgs.transform(150250, 450250)) == 2
+    assert _pixel(raster, *to_wgs.transform(150750, 450250)) == 4
+
+
+# --------------------------------------------------------------------------- the map
+
+
+def test_map_html(
+    tmp_path: Path,
+    cells: gpd.GeoDataFrame,
+    summary: gpd.GeoDataFrame,
+    libraries: gpd.GeoDataFrame,
+) -> None:
+    m = maps.make_map(cells, summary, libraries)
+    path = maps.write_map(m, tmp_path / "uit" / "kaart.html")
+    assert path.is_file()
+    text = path.read_text(encoding="utf-8")
+
+    for label in (
+        "Afstand tot een volwaardige bibliotheek",
+        "Bron: CBS, © OpenStreetMap-bijdragers, KB",
+        "0–1 km",
+        "3–5 km",
+        "&gt; 5 km",
+        "niet bereikbaar",
+        "Gemiddelde afstand per gemeente",
+        "Gemeenten met te grote afstand",
+        "Afstand per bewoond vierkant",
+        "Volwaardige bibliotheken",
+        "Aandeel verder dan 5 km",
+        "Inwoners: 12.345",
+        "Gemiddelde afstand: 6,2 km",
+        "P90-afstand: 8,2 km",
+        "62,5%",
+        "Bibliotheek Alfadorp",
+        "Dorpsstraat 1",
+    ):
+        assert label in text, label
+
+    # Input text is escaped, never raw: the library marker popup/tooltip carry it as text.
+    assert XSS_NAME not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "${alert(2)}" not in text
+    assert "&#96;&#36;{alert(2)}&#96;" in text
+    assert "<script>alert(3)" not in text
+    assert "alert(3)" in text  # the reason is there (escaped, inside GeoJSON)
+
+    # Three gemeente features + one flagged outline; three markers (two rows lack a point).
+    assert len(re.findall(r'"type":\s*"Feature"(?!Collection)', text)) == 4
+    assert len(re.findall(r'"id":\s*"g\d+"', text)) == 3
+    assert len(re.findall(r'"id":\s*"f\d+"', text)) == 1
+    assert text.count("L.circleMarker(") == 3
+    assert "L.control.layers" in text
+
+    # The embedded PNG is the cell raster, pixel for pixel.
+    uris = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", text)
+    assert len(uris) == 1
+    indices, _ = _decode_png(base64.b64decode(uris[0]))
+    raster = maps.rasterize_cells(cells, bins_km=(1, 2, 3, 5))
+    assert raster is not None
+    assert np.array_equal(indices, raster.indices)
+    # 6 populated cells in 5 classes: 0-1 (400 m), 1-2, 2-3, 3-5, > 5 km, unreachable.
+    assert set(np.unique(indices).tolist()) == {0, 1, 2, 3, 4, 5, 6}
+
+
+def test_threshold_becomes_class_bound(
+    cells: gpd.GeoDataFrame, summary: gpd.GeoDataFrame, libraries: gpd.GeoDataFrame
+) -> None:
+    html = maps.make_map(cells, summary, libraries, threshold_km=2.5).get_root().render()
+    assert "2–2,5 km" in html
+    assert "2,5–3 km" in html
+    assert "Aandeel verder dan 2,5 km" in html
+
+
+def test_map_without_cells_or_libraries(summary: gpd.GeoDataFrame) -> None:
+    empty_cells = _cells([])
+    empty_libs = gpd.GeoDataFrame({"name": [], "full_service": []}, geometry=[], crs=RD)
+    html = maps.make_map(empty_cells, summary, empty_libs).get_root().render()
+    assert "data:image/png" not in html
+    assert "L.circleMarker(" not in html
+    assert "Alfadorp" in html
+
+
+def test_raster_size_scales_to_400k_cells() -> None:
+    """16,000 cells with a smooth distance field: well under 15 MB / 400,000 cells."""
+    rng = np.random.default_rng(1)
+    xs, ys = np.meshgrid(np.arange(160), np.arange(100))
+    x0, y0 = 140000, 440000
+    dist = np.hypot(xs - 60, ys - 40) * 100.0 + rng.normal(0, 150, xs.shape)
+    specs = [
+        (x0 + 100 * float(i), y0 + 100 * float(j), 10.0, max(float(d), 0.0), bool(d < 12000))
+        for i, j, d in zip(xs.ravel(), ys.ravel(), dist.ravel(), strict=True)
+    ]
+    cells = _cells(specs)
+    raster = maps.rasterize_cells(cells)
+    assert raster is not None
+    per_cell = len(raster.to_data_uri()) / len(cells)
+    assert per_cell < 15_000_000 / 400_000
+
+
+def test_write_map_is_atomic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, summary: gpd.GeoDataFrame
+) -> None:
+    target = tmp_path / "kaart.html"
+    target.write_text("old map", encoding="utf-8")
+    m = maps.make_map(_cells([]), summary, gpd.GeoDataFrame(geometry=[], crs=RD))
+
+    def broken_save(self: folium.Map, outfile: str) -> None:
+        Path(outfile).write_text("<html>half", encoding="utf-8")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(folium.Map, "save", broken_save)
+    with pytest.raises(OutputError, match=r"kaart\.html"):
+        maps.write_map(m, target)
+    assert target.read_text(encoding="utf-8") == "old map"
+    assert [p.name for p in tmp_path.iterdir()] == ["kaart.html"]

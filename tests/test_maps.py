@@ -5,15 +5,19 @@ from __future__ import annotations
 import base64
 import math
 import re
+import shutil
 import struct
+import subprocess
 import zlib
 from pathlib import Path
 
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyproj
 import pytest
+import shapely
 from numpy.typing import NDArray
 from shapely.geometry import Point, box
 
@@ -355,3 +359,81 @@ def test_write_map_is_atomic(
         maps.write_map(m, target)
     assert target.read_text(encoding="utf-8") == "old map"
     assert [p.name for p in tmp_path.iterdir()] == ["kaart.html"]
+
+
+def _inline_scripts(html_text: str) -> list[str]:
+    return re.findall(r"<script>(.*?)</script>", html_text, flags=re.DOTALL)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+def test_map_scripts_are_valid_javascript(
+    tmp_path: Path,
+    cells: gpd.GeoDataFrame,
+    summary: gpd.GeoDataFrame,
+    libraries: gpd.GeoDataFrame,
+) -> None:
+    """The escaped names must not break the generated JavaScript (checked by node --check)."""
+    html_text = maps.make_map(cells, summary, libraries).get_root().render()
+    scripts = _inline_scripts(html_text)
+    assert scripts
+    js = tmp_path / "map.js"
+    js.write_text("\n;\n".join(scripts), encoding="utf-8")
+    done = subprocess.run(
+        ["node", "--check", str(js)], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_map_of_real_gemeenten_and_rijnmond_cells(tmp_path: Path, shared_data: Path) -> None:
+    """342 real gemeente outlines and the 16,383 real populated 100 m cells of Rijnmond."""
+    stats = pd.read_parquet(
+        shared_data / "cbs-vierkant-2024-rijnmond" / "grid_100m_rijnmond_stats.parquet",
+        columns=["crs28992res100m", "aantal_inwoners"],
+    )
+    codes = stats["crs28992res100m"]
+    x = codes.str[1:5].astype(int).to_numpy() * 100.0
+    y = codes.str[6:10].astype(int).to_numpy() * 100.0
+    # Synthetic distances: 1.3 × straight line to Rotterdam Centraal (RD 92000, 437500).
+    dist = 1.3 * np.hypot(x + 50 - 92000, y + 50 - 437500)
+    reachable = dist < 25000
+    cells = gpd.GeoDataFrame(
+        {
+            "cell_id": codes,
+            "population": stats["aantal_inwoners"].astype(float),
+            "distance_m": np.where(reachable, dist, np.nan),
+            "reachable": reachable,
+        },
+        geometry=shapely.box(x, y, x + 100, y + 100),
+        crs=RD,
+    )
+    gem = gpd.read_file(shared_data / "gemeenten-2025" / "gemeente_2025.geojson").to_crs(RD)
+    centre = gem.geometry.representative_point()
+    mean_km = np.hypot(centre.x - 155000, centre.y - 463000) / 30000  # 0 … ~7 km, synthetic
+    summary = gpd.GeoDataFrame(
+        {
+            "gemeentecode": gem["statcode"],
+            "gemeentenaam": gem["statnaam"],
+            "population": 10000.0,
+            "mean_distance_km": mean_km,
+            "median_distance_km": mean_km,
+            "p90_distance_km": 1.5 * mean_km,
+            "share_beyond": 0.1,
+            "full_service_libraries": 1,
+            "te_groot": mean_km > 5,
+            "reasons": "gemiddelde afstand > 5 km",
+        },
+        geometry=gem.geometry,
+        crs=RD,
+    )
+    libraries = gpd.GeoDataFrame(geometry=[], crs=RD).assign(name=[], full_service=[])
+    path = maps.write_map(maps.make_map(cells, summary, libraries), tmp_path / "kaart.html")
+    text = path.read_text(encoding="utf-8")
+    n_flagged = int(summary["te_groot"].sum())
+    assert 0 < n_flagged < len(summary)
+    assert len(re.findall(r'"type":\s*"Feature"(?!Collection)', text)) == len(gem) + n_flagged
+    uri = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", text)[0]
+    indices, _ = _decode_png(base64.b64decode(uri))
+    # Every populated cell class shows up (0-1 km near the station … unreachable far away).
+    assert set(np.unique(indices).tolist()) == {0, 1, 2, 3, 4, 5, 6}
+    assert len(uri) / len(cells) < 15_000_000 / 400_000  # raster scales to 400,000 cells
+    assert path.stat().st_size < 3_000_000

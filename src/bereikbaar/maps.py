@@ -715,20 +715,21 @@ def _add_libraries(m: folium.Map, libraries: gpd.GeoDataFrame) -> int:
 
 
 def _bounds_wgs84(frames: Sequence[gpd.GeoDataFrame]) -> list[list[float]] | None:
+    """``[[south, west], [north, east]]`` (degrees) around frames in RD New."""
     boxes = []
     for gdf in frames:
-        if gdf is None or len(gdf) == 0 or gdf.crs is None:
-            continue
-        g = gdf.geometry[_has_geometry(gdf)]
-        if len(g):
-            boxes.append(g.to_crs(s.CRS_WGS84).total_bounds)
+        geoms = gdf.geometry.to_numpy()[_has_geometry(gdf)]
+        if len(geoms):
+            b = shapely.bounds(geoms)
+            boxes.append([b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()])
     if not boxes:
         return None
-    b = np.vstack(boxes)
-    return [
-        [float(b[:, 1].min()), float(b[:, 0].min())],
-        [float(b[:, 3].max()), float(b[:, 2].max())],
-    ]
+    b = np.asarray(boxes, dtype=float)
+    to_wgs = pyproj.Transformer.from_crs(s.CRS_RD, s.CRS_WGS84, always_xy=True)
+    west, south, east, north = to_wgs.transform_bounds(
+        b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max(), densify_pts=21
+    )
+    return [[float(south), float(west)], [float(north), float(east)]]
 
 
 def make_map(
@@ -785,8 +786,9 @@ def make_map(
         max_zoom=19,
     ).add_to(m)
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
-    frames = [f for f in (summary, libraries, cells) if f is not None and len(f) > 0]
-    bounds = _bounds_wgs84([_to_rd(f, "input") for f in frames])
+    named = (("gemeente summary", summary), ("libraries", libraries), ("cells", cells))
+    frames = [_to_rd(f, what) for what, f in named if f is not None and len(f) > 0]
+    bounds = _bounds_wgs84(frames)
 
     if summary is not None and len(summary) > 0:
         _add_gemeenten(m, summary, bins, threshold_km, simplify_m)

@@ -1,0 +1,116 @@
+"""The whole pipeline on the demo region, and the CLI around it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+from bereikbaar.cli import main
+from bereikbaar.demo import run_demo
+from bereikbaar.pipeline import RunResult
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
+    base = tmp_path_factory.mktemp("demo")
+    result = run_demo(base / "out", raw_dir=base / "raw")
+    return result, base
+
+
+def test_demo_flags_the_designed_gemeenten_for_the_designed_reasons(
+    demo: tuple[RunResult, Path],
+) -> None:
+    result, _ = demo
+    s = result.summary.set_index("gemeentecode")
+    assert set(result.flagged["gemeentecode"]) == {"GM9002", "GM9004", "GM9005"}
+    codes = {gc: [r[:3] for r in s.loc[gc, "reasons"].split("; ")] for gc in result.flagged["gemeentecode"]}
+    # Lange Velden: only a servicepunt and an afhaalpunt, every resident > 5 km away
+    assert codes["GM9002"] == ["(a)", "(b)", "(c)"]
+    assert s.loc["GM9002", "full_service_libraries"] == 0
+    # Oost-Eiland: reached only by the ferry
+    assert codes["GM9004"] == ["(a)", "(b)", "(c)"]
+    # Westerhoek has a vestiging, but Achterveld (8 km away) holds > 25 % of residents
+    assert codes["GM9005"] == ["(b)"]
+    assert s.loc["GM9005", "full_service_libraries"] == 1
+    assert s.loc["GM9005", "mean_distance_km"] < 5
+    assert s.loc["GM9005", "share_beyond"] >= 0.25
+    for gc in ("GM9001", "GM9003"):
+        assert not s.loc[gc, "te_groot"]
+        assert s.loc[gc, "reasons"] == ""
+
+
+def test_demo_aggregation_preserves_population(demo: tuple[RunResult, Path]) -> None:
+    result, _ = demo
+    assert result.summary["population"].sum() == pytest.approx(
+        np.nansum(result.cells["population"].to_numpy())
+    )
+    # every demo cell is reachable (the island through the ferry)
+    assert result.cells["reachable"].all()
+    # target groups are aggregated too
+    assert "mean_distance_km_0_15" in result.summary.columns
+    assert "mean_distance_km_65plus" in result.summary.columns
+
+
+def test_demo_distances_are_at_least_straight_line(demo: tuple[RunResult, Path]) -> None:
+    result, _ = demo
+    cells = result.cells
+    libs = result.libraries.set_index("library_id")
+    lib_pts = gpd.GeoSeries(libs.loc[cells["library_id"], "geometry"].to_numpy(), crs=cells.crs)
+    straight = cells.geometry.centroid.reset_index(drop=True).distance(lib_pts)
+    assert (cells["distance_m"].to_numpy() >= straight.to_numpy() - 1e-6).all()
+
+
+def test_demo_outputs(demo: tuple[RunResult, Path]) -> None:
+    result, base = demo
+    out = base / "out"
+    for name in ("kaart.html", "gemeenten.csv", "gemeenten.gpkg", "cells.gpkg", "run.json"):
+        assert (out / name).stat().st_size > 0, name
+    csv = pd.read_csv(out / "gemeenten.csv", sep=";", decimal=",", encoding="utf-8-sig")
+    assert len(csv) == 5
+    layers = {name for name, _ in pyogrio.list_layers(out / "gemeenten.gpkg")}
+    assert {"gemeenten", "bibliotheken"} <= layers
+    prov = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert set(prov["inputs"]) == {"network", "cells", "libraries", "gemeenten"}
+    assert all(len(v["sha256"]) == 64 for v in prov["inputs"].values())
+    assert prov["counts"]["te_groot"] == 3
+    assert any("geocoding" in w for w in prov["warnings"])
+    assert not list(out.glob("*.tmp*"))
+
+
+def test_cli_demo_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-q", "demo", "--out", str(tmp_path / "o"), "--raw", str(tmp_path / "r")]) == 0
+    assert (tmp_path / "o" / "kaart.html").exists()
+    config = tmp_path / "r" / "demo.toml"
+    assert main(["-q", "run", str(config), "--out", str(tmp_path / "o2")]) == 0
+    a = (tmp_path / "o" / "gemeenten.csv").read_bytes()
+    b = (tmp_path / "o2" / "gemeenten.csv").read_bytes()
+    assert a == b  # same inputs, byte-identical table
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ('mode = "boat"\n', "mode"),
+        ("colour = 3\n", "unknown key 'colour'"),
+        ('[inputs]\nnetwork = "nope.osm.pbf"\n', "inputs.network"),
+        ("[flag_rule]\nthreshold_km = 'vijf'\n", "flag_rule.threshold_km"),
+        ("mode = \n", "not valid TOML"),
+    ],
+)
+def test_cli_bad_config_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, needle: str
+) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(toml, encoding="utf-8")
+    assert main(["run", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert needle in err
+    assert str(cfg) in err
+    assert "Traceback" not in err

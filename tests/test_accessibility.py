@@ -94,9 +94,7 @@ def test_snap_to_arcs_projects_perpendicular() -> None:
 
 def test_unreachable_is_nan_and_warned() -> None:
     # two separate segments; library on one, origin on the other
-    net = make_network(
-        [(0, 0), (100, 0), (5000, 0), (5100, 0)], [(0, 1), (1, 0), (2, 3), (3, 2)]
-    )
+    net = make_network([(0, 0), (100, 0), (5000, 0), (5100, 0)], [(0, 1), (1, 0), (2, 3), (3, 2)])
     with pytest.warns(BereikbaarWarning, match="cannot reach"):
         res = nearest_library(
             net, np.array([[5050.0, 5.0], [50.0, 5.0]]), libs_at([(10, 0)]), core_only=False
@@ -145,8 +143,10 @@ def random_network(
     keep = u != v
     u, v = u[keep], v[keep]
     euclid = np.hypot(*(xy[u] - xy[v]).T)
-    length = euclid * (1 + rng.uniform(0, 1, size=len(u))) if stretch else rng.uniform(
-        0, 5000, size=len(u)
+    length = (
+        euclid * (1 + rng.uniform(0, 1, size=len(u)))
+        if stretch
+        else rng.uniform(0, 5000, size=len(u))
     )
     net = Network(x=xy[:, 0], y=xy[:, 1], u=u, v=v, length_m=length)
     return net, net.to_networkx_digraph()

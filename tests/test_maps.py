@@ -437,3 +437,20 @@ def test_map_of_real_gemeenten_and_rijnmond_cells(tmp_path: Path, shared_data: P
     assert set(np.unique(indices).tolist()) == {0, 1, 2, 3, 4, 5, 6}
     assert len(uri) / len(cells) < 15_000_000 / 400_000  # raster scales to 400,000 cells
     assert path.stat().st_size < 3_000_000
+
+
+def test_missing_flags_count_as_false(
+    cells: gpd.GeoDataFrame, summary: gpd.GeoDataFrame, libraries: gpd.GeoDataFrame
+) -> None:
+    """None/NaN in te_groot, reachable or full_service never flags or promotes a row."""
+    summary = summary.assign(te_groot=pd.Series([None, True, np.nan], dtype=object))
+    cells = cells.assign(reachable=pd.Series([True, None, True, True, True, False, True]))
+    libraries = libraries.assign(full_service=[np.nan, False, False, True, True])
+    html_text = maps.make_map(cells, summary, libraries).get_root().render()
+    assert len(re.findall(r'"id":\s*"f\d+"', html_text)) == 1  # only GM0002 outlined
+    assert html_text.count("Afstand te groot") == 2  # its tooltip and popup
+    assert html_text.count("(volwaardige bibliotheek)") == 0  # the L1 marker lost its flag
+    raster = maps.rasterize_cells(cells, bins_km=(1, 2, 3, 5))
+    assert raster is not None
+    to_wgs = pyproj.Transformer.from_crs(RD, "EPSG:4326", always_xy=True)
+    assert _pixel(raster, *to_wgs.transform(150050, 449950)) == 6  # reachable None → grey

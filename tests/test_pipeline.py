@@ -29,7 +29,10 @@ def test_demo_flags_the_designed_gemeenten_for_the_designed_reasons(
     result, _ = demo
     s = result.summary.set_index("gemeentecode")
     assert set(result.flagged["gemeentecode"]) == {"GM9002", "GM9004", "GM9005"}
-    codes = {gc: [r[:3] for r in s.loc[gc, "reasons"].split("; ")] for gc in result.flagged["gemeentecode"]}
+    codes = {
+        gc: [r[:3] for r in s.loc[gc, "reasons"].split("; ")]
+        for gc in result.flagged["gemeentecode"]
+    }
     # Lange Velden: only a servicepunt and an afhaalpunt, every resident > 5 km away
     assert codes["GM9002"] == ["(a)", "(b)", "(c)"]
     assert s.loc["GM9002", "full_service_libraries"] == 0
@@ -67,7 +70,7 @@ def test_demo_distances_are_at_least_straight_line(demo: tuple[RunResult, Path])
 
 
 def test_demo_outputs(demo: tuple[RunResult, Path]) -> None:
-    result, base = demo
+    _, base = demo
     out = base / "out"
     for name in ("kaart.html", "gemeenten.csv", "gemeenten.gpkg", "cells.gpkg", "run.json"):
         assert (out / name).stat().st_size > 0, name

@@ -49,12 +49,10 @@ from .settings import FlagRule
 
 log = logging.getLogger(__name__)
 
-__all__ = ["assign_gemeenten", "aggregate_gemeenten", "weighted_quantile", "flag_reasons"]
+__all__ = ["aggregate_gemeenten", "assign_gemeenten", "flag_reasons", "weighted_quantile"]
 
 
-def weighted_quantile(
-    values: npt.ArrayLike, weights: npt.ArrayLike, q: float
-) -> float:
+def weighted_quantile(values: npt.ArrayLike, weights: npt.ArrayLike, q: float) -> float:
     """Person-weighted quantile: the smallest value with at least ``q`` of the weight at or below.
 
     Parameters
@@ -113,7 +111,8 @@ def assign_gemeenten(cells: gpd.GeoDataFrame, gemeenten: gpd.GeoDataFrame) -> pd
     joined = gpd.sjoin(centroids, gem, how="left", predicate="intersects")
     # a centroid exactly on a shared border: take the first gemeente
     joined = joined[~joined.index.duplicated(keep="first")]
-    return joined[GEMEENTECODE].reindex(cells.index)
+    out: pd.Series = joined[GEMEENTECODE].reindex(cells.index)
+    return out
 
 
 def _fmt(x: float, digits: int = 1) -> str:
@@ -168,7 +167,9 @@ def flag_reasons(
     return reasons
 
 
-def _stats(dist_km: np.ndarray, pop: np.ndarray, reach: np.ndarray, threshold_km: float) -> dict[str, float]:
+def _stats(
+    dist_km: np.ndarray, pop: np.ndarray, reach: np.ndarray, threshold_km: float
+) -> dict[str, float]:
     known = np.isfinite(pop)
     total = float(pop[known].sum())
     ok = known & reach & np.isfinite(dist_km)
@@ -307,7 +308,5 @@ def aggregate_gemeenten(
             BereikbaarWarning,
             stacklevel=2,
         )
-    log.info(
-        "%d gemeenten aggregated, %d te groot", len(summary), int(summary[TE_GROOT].sum())
-    )
+    log.info("%d gemeenten aggregated, %d te groot", len(summary), int(summary[TE_GROOT].sum()))
     return summary

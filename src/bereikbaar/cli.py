@@ -37,9 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="maak de demoregio en voer de hele analyse uit")
-    demo.add_argument(
-        "--out", type=Path, default=Path("data/processed/demo"), help="uitvoermap"
-    )
+    demo.add_argument("--out", type=Path, default=Path("data/processed/demo"), help="uitvoermap")
     demo.add_argument(
         "--raw", type=Path, default=Path("data/raw/demo"), help="map voor de demo-invoerbestanden"
     )
@@ -138,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("afgebroken; eerdere uitvoer is ongewijzigd", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as err:  # noqa: BLE001 - last line of defence: one line, no traceback
+    except Exception as err:
         if args.debug:
             raise
         print(

@@ -146,6 +146,19 @@ def _is_missing(value: object) -> bool:
     return value is None or bool(pd.isna(value))  # type: ignore[call-overload]
 
 
+def _truthy(value: object) -> bool:
+    """``True`` only for a present, true value (NaN/None count as false)."""
+    return not _is_missing(value) and bool(value)
+
+
+def _bool_mask(series: pd.Series) -> NDArray[np.bool_]:
+    """Boolean column with missing values as ``False``."""
+    if pd.api.types.is_bool_dtype(series.dtype) and not series.hasnans:
+        return series.to_numpy(dtype=bool)
+    values = series.to_numpy(dtype=object)
+    return np.array([_truthy(v) for v in values], dtype=bool)
+
+
 def _fmt_km(value: object) -> str:
     if _is_missing(value):
         return "onbekend"
@@ -165,8 +178,14 @@ def _fmt_share(value: object) -> str:
 
 
 def _fmt_bound(value: float) -> str:
-    """Class bound without useless decimals: ``5`` or ``2,5``."""
-    return _nl_number(value, 0) if float(value).is_integer() else _nl_number(value, 1)
+    """Class bound without useless decimals.
+
+    Examples
+    --------
+    >>> _fmt_bound(5.0), _fmt_bound(2.5), _fmt_bound(2.25)
+    ('5', '2,5', '2,25')
+    """
+    return _nl_number(value, 2).rstrip("0").rstrip(",")
 
 
 # --------------------------------------------------------------------------- classes
@@ -181,7 +200,7 @@ def _bins_with_threshold(bins_km: Sequence[float], threshold_km: float) -> tuple
 
 
 def classify_km(values_km: ArrayLike, bins_km: Sequence[float]) -> NDArray[np.int64]:
-    """Class index of each distance, as :class:`mapclassify.UserDefined` would give it.
+    """Class index of each distance, computed with :class:`mapclassify.UserDefined`.
 
     Upper bounds are inclusive: with bounds ``(1, 2)`` a value of exactly 1 km is class 0,
     1.5 km class 1 and anything above 2 km class 2. Missing values (NaN) get class ``-1``.
@@ -359,7 +378,7 @@ def _cell_codes(cells: gpd.GeoDataFrame, bins_km: Sequence[float]) -> NDArray[np
     distance_km = cells[s.DISTANCE_M].to_numpy(dtype=float) / 1000.0
     unreachable = np.isnan(distance_km)
     if s.REACHABLE in cells.columns:
-        unreachable |= ~cells[s.REACHABLE].fillna(False).to_numpy(dtype=bool)
+        unreachable |= ~_bool_mask(cells[s.REACHABLE])
     codes = (classify_km(np.where(unreachable, np.nan, distance_km), bins_km) + 1).astype(np.uint8)
     codes[unreachable] = len(bins_km) + 2
     return codes
@@ -588,7 +607,7 @@ def _gemeente_html(row: pd.Series, threshold_km: float, with_reasons: bool) -> s
     ]
     if s.FULL_SERVICE_LIBRARIES in row.index:
         parts.append(f"Volwaardige bibliotheken: {_fmt_count(row.get(s.FULL_SERVICE_LIBRARIES))}")
-    if bool(row.get(s.TE_GROOT, False)) is True:
+    if _truthy(row.get(s.TE_GROOT)):
         parts.append(f'<b style="color:{FLAG_COLOUR}">Afstand te groot</b>')
         if with_reasons:
             parts.append(f"Reden: {escape_text(row.get(s.REASONS, ''))}")
@@ -646,9 +665,7 @@ def _add_gemeenten(
     )
     layer.add_to(m)
 
-    flagged = (
-        summary[summary[s.TE_GROOT].fillna(False).astype(bool)] if s.TE_GROOT in summary else None
-    )
+    flagged = summary[_bool_mask(summary[s.TE_GROOT])] if s.TE_GROOT in summary else None
     if flagged is None or len(flagged) == 0:
         return
     popups = [_gemeente_html(r, threshold_km, True) for _, r in flagged.iterrows()]
@@ -671,7 +688,11 @@ def _add_gemeenten(
 def _library_popup(row: pd.Series) -> str:
     branch = str(row.get(s.BRANCH_TYPE, "other"))
     label = s.BRANCH_TYPE_LABELS_NL.get(branch, branch)
-    kind = "volwaardige bibliotheek" if bool(row.get(s.FULL_SERVICE, False)) else "geen volwaardige"
+    kind = (
+        "volwaardige bibliotheek"
+        if _truthy(row.get(s.FULL_SERVICE))
+        else "geen volwaardige bibliotheek"
+    )
     place = " ".join(
         escape_text(row.get(c)) for c in (s.POSTCODE, s.PLACE) if not _is_missing(row.get(c))
     )
@@ -696,7 +717,7 @@ def _add_libraries(m: folium.Map, libraries: gpd.GeoDataFrame) -> int:
     full = folium.FeatureGroup(name="Volwaardige bibliotheken")
     other = folium.FeatureGroup(name="Overige bibliotheekvoorzieningen")
     for (_, row), pt in zip(libraries.iterrows(), points, strict=True):
-        is_full = bool(row.get(s.FULL_SERVICE, False))
+        is_full = _truthy(row.get(s.FULL_SERVICE))
         branch = str(row.get(s.BRANCH_TYPE, "other"))
         folium.CircleMarker(
             location=[pt.y, pt.x],

@@ -244,7 +244,9 @@ class Network:
             if g is not None:
                 has_geom = True
                 if transformer is not None:
-                    g = shapely.transform(g, lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1])))
+                    g = shapely.transform(
+                        g, lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1]))
+                    )
                 geoms[k] = g
             else:
                 ia, ib = index[a], index[b]
@@ -319,7 +321,10 @@ class Network:
 def _min_csr(rows: IntArray, cols: IntArray, w: FloatArray, n: int) -> sp.csr_array:
     """CSR with the minimum over duplicate (row, col) pairs; zero weights stay edges."""
     if len(rows) == 0:
-        return sp.csr_array((np.zeros(0), np.zeros(0, dtype=np.int32), np.zeros(n + 1, dtype=np.int32)), shape=(n, n))
+        return sp.csr_array(
+            (np.zeros(0), np.zeros(0, dtype=np.int32), np.zeros(n + 1, dtype=np.int32)),
+            shape=(n, n),
+        )
     order = np.lexsort((w, cols, rows))
     r, c, ww = rows[order], cols[order], w[order]
     keep = np.ones(len(r), dtype=bool)
@@ -327,4 +332,6 @@ def _min_csr(rows: IntArray, cols: IntArray, w: FloatArray, n: int) -> sp.csr_ar
     r, c, ww = r[keep], c[keep], ww[keep]
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
-    return sp.csr_array((ww.astype(np.float64), c.astype(np.int32), indptr.astype(np.int32)), shape=(n, n))
+    return sp.csr_array(
+        (ww.astype(np.float64), c.astype(np.int32), indptr.astype(np.int32)), shape=(n, n)
+    )

@@ -158,9 +158,7 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
         with stage():
             network = load_network(inputs.network, mode=settings.mode, settings=settings)
         with stage():
-            result = nearest_library(
-                network, cells, libraries, max_snap_m=settings.max_snap_m
-            )
+            result = nearest_library(network, cells, libraries, max_snap_m=settings.max_snap_m)
             cells = cells.join(result)
         with stage():
             summary = aggregate_gemeenten(cells, gemeenten, libraries, rule=settings.flag_rule)

@@ -14,9 +14,10 @@ import dataclasses
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .exceptions import ConfigError
 
@@ -171,7 +172,8 @@ class Settings:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             msg = f"file '{path}': not valid TOML ({err})"
             raise ConfigError(msg) from err
-        return cls.from_dict(data, source=path, base=path.parent)
+        settings: Settings = cls.from_dict(data, source=path, base=path.parent)
+        return settings
 
     @classmethod
     def from_dict(
@@ -193,7 +195,7 @@ class Settings:
         Settings
             Validated settings.
         """
-        settings = _build(cls, data, source, base or Path.cwd(), "")
+        settings: Settings = _build(cls, data, source, base or Path.cwd(), "")
         for f in dataclasses.fields(Inputs):
             p = getattr(settings.inputs, f.name)
             if p is not None and not Path(p).exists():

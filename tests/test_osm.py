@@ -303,7 +303,7 @@ def test_missing_node_cuts_the_way(tmp_path: pathlib.Path) -> None:
 def test_errors(tmp_path: pathlib.Path, tiny: pathlib.Path) -> None:
     with pytest.raises(InputError, match=r"not found"):
         load_network(tmp_path / "nope.osm.pbf")
-    bad = tmp_path / "roads.shp"
+    bad = tmp_path / "roads.geojson"
     bad.write_text("x")
     with pytest.raises(InputError, match=r"\.osm\.pbf.*\.osm\.gz"):
         load_network(bad)

@@ -14,7 +14,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from bereikbaar import report
-from bereikbaar.exceptions import OutputError
+from bereikbaar.exceptions import InputError, OutputError
 
 RD = "EPSG:28992"
 
@@ -244,3 +244,221 @@ def test_csv_columns_parse_back() -> None:
     headers = list(report.CSV_HEADERS_NL.values())
     assert len(set(headers)) == len(headers)
     assert next(csv.reader([";".join(headers)], delimiter=";")) == headers
+
+
+# --------------------------------------------------------------------------- consultation dossier
+
+XSS_BRANCH = "<img src=x onerror=alert(1)>"
+XSS_GEMEENTE = "<script>alert(1)</script>Stad"
+
+
+@pytest.fixture
+def dossier_inputs() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Gemeente A (no full-service library, 550 residents) next to B (one vestiging)."""
+    import bereikbaar as bb
+
+    gemeenten = gpd.GeoDataFrame(
+        {"gemeentecode": ["GM0001", "GM0002"], "gemeentenaam": [XSS_GEMEENTE, "Bdorp"]},
+        geometry=[box(150000, 450000, 160000, 460000), box(160000, 450000, 170000, 460000)],
+        crs=RD,
+    )
+    libraries = gpd.GeoDataFrame(
+        {
+            "library_id": ["L1", "L2", "L3"],
+            "name": ["Bibliotheek Bdorp", XSS_BRANCH, "Bibliotheek Verweg"],
+            "branch_type": ["vestiging", "servicepunt", "vestiging"],
+            "full_service": [True, False, True],
+            "address": ["Markt 1", "Kerkstraat 2", "Dijk 3"],
+            "postcode": ["1111 AA", "2222 BB", "3333 CC"],
+            "place": ["Bdorp", "Astad", "Verweg"],
+        },
+        geometry=[Point(165000, 455000), Point(155000, 455000), Point(171500, 455000)],
+        crs=RD,
+    )
+    xs = [151000, 152000, 153000, 154000, 165100]
+    cells = gpd.GeoDataFrame(
+        {
+            "cell_id": [f"E{x // 100}N4550" for x in xs],
+            "population": [100.0, 300.0, 100.0, 50.0, 1000.0],
+            "population_65plus": [20.0, 60.0, 20.0, 10.0, 200.0],
+            "library_id": ["L1", "L1", "L3", None, "L1"],
+            "distance_m": [6000.0, 8000.0, 12000.0, np.nan, 500.0],
+            "reachable": [True, True, True, False, True],
+        },
+        geometry=[box(x, 455000, x + 100, 455100) for x in xs],
+        crs=RD,
+    )
+    summary = bb.aggregate_gemeenten(cells, gemeenten, libraries)
+    return cells, summary, libraries
+
+
+def _tags(text: str) -> list[str]:
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found.append(tag)
+
+    Collect().feed(text)
+    return found
+
+
+def test_dossier_facts_by_hand(
+    dossier_inputs: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame],
+) -> None:
+    cells, summary, libraries = dossier_inputs
+    assert summary["te_groot"].tolist() == [True, False]
+    doc = report.dossier_html(cells, summary, libraries)
+    assert doc.count('<section class="gemeente"') == 1  # only the flagged gemeente
+    section = doc.split('<section class="gemeente"')[1].split("</section>")[0]
+    # 550 residents; mean (100*6 + 300*8 + 100*12) / 500 = 8.4 km; 550 beyond 5 km incl. 50
+    # without a route
+    assert "<td class=n>550</td>" in section
+    assert "8,4 km" in section
+    assert "550 (100%)" in section
+    assert "(a) geen volwaardige bibliotheek in de gemeente" in section
+    assert "(c) gemiddelde afstand 8,4 km" in section
+    # residents served: L1 400 (73%) at (100*6 + 300*8) / 400 = 7.5 km, max 8 km; L3 100 (18%)
+    assert (
+        "<td>Bibliotheek Bdorp</td><td>Vestiging</td><td>Markt 1 1111 AA</td><td>Bdorp</td>"
+        "<td class=n>400</td><td class=n>73%</td><td class=n>7,5 km</td><td class=n>8,0 km</td>"
+    ) in section
+    assert "<td class=n>100</td><td class=n>18%</td><td class=n>12,0 km</td>" in section
+    # full-service libraries around: straight line from the border at x = 160 000 m
+    assert "5,0 km buiten de grens" in section
+    assert "11,5 km buiten de grens" in section
+    # target group: 110 65-plussers, mean (20*6 + 60*8 + 20*12) / 100 = 8.4 km, all beyond 5 km
+    assert "<td>65-plussers</td><td class=n>110</td><td class=n>8,4 km</td>" in section
+    assert "110 (100%)" in section
+    assert "kinderen" not in section  # no 0-15 column in the input
+    # the rule and its thresholds, printable on A4 with a page per gemeente
+    assert "geen officiële norm" in doc
+    assert "instelbare beleidskeuzes" in doc
+    assert "boven 3 km" in doc and "25% of meer" in doc and "verder dan 5 km" in doc
+    assert "@page { size: A4" in doc
+    assert "section.gemeente { break-before: page" in doc
+    # one inline SVG map: 5 cells in 3 dissolved classes (5-10, 10-15, no route), 3 branches
+    assert section.count("<svg") == 1
+    svg = section.split("<svg")[1].split("</svg>")[0]
+    assert svg.count("<circle") == 2  # full-service libraries L1, L3
+    assert svg.count("<rect") == 2  # the servicepunt and the scale bar
+
+
+def test_dossier_escapes_input_text(
+    dossier_inputs: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame],
+) -> None:
+    cells, summary, libraries = dossier_inputs
+    sites = pd.DataFrame({"gemeentecode": ["GM0001"], "toelichting": ['<b onclick="x()">hier']})
+    doc = report.dossier_html(cells, summary, libraries, sites=sites)
+    assert XSS_BRANCH not in doc and XSS_GEMEENTE not in doc
+    assert "&lt;img src=x onerror=alert(1)&gt;" in doc
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;Stad" in doc
+    assert "&lt;b onclick=&quot;x()&quot;&gt;hier" in doc
+    tags = _tags(doc)
+    assert "script" not in tags and "img" not in tags and "b" in tags  # our own <b> only
+    # self-contained: no script, no external URL, a CSP that forbids both
+    assert "<script" not in doc.lower()
+    assert "http://" not in doc.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in doc
+    assert "default-src 'none'" in doc
+
+
+def test_dossier_without_flagged_gemeente(
+    dossier_inputs: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame],
+) -> None:
+    cells, summary, libraries = dossier_inputs
+    calm = summary.assign(te_groot=False, reasons="")
+    doc = report.dossier_html(cells, calm, libraries)
+    assert '<section class="gemeente"' not in doc
+    assert "Geen enkele gemeente voldoet" in doc
+    # asked for explicitly, a gemeente gets its section anyway; unknown codes are an error
+    doc = report.dossier_html(cells, calm, libraries, gemeentecodes=["GM0002"])
+    assert doc.count('<section class="gemeente"') == 1
+    with pytest.raises(InputError, match="GM9999"):
+        report.dossier_html(cells, calm, libraries, gemeentecodes=["GM9999"])
+
+
+def test_dossier_shows_sites_per_gemeente(
+    dossier_inputs: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame],
+) -> None:
+    cells, summary, libraries = dossier_inputs
+    doc = report.dossier_html(cells, summary, libraries)
+    assert "Locatiesuggesties zijn in deze run niet berekend" in doc
+    sites = gpd.GeoDataFrame(
+        {"gemeentecode": ["GM0001", "GM0002"], "extra_binnen_drempel": [450.0, 7.0]},
+        geometry=[Point(155500, 455000), Point(161000, 455000)],
+        crs=RD,
+    )
+    doc = report.dossier_html(cells, summary, libraries, sites=sites)
+    assert "450,00" in doc and "7,00" not in doc  # only the flagged gemeente's site
+    assert "155500, 455000" in doc
+    assert doc.count("<title>Voorgestelde locatie 1</title>") == 1  # drawn on the map
+
+
+def test_write_dossier_files_and_safe_names(
+    tmp_path: Path,
+    dossier_inputs: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame],
+) -> None:
+    cells, summary, libraries = dossier_inputs
+    evil = summary.assign(gemeentecode=["../../x/GM0001", "GM0002"])
+    cells = cells.assign(gemeentecode=["../../x/GM0001"] * 4 + ["GM0002"])
+    out = tmp_path / "run"
+    path = report.write_dossier(
+        out, cells, evil, libraries, provenance={"created": "2024-01-01"}, per_gemeente=True
+    )
+    assert path == out / "rapport.html"
+    assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "run",
+        "run/dossier",
+        "run/dossier/x_GM0001.html",
+        "run/rapport.html",
+    ]
+    one = (out / "dossier" / "x_GM0001.html").read_text(encoding="utf-8")
+    assert one.count('<section class="gemeente"') == 1
+    assert "2024-01-01" in one
+
+
+def test_safe_filename() -> None:
+    assert report.safe_filename("GM0363") == "GM0363"
+    assert report.safe_filename("..") == "gemeente"
+    assert report.safe_filename("a/b\\c:d") == "a_b_c_d"
+    assert report.safe_filename(None) == "gemeente"
+    assert len(report.safe_filename("x" * 500)) == 64
+
+
+def test_gemeenten_csv_round_trips_with_pandas(
+    tmp_path: Path,
+    dossier_inputs: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame],
+) -> None:
+    """A real aggregate summary (with target-group columns) reads back value for value."""
+    cells, summary, libraries = dossier_inputs
+    written = report.write_tables(tmp_path, cells, summary, libraries)
+    back = pd.read_csv(written["gemeenten.csv"], sep=";", decimal=",", encoding="utf-8-sig")
+    assert len(back) == len(summary)
+    for col in summary.columns:
+        if col == "geometry":
+            continue
+        header = report.CSV_HEADERS_NL.get(col, col)
+        got, want = back[header], summary[col]
+        if col == "te_groot":
+            assert got.tolist() == ["ja" if v else "nee" for v in want]
+        elif pd.api.types.is_numeric_dtype(want):
+            decimals = report._CSV_DECIMALS.get(col, 10)
+            np.testing.assert_allclose(
+                got.to_numpy(float), want.to_numpy(float), atol=10.0**-decimals, equal_nan=True
+            )
+        else:
+            assert got.fillna("").tolist() == want.fillna("").tolist(), col
+    # and the GeoPackages open with pyogrio with one layer per table
+    assert sorted(pyogrio.list_layers(written["gemeenten.gpkg"])[:, 0]) == [
+        "bibliotheken",
+        "gemeenten",
+    ]
+    info = pyogrio.read_info(written["gemeenten.gpkg"], layer="gemeenten")
+    assert info["features"] == 2 and info["geometry_type"] == "Polygon"
+    assert info["crs"] == "EPSG:28992"
+    assert pyogrio.read_info(written["cells.gpkg"], layer="cells")["features"] == 5
+    assert pyogrio.read_info(written["gemeenten.gpkg"], layer="bibliotheken")["features"] == 3

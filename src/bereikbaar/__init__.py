@@ -23,6 +23,8 @@ __version__ = "0.1.0"
 
 from .accessibility import nearest_library, snap_to_arcs
 from .aggregate import aggregate_gemeenten, weighted_quantile
+from .compare import compare_with_cbs, write_comparison
+from .demo import DemoInputs, run_demo, write_demo_inputs
 from .exceptions import (
     BereikbaarError,
     BereikbaarWarning,
@@ -36,39 +38,82 @@ from .exceptions import (
 from .maps import make_map, write_map
 from .network import Network
 from .pipeline import RunResult, run
-from .report import write_tables
+from .report import dossier_html, write_dossier, write_tables
 from .settings import FlagRule, Settings
 from .sources.cbs_grid import load_cbs_grid
+from .sources.cbs_reference import load_cbs_reference
+from .sources.download import (
+    cbs_vierkant_source,
+    cbs_wijkbuurtkaart_source,
+    download_file,
+    download_source,
+    geofabrik_source,
+)
 from .sources.gemeenten import load_gemeenten
+from .sources.geocode import (
+    AddressQuery,
+    GeocodeResult,
+    PdokGeocoder,
+    TableGeocoder,
+    geocode_libraries,
+)
 from .sources.libraries import load_libraries
+from .sources.nwb import load_nwb
 from .sources.osm import load_network
+from .sources.osm_libraries import libraries_from_osm
+from .sources.overpass import network_from_overpass
+from .study_area import PROVINCES, StudyArea, resolve_study_area
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "PROVINCES",
+    "AddressQuery",
     "BereikbaarError",
     "BereikbaarWarning",
     "ConfigError",
+    "DemoInputs",
     "DownloadError",
     "FlagRule",
     "GeocodeError",
+    "GeocodeResult",
     "InputError",
     "Network",
     "NetworkError",
     "OutputError",
+    "PdokGeocoder",
     "RunResult",
     "Settings",
+    "StudyArea",
+    "TableGeocoder",
     "__version__",
     "aggregate_gemeenten",
+    "cbs_vierkant_source",
+    "cbs_wijkbuurtkaart_source",
+    "compare_with_cbs",
+    "dossier_html",
+    "download_file",
+    "download_source",
+    "geocode_libraries",
+    "geofabrik_source",
+    "libraries_from_osm",
     "load_cbs_grid",
+    "load_cbs_reference",
     "load_gemeenten",
     "load_libraries",
     "load_network",
+    "load_nwb",
     "make_map",
     "nearest_library",
+    "network_from_overpass",
+    "resolve_study_area",
     "run",
+    "run_demo",
     "snap_to_arcs",
     "weighted_quantile",
+    "write_comparison",
+    "write_demo_inputs",
+    "write_dossier",
     "write_map",
     "write_tables",
 ]

@@ -183,28 +183,74 @@ def _leg_cost(network: Network, weight: Weight, snapped: Snapped) -> FloatArray:
     return np.where(snapped.ok, snapped.snap_m / speed, np.nan)
 
 
-def _solve(
-    network: Network,
-    weight: Weight,
-    origins: Snapped,
-    libs: Snapped,
-) -> tuple[FloatArray, IntArray]:
-    """Cost from every origin to its cheapest library and that library's index (-1 if none)."""
-    n = network.n_nodes
-    u, v = network.u, network.v
-    rev = network.reverse_arc()
-    lib_ok = np.flatnonzero(libs.ok)
-    k = len(lib_ok)
-    if k == 0:
-        return np.full(len(origins.arc), np.nan), np.full(len(origins.arc), -1, dtype=np.int64)
+@dataclass(frozen=True)
+class LibraryTerms:
+    """The usable libraries of a :class:`Snapped` set and their arc terms (internal).
 
-    # virtual node n+j for library lib_ok[j]; reversed graph: library → arc ends
+    Attributes
+    ----------
+    lib_ok
+        Index (into the snapped set) of each usable library ``j = 0..k-1``.
+    arc
+        Arc each usable library lies on.
+    to_lib
+        Cost from the arc's tail to the library along the arc.
+    from_lib
+        Cost from the library to the arc's head along the arc.
+    leg
+        Snap-leg cost of the library.
+    """
+
+    lib_ok: IntArray
+    arc: IntArray
+    to_lib: FloatArray
+    from_lib: FloatArray
+    leg: FloatArray
+
+    def without(self, j: int) -> LibraryTerms:
+        """The same terms with usable library ``j`` left out."""
+        keep = np.arange(len(self.lib_ok)) != j
+        return LibraryTerms(
+            self.lib_ok[keep],
+            self.arc[keep],
+            self.to_lib[keep],
+            self.from_lib[keep],
+            self.leg[keep],
+        )
+
+
+def library_terms(network: Network, weight: Weight, libs: Snapped) -> LibraryTerms:
+    """Arc terms of the snapped libraries that can be used (internal helper)."""
+    lib_ok = np.flatnonzero(libs.ok)
     la = libs.arc[lib_ok]
     to_lib, from_lib = _arc_cost(network, weight, libs)
     leg = _leg_cost(network, weight, libs)[lib_ok]
-    to_lib, from_lib = to_lib[lib_ok], from_lib[lib_ok]
+    return LibraryTerms(lib_ok, la, to_lib[lib_ok], from_lib[lib_ok], leg)
+
+
+def library_graph(
+    network: Network, weight: Weight, libs: Snapped, terms: LibraryTerms | None = None
+) -> tuple[sp.csr_array, IntArray]:
+    """The reversed graph with one virtual node ``n + j`` per usable library (internal helper).
+
+    Returns
+    -------
+    graph
+        CSR of size ``n_nodes + k``; a Dijkstra from the virtual nodes gives the
+        cost from every node to the libraries (home → library direction).
+    virt
+        The virtual node of each usable library.
+    """
+    n = network.n_nodes
+    u, v = network.u, network.v
+    rev = network.reverse_arc()
+    t = terms if terms is not None else library_terms(network, weight, libs)
+    lib_ok = t.lib_ok
+    k = len(lib_ok)
+    # virtual node n+j for library lib_ok[j]; reversed graph: library → arc ends
+    la = t.arc
+    to_lib, from_lib, leg = t.to_lib, t.from_lib, t.leg
     at_head = libs.offset_m[lib_ok] >= network.length_m[la] - _EPS
-    at_tail = libs.offset_m[lib_ok] <= _EPS
     virt = n + np.arange(k)
     # reach library from tail u along the arc (cost to_lib), always allowed (or at tail)
     src_rows = [virt]
@@ -215,7 +261,6 @@ def _solve(
     src_rows.append(virt[back])
     src_cols.append(v[la][back])
     src_w.append((leg + from_lib)[back])
-    del at_tail
 
     base = network.csr(weight, reverse=True).tocoo()
     rows = np.concatenate([base.row.astype(np.int64), *src_rows])
@@ -231,13 +276,27 @@ def _solve(
     indptr = np.zeros(size + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=size), out=indptr[1:])
     graph = sp.csr_array((data, cols.astype(np.int32), indptr.astype(np.int32)), shape=(size, size))
-    dist, _, sources = dijkstra(
-        graph, directed=True, indices=virt, min_only=True, return_predecessors=True
-    )
-    node_cost = dist[:n]
-    node_lib = np.where(sources[:n] >= n, sources[:n] - n, -1)
+    return graph, virt
 
-    # origins: leave the arc at its head (forward) or at its tail (via the twin)
+
+def origin_costs(
+    network: Network,
+    weight: Weight,
+    origins: Snapped,
+    node_cost: FloatArray,
+    node_lib: IntArray,
+    terms: LibraryTerms,
+) -> tuple[FloatArray, IntArray]:
+    """Cost from each origin to its cheapest library, given the node costs (internal helper).
+
+    ``node_cost``/``node_lib`` (length ``n_nodes``) are the cost from every node to
+    its cheapest library and that library's index ``j`` into ``terms``; libraries
+    on the origin's own arc are reached directly along it.
+    """
+    u, v = network.u, network.v
+    rev = network.reverse_arc()
+    la = terms.arc
+    k = len(la)
     ok = origins.ok
     oa = np.where(ok, origins.arc, 0)
     to_pt, from_pt = _arc_cost(network, weight, origins)
@@ -252,17 +311,22 @@ def _solve(
     lib = np.where(use_back, back_lib, fwd_lib)
 
     # library on the same arc as the origin: direct travel along the arc
-    same = pd.DataFrame({"arc": la, "j": np.arange(k)})
-    hits = pd.DataFrame({"arc": origins.arc, "o": np.arange(len(oa))})[ok].merge(same, on="arc")
-    if len(hits):
-        o = hits["o"].to_numpy()
-        j = hits["j"].to_numpy()
+    # pairs (origin, library) on one arc, by origin then library (as an inner merge)
+    ok_o = np.flatnonzero(ok)
+    by_arc = np.argsort(la, kind="stable")
+    la_sorted = la[by_arc]
+    lo = np.searchsorted(la_sorted, origins.arc[ok_o], side="left")
+    cnt = np.searchsorted(la_sorted, origins.arc[ok_o], side="right") - lo
+    if k and cnt.any():
+        o = np.repeat(ok_o, cnt)
+        first = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
+        j = by_arc[first + np.arange(int(cnt.sum()))]
         s_o = to_pt[o]
-        s_l = to_lib[j]
+        s_l = terms.to_lib[j]
         forward = s_l >= s_o - _EPS
         twin = rev[oa[o]] >= 0
         along = np.where(forward, s_l - s_o, np.where(twin, s_o - s_l, np.inf))
-        direct = along + leg[j]
+        direct = along + terms.leg[j]
         for oi, ji, d in zip(o.tolist(), j.tolist(), direct.tolist(), strict=True):
             if d < cost[oi]:
                 cost[oi] = d
@@ -270,8 +334,80 @@ def _solve(
     cost = cost + oleg
     cost = np.where(ok & np.isfinite(cost), cost, np.nan)
     lib = np.where(np.isnan(cost), -1, lib)
-    lib_index = np.where(lib >= 0, lib_ok[np.maximum(lib, 0)], -1)
+    lib_index = np.where(lib >= 0, terms.lib_ok[np.maximum(lib, 0)], -1)
     return cost, lib_index
+
+
+def _solve(
+    network: Network,
+    weight: Weight,
+    origins: Snapped,
+    libs: Snapped,
+) -> tuple[FloatArray, IntArray]:
+    """Cost from every origin to its cheapest library and that library's index (-1 if none)."""
+    n = network.n_nodes
+    terms = library_terms(network, weight, libs)
+    if len(terms.lib_ok) == 0:
+        return np.full(len(origins.arc), np.nan), np.full(len(origins.arc), -1, dtype=np.int64)
+    graph, virt = library_graph(network, weight, libs, terms)
+    dist, _, sources = dijkstra(
+        graph, directed=True, indices=virt, min_only=True, return_predecessors=True
+    )
+    node_cost = dist[:n]
+    node_lib = np.where(sources[:n] >= n, sources[:n] - n, -1)
+    return origin_costs(network, weight, origins, node_cost, node_lib, terms)
+
+
+def nearest_from_snapped(
+    network: Network,
+    origins: Snapped,
+    libraries: Snapped,
+    library_ids: npt.ArrayLike,
+    *,
+    weight: Weight = "length",
+    with_time: bool = True,
+    index: pd.Index | None = None,
+) -> pd.DataFrame:
+    """The result of :func:`nearest_library` for origins and libraries already snapped.
+
+    Lets callers that measure many branch lists against the same origins (what-if
+    scenarios) snap the origins once; the numbers are identical to
+    :func:`nearest_library`'s.
+
+    Parameters
+    ----------
+    network
+        Road network (RD New).
+    origins, libraries
+        Output of :func:`snap_to_arcs` for the origins and the (full-service)
+        libraries.
+    library_ids
+        ``library_id`` of each snapped library, same order.
+    weight, with_time
+        As in :func:`nearest_library`.
+    index
+        Index of the returned frame (default ``0..n-1``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``library_id``, ``distance_m`` (m), ``snap_m`` (m), ``time_s`` (s, when
+        computed) and ``reachable``, one row per origin.
+    """
+    ids: Any = np.asarray(library_ids, dtype=object)
+    dist, lib_len = _solve(network, "length", origins, libraries)
+    out: dict[str, Any] = {}
+    time_needed = weight == "time" or (with_time and network.time_s is not None)
+    if time_needed:
+        t, lib_time = _solve(network, "time", origins, libraries)
+    chosen = lib_time if weight == "time" else lib_len
+    out[LIBRARY_ID] = np.where(chosen >= 0, ids[np.maximum(chosen, 0)], None)
+    out[DISTANCE_M] = dist
+    out[SNAP_M] = origins.snap_m
+    if time_needed:
+        out[TIME_S] = t
+    out[REACHABLE] = np.isfinite(dist)
+    return pd.DataFrame(out, index=index)
 
 
 def nearest_library(
@@ -360,22 +496,11 @@ def nearest_library(
         msg = "no library lies near the road network"
         raise NetworkError(msg)
     ids = libs[LIBRARY_ID].to_numpy()
-
-    dist, lib_len = _solve(network, "length", o_snap, l_snap)
-    out: dict[str, Any] = {}
-    time_needed = weight == "time" or (with_time and network.time_s is not None)
-    if time_needed:
-        t, lib_time = _solve(network, "time", o_snap, l_snap)
-    chosen = lib_time if weight == "time" else lib_len
-    out[LIBRARY_ID] = np.where(chosen >= 0, ids[np.maximum(chosen, 0)], None)
-    out[DISTANCE_M] = dist
-    out[SNAP_M] = o_snap.snap_m
-    if time_needed:
-        out[TIME_S] = t
-    reachable = np.isfinite(dist)
-    out[REACHABLE] = reachable
     index = origins.index if isinstance(origins, gpd.GeoDataFrame | gpd.GeoSeries) else None
-    result = pd.DataFrame(out, index=index)
+    result = nearest_from_snapped(
+        network, o_snap, l_snap, ids, weight=weight, with_time=with_time, index=index
+    )
+    reachable = result[REACHABLE].to_numpy()
     n_bad = int((~reachable).sum())
     if n_bad:
         unsnapped = int((~o_snap.ok).sum())

@@ -45,6 +45,63 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="voer de analyse uit met een TOML-configuratie")
     run.add_argument("config", type=Path, help="TOML-bestand met [inputs], mode, drempels, out_dir")
     run.add_argument("--out", type=Path, default=None, help="uitvoermap (overschrijft out_dir)")
+    run.add_argument(
+        "--gebied",
+        default=None,
+        metavar='"PROVINCIE"|GM0599,GM0489',
+        help="studiegebied: een provincie of gemeentecodes, komma-gescheiden"
+        " (overschrijft study_area)",
+    )
+    run.add_argument(
+        "--buffer-km",
+        dest="buffer_km",
+        type=float,
+        default=None,
+        help="bibliotheken en wegen tot zo ver rond het studiegebied (standaard 20 km)",
+    )
+
+    scen = sub.add_parser(
+        "scenario", help="wat-als: sluit, open of wijzig vestigingen en vergelijk met nu"
+    )
+    scen.add_argument("config", type=Path, help="TOML-bestand zoals bij 'run'")
+    scen.add_argument("--sluit", nargs="+", action="extend", default=[], metavar="ID")
+    scen.add_argument(
+        "--open",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar='"X,Y[,TYPE]"|ADRES',
+        help="nieuwe vestiging op RD-coördinaten (m) of op een adres (PDOK, online)",
+    )
+    scen.add_argument("--type", nargs="+", action="extend", default=[], metavar="ID=TYPE")
+    scen.add_argument("--out", type=Path, default=None, help="uitvoermap van het scenario")
+    scen.add_argument("--locaties", type=int, default=0, metavar="K", help="stel K locaties voor")
+    scen.add_argument(
+        "--rangschik", action="store_true", help="rangschik vestigingen naar sluitingseffect"
+    )
+    scen.add_argument("--scheduler", default=None, help="adres van een Dask-scheduler")
+
+    dl = sub.add_parser(
+        "download",
+        help="download officiële invoer (OSM van Geofabrik, CBS-vierkanten, wijk- en buurtkaart)",
+    )
+    dl.add_argument(
+        "source",
+        choices=("osm", "vierkant", "wijkbuurtkaart"),
+        help="osm: Geofabrik-uitsnede; vierkant: CBS Vierkantstatistieken; "
+        "wijkbuurtkaart: CBS Wijk- en buurtkaart",
+    )
+    dl.add_argument("--regio", dest="region", default="nederland", help="provincie of 'nederland'")
+    dl.add_argument("--jaar", dest="year", type=int, default=None, help="peiljaar (CBS)")
+    dl.add_argument(
+        "--resolutie", dest="resolution", type=int, choices=(100, 500), default=100, help="m"
+    )
+    dl.add_argument("--versie", dest="version", type=int, default=1, help="CBS-versie (v1, v2, …)")
+    dl.add_argument("--out", type=Path, default=Path("data/raw"), help="doelmap")
+    dl.add_argument("--url-basis", dest="base_url", default=None, help="andere server (basis-URL)")
+    dl.add_argument(
+        "--controleer", dest="verify", action="store_true", help="controleer een compleet bestand"
+    )
     return p
 
 
@@ -99,11 +156,68 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_toml(args.config)
     if args.out is not None:
         settings = dataclasses.replace(settings, out_dir=args.out)
+    if args.gebied is not None:
+        from .study_area import resolve_study_area
+
+        area = tuple(p.strip() for p in args.gebied.split(",") if p.strip())
+        resolve_study_area(area)  # an unknown province or code fails before any work
+        settings = dataclasses.replace(settings, study_area=area)
+    if args.buffer_km is not None:
+        settings = dataclasses.replace(settings, study_buffer_m=args.buffer_km * 1000.0)
     step, close = _progress(not args.quiet)
     result = run(settings, progress=step)
     close()
     if not args.quiet:
         print("\n".join(_summary_lines(result)))
+    return 0
+
+
+def _cmd_download(args: argparse.Namespace) -> int:
+    from .exceptions import InputError
+    from .sources import download as dl
+
+    if args.source != "osm" and args.year is None:
+        msg = f"'bereikbaar download {args.source}' heeft --jaar nodig (bijvoorbeeld --jaar 2024)"
+        raise InputError(msg)
+    if args.source == "osm":
+        base = args.base_url or dl.GEOFABRIK_URL
+        source = dl.geofabrik_source(args.region, base_url=base)
+    elif args.source == "vierkant":
+        base = args.base_url or dl.CBS_DOWNLOAD_URL
+        source = dl.cbs_vierkant_source(
+            args.year, args.resolution, version=args.version, base_url=base
+        )
+    else:
+        base = args.base_url or dl.CBS_GEODATA_URL
+        source = dl.cbs_wijkbuurtkaart_source(args.year, version=args.version, base_url=base)
+    result = dl.download_source(source, args.out, progress=not args.quiet, verify=args.verify)
+    if not args.quiet:
+        state = "gedownload" if result.downloaded else "al compleet, niet opnieuw gedownload"
+        print(f"{result.path}: {state} ({result.size_bytes:,} bytes, sha256 {result.sha256})")
+        print(f"Bron: {source.url} — licentie: {source.licence}")
+    return 0
+
+
+def _cmd_scenario(args: argparse.Namespace) -> int:
+    from .scenarios import run_scenario_command
+    from .settings import Settings
+
+    settings = Settings.from_toml(args.config)
+    step, close = _progress(not args.quiet)
+    _, _, lines = run_scenario_command(
+        settings,
+        close=args.sluit,
+        open_specs=args.open,
+        retype=args.type,
+        out_dir=args.out,
+        n_sites=args.locaties,
+        rank=args.rangschik,
+        scheduler=args.scheduler,
+        progress=step,
+    )
+    close()
+    if not args.quiet:
+        print("\n".join(lines))
     return 0
 
 
@@ -125,7 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else (logging.ERROR if args.quiet else logging.WARNING),
         format="%(levelname)s: %(message)s",
     )
-    commands = {"demo": _cmd_demo, "run": _cmd_run}
+    commands = {
+        "demo": _cmd_demo,
+        "run": _cmd_run,
+        "download": _cmd_download,
+        "scenario": _cmd_scenario,
+    }
     try:
         return commands[args.command](args)
     except BereikbaarError as err:

@@ -3,7 +3,7 @@
 ``run(settings)`` loads the four inputs, measures the road distance from every
 populated cell to the nearest full-service library, aggregates per gemeente,
 and writes the outputs (``cells.gpkg``, ``gemeenten.gpkg``, ``gemeenten.csv``,
-``gemeenten.parquet``, ``kaart.html``, ``run.json``) atomically into
+``gemeenten.parquet``, ``kaart.html``, ``rapport.html``, ``run.json``) atomically into
 ``settings.out_dir``.
 """
 
@@ -23,20 +23,41 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from . import __version__
 from .accessibility import nearest_library
 from .aggregate import aggregate_gemeenten
+from .compare import (
+    CBS_BRANCH_TYPES,
+    CBS_COMPARABLE_KM,
+    DIFFERENCE_KM,
+    compare_with_cbs,
+    write_comparison,
+)
 from .exceptions import BereikbaarWarning, ConfigError
 from .maps import make_map, write_map
 from .network import Network
-from .report import atomic_path, write_tables
-from .schema import REACHABLE, TE_GROOT
+from .report import atomic_path, write_dossier, write_tables
+from .schema import (
+    BRANCH_TYPE,
+    DISTANCE_M,
+    GEMEENTECODE,
+    GEMEENTENAAM,
+    LIBRARY_ID,
+    MEAN_DISTANCE_KM,
+    REACHABLE,
+    SNAP_M,
+    TE_GROOT,
+    TIME_S,
+)
 from .settings import Settings
 from .sources.cbs_grid import load_cbs_grid
+from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM
 from .sources.gemeenten import load_gemeenten
 from .sources.libraries import load_libraries
 from .sources.osm import load_network
+from .study_area import StudyArea
 
 log = logging.getLogger(__name__)
 
@@ -151,20 +172,35 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
         warnings.simplefilter("always", BereikbaarWarning)
         with stage():
             gemeenten = load_gemeenten(inputs.gemeenten)
+            study = None
+            if settings.study_area:
+                study = StudyArea.build(gemeenten, settings.study_area, settings.study_buffer_m)
+                gemeenten = study.gemeenten(gemeenten)
         with stage():
             cells = load_cbs_grid(inputs.cells)
+            cells = study.cells(cells) if study is not None else cells
         with stage():
             libraries = load_libraries(inputs.libraries, settings=settings)
+            libraries = study.libraries(libraries) if study is not None else libraries
         with stage():
             network = load_network(inputs.network, mode=settings.mode, settings=settings)
+            network = study.network(network) if study is not None else network
         with stage():
             result = nearest_library(network, cells, libraries, max_snap_m=settings.max_snap_m)
             cells = cells.join(result)
         with stage():
             summary = aggregate_gemeenten(cells, gemeenten, libraries, rule=settings.flag_rule)
+            cbs_stats: dict[str, Any] | None = None
+            if inputs.cbs_reference is not None:
+                summary, cbs_table, cbs_stats = _compare_cbs(
+                    settings, inputs.cbs_reference, network, cells, libraries, gemeenten, summary
+                )
         with stage():
             out = Path(settings.out_dir)
             outputs = write_tables(out, cells, summary, libraries)
+            if cbs_stats is not None:
+                path = out / "vergelijking_cbs.csv"
+                outputs["vergelijking_cbs"] = write_comparison(path, cbs_table)
             fmap = make_map(cells, summary, libraries, threshold_km=settings.flag_rule.threshold_km)
             outputs["kaart"] = write_map(fmap, out / "kaart.html")
     other = [w for w in caught if not issubclass(w.category, BereikbaarWarning)]
@@ -183,12 +219,15 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
                 ("cells", inputs.cells),
                 ("libraries", inputs.libraries),
                 ("gemeenten", inputs.gemeenten),
+                ("cbs_reference", inputs.cbs_reference),
             )
+            if p is not None
         },
         "settings": settings.to_dict(),
         "versions": _versions(),
         "timings_s": timings,
         "warnings": messages,
+        "cbs_vergelijking": cbs_stats,
         "counts": {
             "gemeenten": len(summary),
             "te_groot": int(summary[TE_GROOT].sum()),
@@ -199,8 +238,90 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
             "network_arcs": network.n_arcs,
         },
     }
+    t0 = time.perf_counter()
+    run_result = RunResult(cells, summary, libraries, network, outputs, provenance)
+    sites = _suggested_sites(run_result, settings)
+    outputs["rapport"] = write_dossier(
+        settings.out_dir, cells, summary, libraries, settings, provenance=provenance, sites=sites
+    )
+    timings["rapport schrijven"] = round(time.perf_counter() - t0, 3)
     run_json = Path(settings.out_dir) / "run.json"
     with atomic_path(run_json) as tmp:
         tmp.write_text(json.dumps(provenance, indent=2, ensure_ascii=False), encoding="utf-8")
     outputs["run"] = run_json
-    return RunResult(cells, summary, libraries, network, outputs, provenance)
+    return run_result
+
+
+def _suggested_sites(result: RunResult, settings: Settings) -> gpd.GeoDataFrame | None:
+    """Suggested sites for a new full-service library in each flagged gemeente (dossier).
+
+    A gemeente whose suggestion fails is left out; the reason is logged and added to the
+    provenance warnings.
+    """
+    from .exceptions import BereikbaarError
+    from .scenarios import best_sites_for_gemeente, prepare_baseline
+
+    codes = result.flagged[GEMEENTECODE].astype(str).tolist()
+    if not codes:
+        return None
+    parts: list[gpd.GeoDataFrame] = []
+    messages: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BereikbaarWarning)
+        base = prepare_baseline(result, settings)
+        for code in codes:
+            try:
+                parts.append(best_sites_for_gemeente(base, code, settings=settings))
+            except BereikbaarError as err:
+                messages.append(f"locatiesuggesties voor {code} niet berekend: {err}")
+    for w in caught:
+        if issubclass(w.category, BereikbaarWarning):
+            messages.append(str(w.message))
+        else:  # not ours: pass on unchanged
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for msg in messages:
+        log.warning(msg)
+        result.provenance.setdefault("warnings", []).append(msg)
+    if not parts:
+        return None
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs)
+
+
+def _compare_cbs(
+    settings: Settings,
+    reference: Path,
+    network: Network,
+    cells: gpd.GeoDataFrame,
+    libraries: gpd.GeoDataFrame,
+    gemeenten: gpd.GeoDataFrame,
+    summary: gpd.GeoDataFrame,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any]]:
+    """CBS-comparable means (vestigingen + servicepunten) next to CBS's figure."""
+    if settings.mode != "car":
+        msg = (
+            f"CBS measures over car roads; the comparison in mode {settings.mode!r}"
+            " is not like for like"
+        )
+        warnings.warn(msg, BereikbaarWarning, stacklevel=3)
+    cbs_libraries = libraries[libraries[BRANCH_TYPE].isin(CBS_BRANCH_TYPES)]
+    result_columns = (DISTANCE_M, SNAP_M, TIME_S, REACHABLE, LIBRARY_ID)
+    origins = cells.drop(columns=[c for c in result_columns if c in cells.columns])
+    reach = nearest_library(
+        network, origins, cbs_libraries, max_snap_m=settings.max_snap_m, full_service_only=False
+    )
+    comparable = aggregate_gemeenten(origins.join(reach), gemeenten, None, rule=settings.flag_rule)
+    ours = comparable.set_index(GEMEENTECODE)[MEAN_DISTANCE_KM]
+    frame = pd.DataFrame(
+        {
+            GEMEENTECODE: summary[GEMEENTECODE].to_numpy(),
+            MEAN_DISTANCE_KM: ours.reindex(summary[GEMEENTECODE]).to_numpy(),
+        },
+        index=summary.index,
+    )
+    if GEMEENTENAAM in summary.columns:
+        frame[GEMEENTENAAM] = summary[GEMEENTENAAM]
+    per, stats = compare_with_cbs(frame, reference)
+    summary = summary.copy()
+    for col in (CBS_COMPARABLE_KM, CBS_MEAN_DISTANCE_KM, DIFFERENCE_KM):
+        summary[col] = per[col]
+    return summary, per, stats

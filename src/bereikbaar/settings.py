@@ -86,12 +86,17 @@ class FlagRule:
 
 @dataclass(frozen=True)
 class Inputs:
-    """Paths of the four inputs of a run (any format the loaders read)."""
+    """Paths of the four inputs of a run (any format the loaders read).
+
+    ``cbs_reference`` (optional) is CBS's Kerncijfers wijken en buurten with the
+    library distance per gemeente; when set, a run compares its figures with CBS's.
+    """
 
     network: Path | None = None
     cells: Path | None = None
     libraries: Path | None = None
     gemeenten: Path | None = None
+    cbs_reference: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,17 @@ class Settings:
         Travel speeds for the ``time_s`` weight.
     car_speeds_kmh
         Car speed per OSM ``highway`` class where no ``maxspeed`` is tagged.
+    study_area
+        Province names (``"Zuid-Holland"``) and/or gemeentecodes (``"GM0599"``);
+        empty = every gemeente in the gemeenten file.
+    study_buffer_m
+        Libraries and roads are taken from this far (m) around the study area, so
+        the nearest library across its border counts. Default 20 km.
+    dask_scheduler
+        Address of a Dask scheduler (``tcp://host:8786``) for the closure ranking;
+        ``None`` starts a local cluster.
+    pdok_url
+        Base URL of the PDOK Locatieserver used for geocoding branch addresses.
     """
 
     inputs: Inputs = field(default_factory=Inputs)
@@ -131,6 +147,10 @@ class Settings:
     walk_speed_kmh: float = 5.0
     ferry_speed_kmh: float = 10.0
     car_speeds_kmh: Mapping[str, float] = field(default_factory=lambda: CAR_SPEEDS_KMH)
+    study_area: tuple[str, ...] = ()
+    study_buffer_m: float = 20_000.0
+    dask_scheduler: str | None = None
+    pdok_url: str = "https://api.pdok.nl/bzk/locatieserver/search/v3_1"
 
     def __post_init__(self) -> None:
         if self.mode not in ("car", "bike", "walk"):
@@ -140,6 +160,9 @@ class Settings:
             if not getattr(self, name) > 0:
                 msg = f"{name} must be positive, got {getattr(self, name)!r}"
                 raise ConfigError(msg)
+        if not self.study_buffer_m >= 0:
+            msg = f"study_buffer_m must be zero or more (m), got {self.study_buffer_m!r}"
+            raise ConfigError(msg)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Settings:

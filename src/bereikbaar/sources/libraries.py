@@ -14,6 +14,7 @@ import logging
 import re
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -38,6 +39,9 @@ from ..schema import (
 )
 from ..settings import Settings
 from .gemeenten import normalise_gemeentecode
+
+if TYPE_CHECKING:
+    from .geocode import Geocoder
 
 logger = logging.getLogger(__name__)
 
@@ -358,7 +362,9 @@ def _check_latlon(
     return float(x), float(y)
 
 
-def load_libraries(path: str | Path, *, settings: Settings | None = None) -> gpd.GeoDataFrame:
+def load_libraries(
+    path: str | Path, *, settings: Settings | None = None, geocoder: Geocoder | None = None
+) -> gpd.GeoDataFrame:
     """Load a KB-style library branch list (CSV or XLSX) as points in RD New.
 
     Parameters
@@ -374,6 +380,12 @@ def load_libraries(path: str | Path, *, settings: Settings | None = None) -> gpd
     settings
         ``settings.full_service_types`` decides ``full_service``; default
         ``Settings()`` (only ``vestiging``).
+    geocoder
+        When given (e.g. :class:`~bereikbaar.sources.geocode.PdokGeocoder`, online, or
+        :class:`~bereikbaar.sources.geocode.TableGeocoder`, offline), rows without
+        coordinates are geocoded with
+        :func:`~bereikbaar.sources.geocode.geocode_libraries`; rows it cannot place keep
+        their data without geometry and are named in a warning.
 
     Returns
     -------
@@ -478,6 +490,11 @@ def load_libraries(path: str | Path, *, settings: Settings | None = None) -> gpd
     )
 
     missing_rows = [int(r) for r in rows[~has_xy]]
+    if missing_rows and geocoder is not None:
+        from .geocode import geocode_libraries
+
+        out, _ = geocode_libraries(out, geocoder, rows=[int(r) for r in rows])
+        missing_rows = []  # geocode_libraries warns about the rows it could not place
     if missing_rows:
         msg = (
             f"{where(path)}: {len(missing_rows)} of {len(out)} branches have no coordinates"

@@ -341,7 +341,10 @@ def _check_path(path: Path) -> None:
     name = path.name.lower()
     if not name.endswith(ACCEPTED_SUFFIXES):
         accepted = ", ".join(ACCEPTED_SUFFIXES)
-        msg = f"{where(path)}: unknown OSM file type; expected a file ending in {accepted}"
+        msg = (
+            f"{where(path)}: unknown road network file type; expected an OSM file ending in"
+            f" {accepted}, or NWB wegvakken (.gml, .gpkg, .shp)"
+        )
         raise InputError(msg)
     if not path.is_file():
         msg = f"{where(path)}: OSM file not found"
@@ -420,7 +423,9 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     last[:-1] = first[1:]
 
     # graph nodes: used twice or more, or the end of a piece
-    node_ids, inverse, counts = np.unique(refs, return_inverse=True, return_counts=True)
+    node_ids, first_use, inverse, counts = np.unique(
+        refs, return_index=True, return_inverse=True, return_counts=True
+    )
     is_graph = counts >= 2
     is_graph[inverse[first | last]] = True
     graph = is_graph[inverse]
@@ -435,10 +440,13 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     entry, labels = entry[order], labels[order]
     n_edges = int(label[-1]) + 1
 
-    transformer = _to_rd()
-    xs, ys = transformer.transform(x7 / _COORDINATE_PRECISION, y7 / _COORDINATE_PRECISION)
-    xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
-    coords = np.column_stack([xs[entry], ys[entry]])
+    # project each distinct node once (one vectorised call)
+    lon = x7[first_use] / _COORDINATE_PRECISION
+    lat = y7[first_use] / _COORDINATE_PRECISION
+    node_xs, node_ys = _to_rd().transform(lon, lat)
+    node_xs = np.asarray(node_xs, dtype=np.float64)
+    node_ys = np.asarray(node_ys, dtype=np.float64)
+    coords = np.column_stack([node_xs[inverse[entry]], node_ys[inverse[entry]]])
     geoms = np.asarray(shapely.linestrings(coords, indices=labels), dtype=object)
     length = shapely.length(geoms)
 
@@ -452,11 +460,8 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     node_index = np.cumsum(is_graph) - 1
     u_edge = node_index[inverse[edge_first]]
     v_edge = node_index[inverse[edge_last]]
-    graph_pos = np.flatnonzero(graph)
-    node_x = np.empty(int(is_graph.sum()))
-    node_y = np.empty_like(node_x)
-    node_x[node_index[inverse[graph_pos]]] = xs[graph_pos]
-    node_y[node_index[inverse[graph_pos]]] = ys[graph_pos]
+    node_x = node_xs[is_graph]
+    node_y = node_ys[is_graph]
 
     direction = np.asarray(ways.direction, dtype=np.int8)[edge_way]
     speed_ms = np.asarray(ways.speed_kmh, dtype=np.float64)[edge_way] / 3.6
@@ -505,6 +510,8 @@ def load_network(
     module docstring); degree-2 nodes inside ways are merged, so arcs run from
     graph node to graph node with their full geometry. A two-way road gives two
     arcs (``u→v`` and ``v→u`` with mirrored geometry), a one-way road one.
+    NWB wegvakken (``.gml``, ``.gpkg``, ``.shp``) go to
+    :func:`bereikbaar.sources.nwb.load_nwb`.
 
     Parameters
     ----------
@@ -534,6 +541,10 @@ def load_network(
         The mode is unknown, or the file has no usable ways for the mode.
     """
     path = Path(path)
+    if path.name.lower().endswith((".gml", ".gpkg", ".shp")):  # NWB wegvakken
+        from .nwb import load_nwb
+
+        return load_nwb(path, mode, settings=settings)
     if mode not in MODES:
         msg = f"mode must be one of {', '.join(MODES)}; got {mode!r}"
         raise NetworkError(msg)

@@ -1,0 +1,188 @@
+"""CBS's own figure for the distance to a library, per gemeente (Kerncijfers wijken en buurten).
+
+CBS publishes, per gemeente, wijk and buurt, the mean road distance (km, one
+decimal) from every inhabited address to the nearest library location (KB
+vestigingen and servicepunten) in the *Kerncijfers wijken en buurten* (KWB).
+:func:`load_cbs_reference` reads the gemeente rows from the KWB files as CBS and
+PDOK hand them out: the wijk- en buurtkaart attributes (``gemeentecode``,
+``water``, ``bibliotheek_gemiddelde_afstand_in_km``) as GeoPackage, GeoJSON or
+Parquet, and StatLine downloads (CSV) with ``WijkenEnBuurten`` /
+``AfstandTotBibliotheek_<n>`` columns.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import InputError, where
+from ..schema import GEMEENTECODE, GEMEENTENAAM
+from .libraries import read_delimited
+
+__all__ = ["CBS_MEAN_DISTANCE_KM", "load_cbs_reference"]
+
+log = logging.getLogger(__name__)
+
+CBS_MEAN_DISTANCE_KM: Final = "cbs_mean_distance_km"
+"""Column: CBS's mean road distance (km) to the nearest library; NaN where suppressed."""
+
+DISTANCE_ALIASES: Final = (
+    "bibliotheek_gemiddelde_afstand_in_km",
+    "afstand_tot_bibliotheek",
+    "afstandtotbibliotheek",
+)
+"""Accepted names of the distance column (case-insensitive); StatLine's
+``AfstandTotBibliotheek_<n>`` (any number) is accepted too."""
+
+CODE_ALIASES: Final = ("gemeentecode", "statcode", "wijkenenbuurten", "regiocode", "gm_code")
+"""Accepted names (case-insensitive) of the region code column, in order of preference."""
+
+NAME_ALIASES: Final = ("gemeentenaam", "statnaam", "gemeentenaam_1", "regionaam", "gm_naam")
+"""Accepted names (case-insensitive) of the gemeente name column, in order of preference."""
+
+_STATLINE_RE: Final = re.compile(r"^afstandtotbibliotheek(?:_\d+)?$", re.IGNORECASE)
+_GM_RE: Final = re.compile(r"^GM\d{4}$")
+
+
+def _find(columns: pd.Index, aliases: tuple[str, ...]) -> str | None:
+    by_lower = {str(c).strip().lower(): str(c) for c in columns}
+    for alias in aliases:
+        if alias in by_lower:
+            return by_lower[alias]
+    return None
+
+
+def _read(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        msg = f"{where(path)}: file not found (expected the CBS Kerncijfers wijken en buurten)"
+        raise InputError(msg)
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix in (".csv", ".txt"):
+            return read_delimited(path)
+        if suffix in (".gpkg", ".geojson", ".json", ".shp", ".gml"):
+            import pyogrio
+
+            layer = None
+            if suffix == ".gpkg":
+                names = [str(r[0]) for r in pyogrio.list_layers(path)]
+                layer = next((n for n in names if "gemeente" in n.lower()), None)
+            frame: pd.DataFrame = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+            return frame
+    except InputError:
+        raise
+    except Exception as err:  # pyarrow/pyogrio raise many types for broken files
+        msg = f"{where(path)}: cannot read ({err})"
+        raise InputError(msg) from err
+    msg = f"{where(path)}: unknown file type; expected .parquet, .csv, .gpkg or .geojson"
+    raise InputError(msg)
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """Floats from numbers or text (decimal comma, ``.`` or empty for missing)."""
+    if pd.api.types.is_numeric_dtype(values):
+        return np.array(values.to_numpy(dtype=float), dtype=float)  # a writable copy
+    text = values.astype(str).str.strip().str.replace(",", ".", regex=False)
+    missing = text.isin(["", ".", "-", "x", "nan", "None", "NaN"])
+    numbers = pd.to_numeric(text.where(~missing), errors="coerce")
+    return np.array(numbers.to_numpy(dtype=float), dtype=float)
+
+
+def load_cbs_reference(path: str | Path) -> pd.DataFrame:
+    """Read CBS's mean distance to the nearest library per gemeente.
+
+    Only gemeente rows are kept (codes ``GMxxxx``; wijk and buurt rows of a
+    combined file are dropped) and only land rows (``water == "NEE"`` where a
+    ``water`` column exists). Suppressed values (negative codes such as
+    -99997, ``.`` in StatLine CSV) become NaN.
+
+    Parameters
+    ----------
+    path
+        Parquet, CSV (``;`` or ``,``, UTF-8 or cp1252, decimal point or comma),
+        GeoPackage (the layer whose name contains "gemeente") or GeoJSON. Needs a
+        code column (``gemeentecode``/``statcode``/``WijkenEnBuurten``) and the
+        distance as ``bibliotheek_gemiddelde_afstand_in_km`` or
+        ``AfstandTotBibliotheek_<n>``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per gemeente, in file order: ``gemeentecode`` (``GMxxxx``),
+        ``gemeentenaam`` (None when the file has none) and
+        ``cbs_mean_distance_km`` (km; NaN where suppressed). No geometry.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, no code or distance column, no gemeente
+        rows, or a gemeente that occurs twice among the land rows (the message
+        names the file, row and column).
+    """
+    path = Path(path)
+    frame = _read(path).reset_index(drop=True)
+    found = ", ".join(map(str, frame.columns[:12])) + (", …" if len(frame.columns) > 12 else "")
+    code_col = _find(frame.columns, CODE_ALIASES)
+    if code_col is None:
+        msg = (
+            f"{where(path, column=GEMEENTECODE)}: no region code column; accepted names:"
+            f" {', '.join(CODE_ALIASES)} (found: {found})"
+        )
+        raise InputError(msg)
+    dist_col = _find(frame.columns, DISTANCE_ALIASES) or next(
+        (str(c) for c in frame.columns if _STATLINE_RE.match(str(c).strip())), None
+    )
+    if dist_col is None:
+        msg = (
+            f"{where(path, column=DISTANCE_ALIASES[0])}: no library distance column; accepted"
+            f" names: {', '.join(DISTANCE_ALIASES)} or AfstandTotBibliotheek_<n> (found: {found})"
+        )
+        raise InputError(msg)
+    codes = frame[code_col].astype(str).str.strip().str.upper()
+    keep = np.array(codes.str.match(_GM_RE.pattern).to_numpy(), dtype=bool)
+    water_col = _find(frame.columns, ("water",))
+    if water_col is not None:
+        keep &= frame[water_col].astype(str).str.strip().str.upper().to_numpy() != "JA"
+    rows = np.flatnonzero(keep)
+    if len(rows) == 0:
+        msg = f"{where(path, column=code_col)}: no gemeente rows (codes of the form GM0363)"
+        raise InputError(msg)
+    sub_codes = codes.iloc[rows]
+    duplicated = sub_codes.duplicated().to_numpy()
+    if duplicated.any():
+        row = int(rows[np.argmax(duplicated)]) + 1
+        msg = (
+            f"{where(path, row, code_col)}: gemeente {sub_codes.iloc[int(np.argmax(duplicated))]}"
+            " occurs more than once among the land rows (is this a wijk or buurt file?"
+            " give the gemeente file)"
+        )
+        raise InputError(msg)
+    distance = _numbers(frame[dist_col].iloc[rows])
+    distance[distance < 0] = np.nan  # -99997 etc.: suppressed
+    name_col = _find(frame.columns, NAME_ALIASES)
+    names = (
+        frame[name_col].iloc[rows].astype(str).str.strip().to_numpy(dtype=object)
+        if name_col is not None
+        else np.full(len(rows), None, dtype=object)
+    )
+    out = pd.DataFrame(
+        {
+            GEMEENTECODE: sub_codes.to_numpy(dtype=object),
+            GEMEENTENAAM: names,
+            CBS_MEAN_DISTANCE_KM: distance,
+        }
+    )
+    log.info(
+        "%s: %d gemeenten, %d with a CBS library distance",
+        path.name,
+        len(out),
+        int(np.isfinite(distance).sum()),
+    )
+    return out

@@ -217,3 +217,34 @@ def test_engine_equals_networkx_on_tudelft(shared_data, mode: str) -> None:  # t
     expected = np.array([ref.get(int(ids[i]), np.nan) for i in core])
     assert not np.isnan(expected).any()  # the core is strongly connected
     np.testing.assert_allclose(res["distance_m"].to_numpy(), expected, atol=1e-6, rtol=0)
+
+
+def test_island_without_ferry_reaches_only_its_own_library() -> None:
+    # mainland ring + a separate island network (a 60-node two-way path) 3 km away
+    main = [(0.0, 0.0), (1000.0, 0.0), (1000.0, 1000.0), (0.0, 1000.0)]
+    island = [(5000.0 + 20 * i, 0.0) for i in range(60)]
+    arcs = [(0, 1), (1, 0), (1, 2), (2, 1), (2, 3), (3, 2), (3, 0), (0, 3)]
+    for i in range(59):
+        arcs += [(4 + i, 5 + i), (5 + i, 4 + i)]
+    # a 3-node fragment (too small to be an island) next to the mainland
+    frag = [(500.0, 200.0), (520.0, 200.0), (540.0, 200.0)]
+    arcs += [(64, 65), (65, 64), (65, 66), (66, 65)]
+    # the mainland continues north for 100 nodes (so it is the largest network)
+    north = [(0.0, 1000.0 + 20 * (i + 1)) for i in range(100)]
+    arcs += [(3, 67), (67, 3)]
+    for i in range(99):
+        arcs += [(67 + i, 68 + i), (68 + i, 67 + i)]
+    net = make_network(main + island + frag + north, arcs)
+    origins = np.array([[5500.0, 10.0], [520.0, 205.0]])
+    with pytest.warns(BereikbaarWarning, match="cannot reach"):
+        res = nearest_library(net, origins, libs_at([(0, 0)]))
+    # island origin: no route to the mainland library, never a snap across the water
+    assert not res["reachable"].iloc[0]
+    assert res["snap_m"].iloc[0] == pytest.approx(10.0)
+    # the fragment is skipped: the origin snaps onto the mainland ring (x=500,y=0 edge, 205 m)
+    assert res["snap_m"].iloc[1] == pytest.approx(205.0)
+    assert res["distance_m"].iloc[1] == pytest.approx(205.0 + 520.0)
+    # a library on the island serves the island
+    both = nearest_library(net, origins, libs_at([(0, 0), (5100, 0)]))
+    assert both["library_id"].iloc[0] == "L1"
+    assert both["distance_m"].iloc[0] == pytest.approx(10 + 400)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 import shutil
@@ -10,6 +11,7 @@ import struct
 import subprocess
 import zlib
 from pathlib import Path
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -167,6 +169,26 @@ def _pixel(raster: maps.RasterImage, lon: float, lat: float) -> int:
     return int(raster.indices[row, col])
 
 
+_JSON_BLOCK = re.compile(
+    r'<script type="application/json" id="(?P<id>[^"]+)">(?P<body>.*?)</script>', re.DOTALL
+)
+
+
+def _json_blocks(html_text: str) -> dict[str, object]:
+    """The ``<script type="application/json">`` data blocks of a page, by element id."""
+    return {m["id"]: json.loads(m["body"]) for m in _JSON_BLOCK.finditer(html_text)}
+
+
+def _without_json_blocks(html_text: str) -> str:
+    return _JSON_BLOCK.sub("", html_text)
+
+
+def _branch_rows(html_text: str) -> list[dict[str, Any]]:
+    rows = [v for k, v in _json_blocks(html_text).items() if k.startswith("branch_markers")]
+    assert len(rows) <= 1
+    return rows[0] if rows else []  # type: ignore[return-value]
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -282,19 +304,31 @@ def test_map_html(
     ):
         assert label in text, label
 
-    # Input text is escaped, never raw: the library marker popup/tooltip carry it as text.
+    # Input text never appears as HTML: branch names/addresses travel as JSON data (with
+    # < > & as \\u escapes) that the page sets as DOM text; tooltips are HTML-escaped.
     assert XSS_NAME not in text
-    assert "&lt;img src=x onerror=alert(1)&gt;" in text
-    assert "${alert(2)}" not in text
-    assert "&#96;&#36;{alert(2)}&#96;" in text
     assert "<script>alert(3)" not in text
     assert "alert(3)" in text  # the reason is there (escaped, inside GeoJSON)
+    branches = _branch_rows(text)
+    assert [r["lines"][0] for r in branches] == [
+        "Bibliotheek Alfadorp",
+        XSS_NAME,
+        "Servicepunt Bèta",
+    ]
+    assert branches[1]["lines"][2] == "`${alert(2)}`"  # data, never a template literal
+    assert "`${alert(2)}`" not in _without_json_blocks(text)
+    assert [r["full"] for r in branches] == [True, False, False]
 
     # Three gemeente features + one flagged outline; three markers (two rows lack a point).
-    assert len(re.findall(r'"type":\s*"Feature"(?!Collection)', text)) == 4
+    assert len(re.findall(r'"type":\s*"Feature"(?!Collection)', _without_json_blocks(text))) == 4
     assert len(re.findall(r'"id":\s*"g\d+"', text)) == 3
+    # One catchment: every reachable cell is served by L1 (data drawn when switched on).
+    areas = [v for k, v in _json_blocks(text).items() if k.startswith("lazy_areas")]
+    assert len(areas) == 1
+    assert [f["properties"]["lines"][:2] for f in areas[0]["features"]] == [  # type: ignore[index]
+        ["Verzorgingsgebied van Bibliotheek Alfadorp", "Inwoners: 95"]
+    ]
     assert len(re.findall(r'"id":\s*"f\d+"', text)) == 1
-    assert text.count("L.circleMarker(") == 3
     assert "L.control.layers" in text
 
     # The embedded PNG is the cell raster, pixel for pixel.
@@ -322,7 +356,7 @@ def test_map_without_cells_or_libraries(summary: gpd.GeoDataFrame) -> None:
     empty_libs = gpd.GeoDataFrame({"name": [], "full_service": []}, geometry=[], crs=RD)
     html = maps.make_map(empty_cells, summary, empty_libs).get_root().render()
     assert "data:image/png" not in html
-    assert "L.circleMarker(" not in html
+    assert _branch_rows(html) == []
     assert "Alfadorp" in html
 
 

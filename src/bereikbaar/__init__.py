@@ -39,6 +39,13 @@ from .maps import make_map, write_map
 from .network import Network
 from .pipeline import RunResult, run
 from .report import dossier_html, write_dossier, write_tables
+from .scenarios import (
+    best_sites_for_gemeente,
+    closure_impact,
+    scenario,
+    suggest_sites,
+    two_step_fca,
+)
 from .settings import FlagRule, Settings
 from .sources.cbs_grid import load_cbs_grid
 from .sources.cbs_reference import load_cbs_reference
@@ -88,8 +95,10 @@ __all__ = [
     "TableGeocoder",
     "__version__",
     "aggregate_gemeenten",
+    "best_sites_for_gemeente",
     "cbs_vierkant_source",
     "cbs_wijkbuurtkaart_source",
+    "closure_impact",
     "compare_with_cbs",
     "dossier_html",
     "download_file",
@@ -109,7 +118,10 @@ __all__ = [
     "resolve_study_area",
     "run",
     "run_demo",
+    "scenario",
     "snap_to_arcs",
+    "suggest_sites",
+    "two_step_fca",
     "weighted_quantile",
     "write_comparison",
     "write_demo_inputs",

@@ -107,8 +107,11 @@ def snap_to_arcs(
     """Project points perpendicular onto the nearest arc of the network.
 
     Each physical road is considered once (a two-way road's twin arcs share it);
-    with ``core_only`` only roads inside the largest strongly connected component
-    count, so an origin never lands on a disconnected fragment.
+    with ``core_only`` only roads of :meth:`Network.snappable_nodes` count: the
+    strongly connected core of the main network (so an origin never lands on a
+    one-way trap or a stray fragment), plus separate road networks of at least
+    ``min_island_nodes`` nodes (islands without a ferry, which reach only the
+    libraries on the island itself).
 
     Parameters
     ----------
@@ -134,8 +137,7 @@ def snap_to_arcs(
     ids = np.arange(network.n_arcs)
     eligible = (rev < 0) | (ids < rev)
     if core_only:
-        core = network.core_nodes()
-        eligible &= core[network.u] & core[network.v]
+        eligible &= network.snappable_nodes()[network.u] & network.snappable_nodes()[network.v]
     cand = np.flatnonzero(eligible)
     if len(cand) == 0:
         msg = "the network has no arcs to snap onto (empty network or no connected core)"

@@ -91,14 +91,33 @@ def _parser() -> argparse.ArgumentParser:
         help="osm: Geofabrik-uitsnede; vierkant: CBS Vierkantstatistieken; "
         "wijkbuurtkaart: CBS Wijk- en buurtkaart",
     )
-    dl.add_argument("--regio", dest="region", default="nederland", help="provincie of 'nederland'")
-    dl.add_argument("--jaar", dest="year", type=int, default=None, help="peiljaar (CBS)")
     dl.add_argument(
-        "--resolutie", dest="resolution", type=int, choices=(100, 500), default=100, help="m"
+        "--regio",
+        dest="region",
+        metavar="PROVINCIE",
+        default="nederland",
+        help="provincie of 'nederland' (osm)",
     )
-    dl.add_argument("--versie", dest="version", type=int, default=1, help="CBS-versie (v1, v2, …)")
+    dl.add_argument("--jaar", dest="year", metavar="JAAR", type=int, help="peiljaar (CBS)")
+    dl.add_argument(
+        "--resolutie",
+        dest="resolution",
+        type=int,
+        choices=(100, 500),
+        default=100,
+        help="celgrootte in m (vierkant)",
+    )
+    dl.add_argument(
+        "--versie", dest="version", metavar="N", type=int, default=1, help="CBS-versie (v1, v2, …)"
+    )
     dl.add_argument("--out", type=Path, default=Path("data/raw"), help="doelmap")
-    dl.add_argument("--url-basis", dest="base_url", default=None, help="andere server (basis-URL)")
+    dl.add_argument(
+        "--url-basis",
+        dest="base_url",
+        metavar="URL",
+        default=None,
+        help="andere server (basis-URL)",
+    )
     dl.add_argument(
         "--controleer", dest="verify", action="store_true", help="controleer een compleet bestand"
     )
@@ -138,6 +157,18 @@ def _summary_lines(result: object) -> list[str]:
     return lines
 
 
+def _require_inputs(settings: object, config: Path) -> None:
+    """ConfigError naming the TOML file when one of the four inputs is not set."""
+    from .exceptions import ConfigError
+    from .settings import Settings
+
+    assert isinstance(settings, Settings)
+    for name in ("network", "cells", "libraries", "gemeenten"):
+        if getattr(settings.inputs, name) is None:
+            msg = f"file '{config}': [inputs] {name} is not set (give the path of the {name} file)"
+            raise ConfigError(msg)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -154,6 +185,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .settings import Settings
 
     settings = Settings.from_toml(args.config)
+    _require_inputs(settings, args.config)
     if args.out is not None:
         settings = dataclasses.replace(settings, out_dir=args.out)
     if args.gebied is not None:
@@ -203,6 +235,7 @@ def _cmd_scenario(args: argparse.Namespace) -> int:
     from .settings import Settings
 
     settings = Settings.from_toml(args.config)
+    _require_inputs(settings, args.config)
     step, close = _progress(not args.quiet)
     _, _, lines = run_scenario_command(
         settings,
@@ -219,6 +252,11 @@ def _cmd_scenario(args: argparse.Namespace) -> int:
     if not args.quiet:
         print("\n".join(lines))
     return 0
+
+
+def _one_line(err: BaseException) -> str:
+    """The error message on one line: control characters (newlines, NUL) become spaces."""
+    return " ".join("".join(c if c.isprintable() else " " for c in str(err)).split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -250,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BereikbaarError as err:
         if args.debug:
             raise
-        print(f"fout: {err}", file=sys.stderr)
+        print(f"fout: {_one_line(err)}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("afgebroken; eerdere uitvoer is ongewijzigd", file=sys.stderr)
@@ -259,7 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"interne fout ({type(err).__name__}): {err} — draai opnieuw met --debug en meld dit",
+            f"interne fout ({type(err).__name__}): {_one_line(err)}"
+            " — draai opnieuw met --debug en meld dit",
             file=sys.stderr,
         )
         return EXIT_INTERNAL

@@ -8,9 +8,12 @@ and out (:meth:`Network.from_osmnx`, :meth:`Network.to_osmnx`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -175,6 +178,39 @@ class Network:
         counts = np.bincount(labels)
         return np.asarray(labels == counts.argmax())
 
+    def snappable_nodes(self, min_island_nodes: int = 50) -> npt.NDArray[np.bool_]:
+        """Mask of nodes whose roads origins and libraries may be snapped onto.
+
+        The main network (the weakly connected part holding the strongly connected
+        core) contributes only its core: one-way traps and dead-end fragments inside
+        it are skipped. Other weakly connected parts with at least
+        ``min_island_nodes`` nodes (an island without a ferry, Schiermonnikoog in a
+        car network where the ferry is foot-only) are kept whole, so their residents
+        reach the libraries on the island, or are reported unreachable; smaller
+        fragments (clipped or mistagged bits of road) are skipped.
+
+        Parameters
+        ----------
+        min_island_nodes
+            Smallest separate road network that counts as an island.
+        """
+        core = self.core_nodes()
+        if self.n_nodes == 0:
+            return core
+        labels = self._weak_labels
+        main = labels[np.argmax(core)]
+        sizes = np.bincount(labels)
+        island = (labels != main) & (sizes[labels] >= min_island_nodes)
+        return np.asarray(core | island)
+
+    @cached_property
+    def _weak_labels(self) -> IntArray:
+        g = sp.csr_array(
+            (np.ones(self.n_arcs), (self.u, self.v)), shape=(self.n_nodes, self.n_nodes)
+        )
+        _, labels = connected_components(g, directed=True, connection="weak")
+        return np.asarray(labels, dtype=np.int64)
+
     def reverse_arc(self) -> IntArray:
         """For each arc ``u→v`` the index of a twin arc ``v→u`` with the same length, or -1."""
         return self._reverse_arc
@@ -195,6 +231,20 @@ class Network:
         hit = query.merge(first, on=["a", "b", "l"], how="inner")
         hit = hit[hit["q"].to_numpy() != hit["i"].to_numpy()]
         out[hit["q"].to_numpy()] = hit["i"].to_numpy()
+        # self-loops: a two-way loop is two arcs a→a of one length; pair them with
+        # each other (the merge above cannot: it pairs an arc only with the first)
+        loops = np.flatnonzero(self.u == self.v)
+        if len(loops):
+            lp = loops[np.lexsort((loops, lmm[loops], self.u[loops]))]
+            start = np.ones(len(lp), dtype=bool)
+            start[1:] = (self.u[lp[1:]] != self.u[lp[:-1]]) | (lmm[lp[1:]] != lmm[lp[:-1]])
+            group_start = np.flatnonzero(start)[np.cumsum(start) - 1]
+            group_end = np.r_[np.flatnonzero(start)[1:], len(lp)][np.cumsum(start) - 1]
+            rank = np.arange(len(lp)) - group_start
+            partner = np.where(rank % 2 == 0, np.arange(len(lp)) + 1, np.arange(len(lp)) - 1)
+            paired = partner < group_end
+            out[lp] = -1
+            out[lp[paired]] = lp[partner[paired]]
         return out
 
     # ------------------------------------------------------------------ osmnx
@@ -318,6 +368,133 @@ class Network:
         return g
 
 
+    # ------------------------------------------------------------------ cache
+    def save(self, path: str | Path) -> Path:
+        """Write the network to an ``.npz`` file (NumPy arrays only, never pickle).
+
+        Arc geometry is stored as flat coordinates plus offsets (GeoArrow-like);
+        a SHA-256 over every array is stored inside, so :meth:`load` detects a
+        corrupt or truncated file. The file is written to a temporary name and
+        then renamed, so a crash never leaves a half-written cache entry.
+
+        Parameters
+        ----------
+        path
+            Output file; ``.npz`` is appended by NumPy when missing.
+
+        Returns
+        -------
+        pathlib.Path
+            The written file.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        arrays = self._to_arrays()
+        arrays["sha256"] = np.array(_digest(arrays))
+        tmp = path.with_name(f".tmp-{path.name}")
+        try:
+            with tmp.open("wb") as f:
+                np.savez(f, **arrays)  # type: ignore[arg-type]
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Network:
+        """Read a network written by :meth:`save`.
+
+        Parameters
+        ----------
+        path
+            The ``.npz`` file.
+
+        Returns
+        -------
+        Network
+            Equal, array by array, to the saved one.
+
+        Raises
+        ------
+        NetworkError
+            The file is unreadable, incomplete, or its content does not match the
+            SHA-256 stored inside (corrupt).
+        """
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            msg = f"file '{path}': cannot read this saved network ({err})"
+            raise NetworkError(msg) from err
+        stored = str(arrays.pop("sha256", ""))
+        if not stored or stored != _digest(arrays):
+            msg = f"file '{path}': saved network is corrupt (checksum mismatch)"
+            raise NetworkError(msg)
+        try:
+            return cls._from_arrays(arrays)
+        except (KeyError, ValueError) as err:
+            msg = f"file '{path}': saved network is incomplete ({err})"
+            raise NetworkError(msg) from err
+
+    def _to_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        out: dict[str, npt.NDArray[Any]] = {
+            "format": np.array(_SAVE_FORMAT),
+            "mode": np.array(self.mode),
+            "crs": np.array(self.crs),
+            "x": self.x,
+            "y": self.y,
+            "u": self.u,
+            "v": self.v,
+            "length_m": self.length_m,
+        }
+        if self.time_s is not None:
+            out["time_s"] = self.time_s
+        if self.node_id is not None:
+            out["node_id"] = self.node_id
+        if self.ferry is not None:
+            out["ferry"] = self.ferry
+        if self.geometry is not None:
+            geoms = self.geometry
+            counts = shapely.get_num_coordinates(geoms).astype(np.int64)
+            offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            out["geometry_coords"] = shapely.get_coordinates(geoms)
+            out["geometry_offsets"] = offsets
+            out["geometry_missing"] = shapely.is_missing(geoms)
+        return out
+
+    @classmethod
+    def _from_arrays(cls, a: dict[str, npt.NDArray[Any]]) -> Network:
+        if str(a["format"]) != _SAVE_FORMAT:
+            msg = f"unknown format {str(a['format'])!r}"
+            raise ValueError(msg)
+        geometry = None
+        if "geometry_coords" in a:
+            offsets = a["geometry_offsets"]
+            counts = np.diff(offsets)
+            missing = a["geometry_missing"]
+            geometry = np.full(len(counts), None, dtype=object)
+            have = np.flatnonzero(~missing)
+            if len(have):
+                idx = np.repeat(np.arange(len(have)), counts[have])
+                geometry[have] = shapely.linestrings(a["geometry_coords"], indices=idx)
+        return cls(
+            x=a["x"],
+            y=a["y"],
+            u=a["u"],
+            v=a["v"],
+            length_m=a["length_m"],
+            time_s=a.get("time_s"),
+            geometry=geometry,
+            node_id=a.get("node_id"),
+            ferry=a.get("ferry"),
+            mode=str(a["mode"]),
+            crs=str(a["crs"]),
+        )
+
+
 def _min_csr(rows: IntArray, cols: IntArray, w: FloatArray, n: int) -> sp.csr_array:
     """CSR with the minimum over duplicate (row, col) pairs; zero weights stay edges."""
     if len(rows) == 0:
@@ -335,3 +512,16 @@ def _min_csr(rows: IntArray, cols: IntArray, w: FloatArray, n: int) -> sp.csr_ar
     return sp.csr_array(
         (ww.astype(np.float64), c.astype(np.int32), indptr.astype(np.int32)), shape=(n, n)
     )
+
+
+_SAVE_FORMAT = "bereikbaar-network-1"
+
+
+def _digest(arrays: dict[str, npt.NDArray[Any]]) -> str:
+    """SHA-256 over the names, dtypes, shapes and bytes of the arrays (sorted by name)."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{arr.dtype.str}|{arr.shape}|".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()

@@ -14,6 +14,7 @@ import importlib.metadata
 import json
 import logging
 import platform
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -35,13 +36,14 @@ from .compare import (
     compare_with_cbs,
     write_comparison,
 )
-from .exceptions import BereikbaarWarning, ConfigError
+from .exceptions import BereikbaarWarning, ConfigError, InputError, OutputError, where
 from .maps import make_map, write_map
 from .network import Network
-from .report import atomic_path, write_dossier, write_tables
+from .report import atomic_path, remove_stale_temp_files, write_dossier, write_tables
 from .schema import (
     BRANCH_TYPE,
     DISTANCE_M,
+    FULL_SERVICE,
     GEMEENTECODE,
     GEMEENTENAAM,
     LIBRARY_ID,
@@ -155,6 +157,7 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
             msg = f"settings: inputs.{name} is not set (give the path of the {name} file)"
             raise ConfigError(msg)
     assert inputs.network and inputs.cells and inputs.libraries and inputs.gemeenten
+    _prepare_out_dir(Path(settings.out_dir))
     timings: dict[str, float] = {}
     stage_iter = iter(STAGES)
 
@@ -182,6 +185,7 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
         with stage():
             libraries = load_libraries(inputs.libraries, settings=settings)
             libraries = study.libraries(libraries) if study is not None else libraries
+            _check_full_service(libraries, inputs.libraries, settings, study is not None)
         with stage():
             network = load_network(inputs.network, mode=settings.mode, settings=settings)
             network = study.network(network) if study is not None else network
@@ -250,6 +254,36 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
         tmp.write_text(json.dumps(provenance, indent=2, ensure_ascii=False), encoding="utf-8")
     outputs["run"] = run_json
     return run_result
+
+
+def _prepare_out_dir(out: Path) -> None:
+    """Fail early when ``out`` cannot be written; remove temp files of killed runs."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".bereikbaar-probe-"):
+            pass
+    except OSError as err:
+        msg = f"cannot write in the output folder '{out}' ({err}); choose another out_dir"
+        raise OutputError(msg) from err
+    remove_stale_temp_files(out)
+
+
+def _check_full_service(
+    libraries: gpd.GeoDataFrame, path: Path, settings: Settings, in_study_area: bool
+) -> None:
+    """InputError naming the branch list when no full-service branch has a location."""
+    usable = libraries[FULL_SERVICE].fillna(False).astype(bool) & ~(
+        libraries.geometry.isna() | libraries.geometry.is_empty
+    )
+    if usable.any():
+        return
+    area = " in or near the study area" if in_study_area else ""
+    msg = (
+        f"{where(path)}: no full-service branch with a location{area}"
+        f" ({len(libraries)} branches; full service = type"
+        f" {', '.join(settings.full_service_types)}); nothing to measure the distance to"
+    )
+    raise InputError(msg)
 
 
 def _suggested_sites(result: RunResult, settings: Settings) -> gpd.GeoDataFrame | None:

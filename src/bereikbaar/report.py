@@ -43,6 +43,7 @@ __all__ = [
     "atomic_path",
     "dossier_html",
     "neutralise_formula",
+    "remove_stale_temp_files",
     "safe_filename",
     "write_dossier",
     "write_tables",
@@ -82,6 +83,61 @@ def _remove_quietly(path: Path) -> None:
     for p in (path, *(path.with_name(path.name + sfx) for sfx in _SQLITE_SIDECARS)):
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
+
+
+_TEMP_RE = re.compile(
+    r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp(?:\.[^.]*)?(?:-journal|-wal|-shm)?$"
+)
+"""Names of the temp files :func:`atomic_path` creates (and SQLite's side files of them)."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:  # pragma: no cover - e.g. pid out of range
+        return False
+    return True
+
+
+def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete temp files left by an :func:`atomic_path` writer that was killed.
+
+    A writer killed with SIGKILL (or a power cut) cannot clean up after itself. Its temp
+    file is recognised by the name :func:`atomic_path` gives it
+    (``.<name>.<pid>-<hex>.tmp<suffix>``) and removed when the process ``pid`` no longer
+    exists, so a concurrent writer's temp file is left alone. Other files are never touched.
+    The folder and its subfolders are searched.
+
+    Parameters
+    ----------
+    folder
+        An output folder (missing is fine).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+    """
+    removed: list[Path] = []
+    root = Path(folder)
+    if not root.is_dir():
+        return removed
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            match = _TEMP_RE.match(name)
+            if match is None or _pid_alive(int(match.group("pid"))):
+                continue
+            path = Path(dirpath) / name
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    if removed:
+        logger.info("removed %d stale temp file(s) in %s", len(removed), root)
+    return removed
 
 
 @contextlib.contextmanager
@@ -312,6 +368,10 @@ _OTHER_BRANCH_COLOUR = "#6a51a3"
 _SITE_COLOUR = "#e7298a"
 _SVG_WIDTH_PX = 640
 _NEAREST_FULL_SERVICE = 5
+_MAP_SERVING_SHARE = 0.05
+"""A library serving at least this share of a gemeente's residents widens its map to show it."""
+_MAP_MAX_REACH_M = 30_000.0
+"""... unless it lies farther than this from the gemeente (metres)."""
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 _CSS = """
@@ -628,11 +688,14 @@ def _full_service_mask(libraries: pd.DataFrame) -> npt.NDArray[np.bool_]:
 
 def _cell_gemeenten(cells: gpd.GeoDataFrame, summary: gpd.GeoDataFrame) -> npt.NDArray[np.object_]:
     """Gemeentecode per cell, assigned exactly as :func:`aggregate_gemeenten` does."""
-    code = assign_gemeenten(cells, summary)
-    if s.GEMEENTECODE in cells.columns:
-        given = cells[s.GEMEENTECODE]
-        code = given.where(given.notna() & (given.astype(str) != ""), code)
-    return code.to_numpy(dtype=object)
+    if s.GEMEENTECODE not in cells.columns:
+        return assign_gemeenten(cells, summary).to_numpy(dtype=object)
+    given = cells[s.GEMEENTECODE]
+    known = (given.notna() & (given.astype(str) != "")).to_numpy(dtype=bool)
+    code = given.to_numpy(dtype=object).copy()
+    if not known.all():  # only the cells without a code are assigned by centroid
+        code[~known] = assign_gemeenten(cells[~known], summary).to_numpy(dtype=object)
+    return code
 
 
 def _library_cells(lib: pd.Series) -> list[str]:
@@ -857,7 +920,15 @@ def _gemeente_section(
             lib = by_id.loc[lib_id] if lib_id in by_id.index else pd.Series({s.NAME: lib_id})
             resid = float(g["residents"])
             lg = lib.get("geometry")
-            if lg is not None and not getattr(lg, "is_empty", True):
+            # the map also shows the libraries that serve a sizeable part of the residents
+            if (
+                lg is not None
+                and not getattr(lg, "is_empty", True)
+                and total > 0
+                and resid >= _MAP_SERVING_SHARE * total
+                and geom is not None
+                and lg.distance(geom) <= _MAP_MAX_REACH_M
+            ):
                 serving_points.append((lg.x, lg.y))
             served_rows.append(
                 [

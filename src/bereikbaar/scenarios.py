@@ -1341,7 +1341,7 @@ def max_coverage_greedy(
     Examples
     --------
     >>> max_coverage_greedy([[1, 1, 0], [0, 1, 1], [0, 0, 1]], [5, 1, 4], 2)
-    ([0, 2], [6.0, 4.0])
+    ([0, 1], [6.0, 4.0])
     """
     cov, w = _coverage_values(
         sp.csr_array(np.asarray(coverage)) if not sp.issparse(coverage) else sp.csr_array(coverage),

@@ -64,6 +64,10 @@ RESOLUTIONS_M: tuple[int, ...] = (100, 500)
 _CODE_PATTERN = r"^E(\d{4})N(\d{4})$"
 _CENTROID_TOLERANCE_M = 1.0
 
+SUPPRESSION_CODES: tuple[int, int] = (-99999, -99990)
+"""Range (inclusive) of the negative codes CBS writes for suppressed or unknown values
+(-99997 "geheim", -99995, -99994, ...); any other negative count is an error."""
+
 ArrayLike = npt.ArrayLike
 
 
@@ -290,7 +294,17 @@ def _numeric(
         )
         raise InputError(msg)
     arr = values.to_numpy(dtype=float, na_value=np.nan, copy=True)
-    suppressed = np.isnan(arr) | (arr < 0)
+    lo, hi = SUPPRESSION_CODES
+    negative = arr < 0
+    not_code = negative & ~((arr >= lo) & (arr <= hi) & (arr == np.round(arr)))
+    if not_code.any():
+        i = int(np.flatnonzero(not_code)[0])
+        msg = (
+            f"{where(path, i + 1, column)}: {raw.iloc[i]!r} is negative but not a CBS"
+            f" suppression code ({lo}..{hi}, e.g. -99997); expected a count of zero or more"
+        )
+        raise InputError(msg)
+    suppressed = np.isnan(arr) | negative
     arr[suppressed] = np.nan
     return arr, suppressed
 

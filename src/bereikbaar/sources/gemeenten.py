@@ -279,8 +279,44 @@ def load_gemeenten(path: str | Path, *, stats: str | Path | None = None) -> gpd.
         raise InputError(msg)
 
     out = _dissolve(frame, path)
+    first_row = frame.groupby(GEMEENTECODE, sort=False)["_row"].min()
+    _check_overlaps(out, path, code_col, first_row)
     logger.info("%s: %d features read, %d gemeenten loaded", path, n_read, len(out))
     return out
+
+
+MAX_OVERLAP_SHARE = 0.10
+"""Largest accepted overlap of two gemeenten, as a share of the smaller one's area.
+
+Published CBS boundaries overlap their neighbours by up to about 2.5 % (generalised
+river banks); a larger overlap means a duplicated or misplaced polygon."""
+
+
+def _check_overlaps(out: gpd.GeoDataFrame, path: Path, code_col: str, first_row: pd.Series) -> None:
+    """Raise InputError when two gemeenten overlap by more than :data:`MAX_OVERLAP_SHARE`."""
+    geoms = out.geometry.to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    if len(left) == 0:
+        return
+    overlap = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    smaller = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
+    share = np.divide(overlap, smaller, out=np.ones_like(overlap), where=smaller > 0)
+    bad = share > MAX_OVERLAP_SHARE
+    if not bad.any():
+        return
+    i = int(np.argmax(np.where(bad, share, -1.0)))
+    a, b = str(out[GEMEENTECODE].iloc[left[i]]), str(out[GEMEENTECODE].iloc[right[i]])
+    row_a, row_b = int(first_row[a]), int(first_row[b])
+    if row_b < row_a:
+        a, b, row_a, row_b = b, a, row_b, row_a
+    msg = (
+        f"{where(path, row_b, code_col)}: gemeente {b} overlaps {a} (row {row_a}) by"
+        f" {overlap[i] / 1e6:.2f} km² ({share[i]:.0%} of the smaller one); gemeenten must not"
+        f" overlap (at most {MAX_OVERLAP_SHARE:.0%}); is a polygon duplicated or misplaced?"
+    )
+    raise InputError(msg)
 
 
 def _dissolve(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:

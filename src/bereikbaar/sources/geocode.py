@@ -61,6 +61,7 @@ __all__ = [
     "QUALITY_LEVELS",
     "AddressQuery",
     "GeocodeResult",
+    "GeocodeStats",
     "Geocoder",
     "PdokGeocoder",
     "TableGeocoder",

@@ -176,8 +176,9 @@ def read_delimited(path: str | Path) -> pd.DataFrame:
     """Read a CSV whose delimiter (``;``, ``,`` or tab) and encoding are not known.
 
     The delimiter is the one that occurs most often in the header line; the encoding is
-    UTF-8 (with or without BOM), falling back to cp1252 (Excel on Dutch Windows). Every
-    cell is read as text; empty cells are empty strings.
+    UTF-8 (with or without BOM) or UTF-16 with BOM (Excel's "Unicode text"), falling back
+    to cp1252 (Excel on Dutch Windows). Every cell is read as text; empty cells are empty
+    strings.
 
     Parameters
     ----------
@@ -193,7 +194,7 @@ def read_delimited(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     InputError
-        The file is missing, unreadable or has no header.
+        The file is missing, unreadable, binary (NUL bytes) or has no header.
     """
     path = Path(path)
     try:
@@ -204,11 +205,25 @@ def read_delimited(path: str | Path) -> pd.DataFrame:
     except OSError as err:
         msg = f"{where(path)}: cannot read ({err})"
         raise InputError(msg) from err
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-        logger.info("%s: not UTF-8, read as cp1252", path)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel "Unicode text": UTF-16 with BOM
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError as err:
+            msg = f"{where(path)}: starts like UTF-16 text but cannot be decoded ({err})"
+            raise InputError(msg) from err
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", errors="replace")
+            logger.info("%s: not UTF-8, read as cp1252", path)
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        msg = (
+            f"{where(path)}: NUL byte on line {line}; this is not a text CSV (a binary file,"
+            " or UTF-16 without byte-order mark?); save it as 'CSV UTF-8'"
+        )
+        raise InputError(msg)
     header = next((line for line in text.splitlines() if line.strip()), "")
     if not header:
         msg = f"{where(path)}: the file is empty (expected a header line)"

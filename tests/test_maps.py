@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html as html_lib
 import json
 import math
 import re
@@ -169,6 +170,7 @@ def _pixel(raster: maps.RasterImage, lon: float, lat: float) -> int:
     return int(raster.indices[row, col])
 
 
+_RASTER_URI = re.compile(r'L\.imageOverlay\(\s*"data:image/png;base64,([A-Za-z0-9+/=]+)"')
 _JSON_BLOCK = re.compile(
     r'<script type="application/json" id="(?P<id>[^"]+)">(?P<body>.*?)</script>', re.DOTALL
 )
@@ -326,13 +328,13 @@ def test_map_html(
     areas = [v for k, v in _json_blocks(text).items() if k.startswith("lazy_areas")]
     assert len(areas) == 1
     assert [f["properties"]["lines"][:2] for f in areas[0]["features"]] == [  # type: ignore[index]
-        ["Verzorgingsgebied van Bibliotheek Alfadorp", "Inwoners: 95"]
+        ["Verzorgingsgebied van Bibliotheek Alfadorp", "Inwoners: 80"]
     ]
     assert len(re.findall(r'"id":\s*"f\d+"', text)) == 1
     assert "L.control.layers" in text
 
     # The embedded PNG is the cell raster, pixel for pixel.
-    uris = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", text)
+    uris = _RASTER_URI.findall(text)
     assert len(uris) == 1
     indices, _ = _decode_png(base64.b64decode(uris[0]))
     raster = maps.rasterize_cells(cells, bins_km=(1, 2, 3, 5))
@@ -355,7 +357,8 @@ def test_map_without_cells_or_libraries(summary: gpd.GeoDataFrame) -> None:
     empty_cells = _cells([])
     empty_libs = gpd.GeoDataFrame({"name": [], "full_service": []}, geometry=[], crs=RD)
     html = maps.make_map(empty_cells, summary, empty_libs).get_root().render()
-    assert "data:image/png" not in html
+    assert not _RASTER_URI.findall(html)
+    assert "L.imageOverlay(" not in html
     assert _branch_rows(html) == []
     assert "Alfadorp" in html
 
@@ -464,8 +467,9 @@ def test_map_of_real_gemeenten_and_rijnmond_cells(tmp_path: Path, shared_data: P
     text = path.read_text(encoding="utf-8")
     n_flagged = int(summary["te_groot"].sum())
     assert 0 < n_flagged < len(summary)
-    assert len(re.findall(r'"type":\s*"Feature"(?!Collection)', text)) == len(gem) + n_flagged
-    uri = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", text)[0]
+    features = re.findall(r'"type":\s*"Feature"(?!Collection)', _without_json_blocks(text))
+    assert len(features) == len(gem) + n_flagged
+    uri = _RASTER_URI.findall(text)[0]
     indices, _ = _decode_png(base64.b64decode(uri))
     # Every populated cell class shows up (0-1 km near the station … unreachable far away).
     assert set(np.unique(indices).tolist()) == {0, 1, 2, 3, 4, 5, 6}
@@ -488,3 +492,173 @@ def test_missing_flags_count_as_false(
     assert raster is not None
     to_wgs = pyproj.Transformer.from_crs(RD, "EPSG:4326", always_xy=True)
     assert _pixel(raster, *to_wgs.transform(150050, 449950)) == 6  # reachable None → grey
+
+
+# --------------------------------------------------------------------------- offline pages
+
+_EXTERNAL = re.compile(
+    r'<script[^>]*\bsrc="https?://|<link[^>]*rel="stylesheet"[^>]*href="https?://', re.I
+)
+
+
+def test_make_map_inlines_every_script_and_stylesheet(
+    tmp_path: Path,
+    cells: gpd.GeoDataFrame,
+    summary: gpd.GeoDataFrame,
+    libraries: gpd.GeoDataFrame,
+) -> None:
+    m = maps.make_map(cells, summary, libraries)
+    text = maps.write_map(m, tmp_path / "kaart.html").read_text(encoding="utf-8")
+    assert not _EXTERNAL.search(text)
+    # Leaflet, jQuery (folium popups use it) and the search plugin are embedded.
+    for marker in ("leaflet@1.9.3/dist/leaflet.js (folium-offline)", "jquery-3.7.1.min.js"):
+        assert marker in text, marker
+    assert "leaflet-search@2.9.7/dist/leaflet-search.min.js (folium-offline)" in text
+    # No icon fonts: the branches are SVG pictograms.
+    assert "fontawesome" not in text
+    assert "<title>Afstand tot een volwaardige bibliotheek</title>" in text
+    # The notebook display of the same map is self-contained too.
+    assert not _EXTERNAL.search(html_lib.unescape(m._repr_html_()))
+
+    online = maps.make_map(cells, summary, libraries, offline=False).get_root().render()
+    assert _EXTERNAL.search(online)
+
+
+def test_self_contained_html_of_any_folium_map() -> None:
+    m = folium.Map(tiles=None)
+    folium.Marker([52.0, 5.0], icon=folium.Icon(icon="info-sign")).add_to(m)
+    page = maps.self_contained_html(m)
+    assert not _EXTERNAL.search(page)
+    assert "fontawesome-free@6.2.0" in page  # icon fonts kept: the page uses AwesomeMarkers
+    bare = maps.self_contained_html(folium.Map(tiles=None))
+    assert "fontawesome" not in bare
+    assert len(bare) < len(page) - 500_000
+
+
+def test_inline_resources_refuses_unknown_urls_and_escapes_script_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page = '<head><script src="https://example.org/x.js"></script></head>'
+    with pytest.raises(OutputError, match=r"https://example\.org/x\.js"):
+        maps.inline_resources(page)
+    monkeypatch.setattr(
+        maps,
+        "_offline_resources",
+        lambda: {"https://example.org/x.js": 'var s = "</script><b>";'},
+    )
+    out = maps.inline_resources(page)
+    assert out.count("</script>") == 1
+    assert 'var s = "<\\/script><b>";' in out
+
+
+def test_backgrounds() -> None:
+    m = folium.Map(tiles=None)
+    maps.add_backgrounds(m, default="OpenStreetMap")
+    folium.LayerControl().add_to(m)
+    html_text = m.get_root().render()
+    for name in maps.BACKGROUNDS:
+        assert f'"{name}"' in html_text, name
+    assert "achtergrondkaart/wmts/v2_0/grijs/EPSG:3857/{z}/{x}/{y}.png" in html_text
+    assert "achtergrondkaart/wmts/v2_0/standaard/EPSG:3857/{z}/{x}/{y}.png" in html_text
+    attributions = re.findall(r'"attribution": "((?:[^"\\]|\\.)*)"', html_text)
+    texts = [re.sub(r"<[^>]+>", "", html_lib.unescape(json.loads(f'"{a}"'))) for a in attributions]
+    assert texts == [
+        "Kaartgegevens © Kadaster",
+        "Kaartgegevens © Kadaster",
+        "© OpenStreetMap-bijdragers",
+    ]
+    with pytest.raises(InputError, match="unknown background"):
+        maps.add_backgrounds(folium.Map(tiles=None), default="Google")
+
+
+# --------------------------------------------------------------------------- content
+
+
+def test_branch_icons_differ_by_type_and_service() -> None:
+    svgs = {t: maps.branch_icon_svg(t, False) for t in ("vestiging", "servicepunt", "bibliobus")}
+    assert len(set(svgs.values())) == 3
+    assert 'width="26"' in maps.branch_icon_svg("vestiging", True)
+    assert 'width="18"' in maps.branch_icon_svg("vestiging", False)
+    assert maps.branch_icon_svg("onbekend", False) == maps.branch_icon_svg("other", False)
+
+
+def test_catchment_areas_by_hand() -> None:
+    # L1 serves three cells (pop 10 at 1 km, 30 at 3 km, suppressed at 2 km), L2 one cell;
+    # one unreachable cell and one empty cell belong to nobody.
+    specs = [
+        (150000, 450000, 10.0, 1000.0, True),
+        (150100, 450000, 30.0, 3000.0, True),
+        (150200, 450000, np.nan, 2000.0, True),
+        (152000, 450000, 20.0, 500.0, True),
+        (154000, 450000, 5.0, np.nan, False),
+        (150000, 450100, 0.0, 100.0, True),
+    ]
+    cells = _cells(specs).assign(library_id=["L1", "L1", "L1", "L2", None, "L1"])
+    libs = gpd.GeoDataFrame({"library_id": ["L1", "L2"], "name": ["Een", "Twee"]})
+    exact = maps.catchment_areas(cells, libs, resolution_m=0, simplify_m=0)
+    assert exact["library_id"].tolist() == ["L1", "L2"]
+    assert exact["name"].tolist() == ["Een", "Twee"]
+    assert exact["cells"].tolist() == [3, 1]
+    assert exact["population"].tolist() == [40.0, 20.0]
+    assert exact["mean_distance_km"].tolist() == pytest.approx([(10 * 1 + 30 * 3) / 40, 0.5])
+    assert exact["max_distance_km"].tolist() == pytest.approx([3.0, 0.5])
+    assert exact.area.tolist() == pytest.approx([30_000.0, 10_000.0])  # the cells themselves
+    assert exact.geometry.iloc[0].equals(box(150000, 450000, 150300, 450100))
+
+    # Outlines on 500 m blocks: each library's cells lie inside its own area, areas disjoint.
+    coarse = maps.catchment_areas(cells, libs, resolution_m=500, fill_m=0, simplify_m=0)
+    centres = cells.geometry.centroid
+    assert coarse.geometry.iloc[0].contains(centres.iloc[0])
+    assert coarse.geometry.iloc[1].contains(centres.iloc[3])
+    assert coarse.geometry.iloc[0].intersection(coarse.geometry.iloc[1]).area == 0.0
+    assert coarse["population"].tolist() == [40.0, 20.0]  # figures stay exact
+    filled = maps.catchment_areas(cells, libs, resolution_m=500, fill_m=1000, simplify_m=0)
+    assert filled.union_all().area > coarse.union_all().area
+
+
+def test_catchment_areas_need_library_id(cells: gpd.GeoDataFrame) -> None:
+    with pytest.raises(InputError, match="library_id"):
+        maps.catchment_areas(cells.drop(columns="library_id"))
+    assert len(maps.catchment_areas(cells.assign(library_id=None))) == 0
+
+
+def test_cell_details_pack_every_cell(cells: gpd.GeoDataFrame, libraries: gpd.GeoDataFrame) -> None:
+    details = maps.cell_details(cells, libraries)
+    assert details is not None
+    got = details.unpack()
+    meta = details.meta
+    # 6 populated cells (the 0-resident cell is left out); grid 5 columns × 2 rows of 100 m.
+    assert meta["n"] == 6
+    assert (meta["x0"], meta["y_top"], meta["size"]) == (149900.0, 450100.0, 100.0)
+    assert (meta["n_cols"], meta["n_rows"]) == (5, 2)
+    assert meta["names"] == ["Bibliotheek Alfadorp"]
+    # key = row * n_cols + col, row 0 at the north
+    assert got["key"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert got["distance_dam"].tolist() == [250, 400, 620, 65535, 40, 150]
+    assert got["population"].tolist() == [10, 5, 40, 15, 25, 65535]
+    assert got["library"].tolist() == [0, 0, 0, 65535, 0, 0]
+    assert len(details.data) < 200
+
+
+def test_hover_polynomial_matches_pyproj() -> None:
+    """The Mercator→RD polynomial the browser evaluates is sub-metre over the country."""
+    params = maps._fit_merc_to_rd((13_000.0, 306_000.0, 278_000.0, 620_000.0))
+    assert params["max_error_m"] < 0.5
+    to_merc = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+    # Amersfoort, the RD origin (155000, 463000): 52.15517440 N, 5.38720621 E.
+    mx, my = to_merc.transform(5.38720621, 52.15517440)
+    x, y = maps.merc_to_rd(params, mx, my)
+    assert math.hypot(x - 155000.0, y - 463000.0) < 1.0
+
+
+def test_map_has_search_scale_and_hover(
+    cells: gpd.GeoDataFrame, summary: gpd.GeoDataFrame, libraries: gpd.GeoDataFrame
+) -> None:
+    html_text = maps.make_map(cells, summary, libraries).get_root().render()
+    assert "new L.Control.Search(" in html_text
+    assert 'textPlaceholder: "Zoek een gemeente…"' in html_text
+    assert "imperial: false" in html_text
+    assert "window.bereikbaarCells" in html_text
+    assert '"naam": "Gamma \\u0026 Delta"' in html_text  # search property, JSON-escaped
+    no_hover = maps.make_map(cells, summary, libraries, hover=False).get_root().render()
+    assert "window.bereikbaarCells" not in no_hover

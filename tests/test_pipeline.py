@@ -72,7 +72,14 @@ def test_demo_distances_are_at_least_straight_line(demo: tuple[RunResult, Path])
 def test_demo_outputs(demo: tuple[RunResult, Path]) -> None:
     _, base = demo
     out = base / "out"
-    for name in ("kaart.html", "gemeenten.csv", "gemeenten.gpkg", "cells.gpkg", "run.json"):
+    for name in (
+        "kaart.html",
+        "rapport.html",
+        "gemeenten.csv",
+        "gemeenten.gpkg",
+        "cells.gpkg",
+        "run.json",
+    ):
         assert (out / name).stat().st_size > 0, name
     csv = pd.read_csv(out / "gemeenten.csv", sep=";", decimal=",", encoding="utf-8-sig")
     assert len(csv) == 5

@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .exceptions import BereikbaarError
@@ -124,6 +125,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+_OPEN_BARS: list[Any] = []
+
+
+def _abort_progress() -> None:
+    """Close progress bars left open by a failed command, so an error gets its own line."""
+    while _OPEN_BARS:
+        _OPEN_BARS.pop().close()
+
+
 def _progress(enabled: bool) -> tuple[Callable[[str], None] | None, Callable[[], None]]:
     if not enabled:
         return None, lambda: None
@@ -132,6 +142,7 @@ def _progress(enabled: bool) -> tuple[Callable[[str], None] | None, Callable[[],
     from .pipeline import STAGES
 
     bar = tqdm(total=len(STAGES), unit="stap", file=sys.stderr, leave=True)
+    _OPEN_BARS.append(bar)
 
     def step(name: str) -> None:
         if bar.n or bar.desc:
@@ -141,6 +152,7 @@ def _progress(enabled: bool) -> tuple[Callable[[str], None] | None, Callable[[],
     def close() -> None:
         bar.update(bar.total - bar.n)
         bar.close()
+        _OPEN_BARS.remove(bar)
 
     return step, close
 
@@ -286,14 +298,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return commands[args.command](args)
     except BereikbaarError as err:
+        _abort_progress()
         if args.debug:
             raise
         print(f"fout: {_one_line(err)}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
+        _abort_progress()
         print("afgebroken; eerdere uitvoer is ongewijzigd", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:
+        _abort_progress()
         if args.debug:
             raise
         print(

@@ -692,7 +692,7 @@ def _cell_gemeenten(cells: gpd.GeoDataFrame, summary: gpd.GeoDataFrame) -> npt.N
         return assign_gemeenten(cells, summary).to_numpy(dtype=object)
     given = cells[s.GEMEENTECODE]
     known = (given.notna() & (given.astype(str) != "")).to_numpy(dtype=bool)
-    code = given.to_numpy(dtype=object).copy()
+    code: npt.NDArray[np.object_] = given.to_numpy(dtype=object).copy()
     if not known.all():  # only the cells without a code are assigned by centroid
         code[~known] = assign_gemeenten(cells[~known], summary).to_numpy(dtype=object)
     return code

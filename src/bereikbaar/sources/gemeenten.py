@@ -233,6 +233,16 @@ def load_gemeenten(path: str | Path, *, stats: str | Path | None = None) -> gpd.
     if gdf.crs is None:
         msg = f"{where(path)}: the file has no CRS (expected e.g. EPSG:28992 or EPSG:4326)"
         raise InputError(msg)
+    if gdf.crs.is_geographic:
+        minx, miny, maxx, maxy = gdf.total_bounds
+        if max(abs(minx), abs(maxx)) > 180 or max(abs(miny), abs(maxy)) > 90:
+            msg = (
+                f"{where(path)}: the file says its CRS is {gdf.crs.to_string()} (degrees) but its"
+                f" coordinates reach ({maxx:.0f}, {maxy:.0f}); a GeoJSON without a 'crs' member"
+                " is read as WGS84; are these RD New metres (EPSG:28992)? Save the file with"
+                " its CRS"
+            )
+            raise InputError(msg)
 
     codes: list[str] = []
     for i, value in enumerate(gdf[code_col]):

@@ -1,0 +1,206 @@
+"""Open the demo's kaart.html (and rapport.html) in headless Debian Chromium, network cut off.
+
+Needs ``/usr/bin/chromium`` (Debian package ``chromium``) and the ``playwright`` Python
+package; the browser Playwright would download is never used. Every request that is not a
+``file:``/``data:``/``blob:`` URL is aborted; only background map tiles may ask for the
+network. Screenshots go to the test's ``tmp_path`` (their paths are printed and recorded as
+the ``screenshot_*`` properties of the test).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+import pytest
+import shapely
+
+from bereikbaar import demo
+from bereikbaar.pipeline import RunResult, run
+from bereikbaar.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+XSS_NAME = "<img src=x onerror=alert(1)>"
+TILE_HOSTS = {"service.pdok.nl", "tile.openstreetmap.org"}
+LOCAL_SCHEMES = ("file:", "data:", "blob:")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.is_file(), reason="/usr/bin/chromium not installed"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None, reason="playwright not installed"
+    ),
+]
+
+
+@dataclasses.dataclass
+class Visit:
+    """What happened while a page was open."""
+
+    errors: list[str] = dataclasses.field(default_factory=list)
+    dialogs: list[str] = dataclasses.field(default_factory=list)
+    blocked: list[str] = dataclasses.field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """The demo region, with one branch renamed to an XSS attempt, run like run_demo."""
+    root = tmp_path_factory.mktemp("demo")
+    inputs = demo.write_demo_inputs(root / "raw")
+    branches = pd.read_csv(inputs.libraries, sep=";", dtype=str, keep_default_na=False)
+    target = branches.index[branches["naam"] == "Bibliotheek Bibliostad-Noord"]
+    assert len(target) == 1
+    branches.loc[target, "naam"] = XSS_NAME
+    branches.to_csv(inputs.libraries, sep=";", index=False, encoding="utf-8", lineterminator="\n")
+    settings = dataclasses.replace(Settings.from_toml(inputs.config), out_dir=root / "output")
+    return run(settings)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+def _open(browser: Any, path: Path) -> tuple[Any, Visit]:
+    """Open ``path`` with every non-local request aborted; record errors and dialogs."""
+    visit = Visit()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("pageerror", lambda e: visit.errors.append(f"pageerror: {e}"))
+
+    def on_console(msg: Any) -> None:
+        if msg.type != "error":
+            return
+        url = (msg.location or {}).get("url", "")
+        if msg.text.startswith("Failed to load resource") and urlsplit(url).hostname in TILE_HOSTS:
+            return  # a background tile: the only thing allowed to need the network
+        visit.errors.append(f"console: {msg.text} ({url})")
+
+    page.on("console", on_console)
+
+    def on_dialog(dialog: Any) -> None:
+        visit.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(LOCAL_SCHEMES):
+            r.continue_()
+        else:
+            visit.blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(path.resolve().as_uri(), wait_until="load")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    return page, visit
+
+
+def _check_offline(visit: Visit) -> None:
+    assert visit.errors == []
+    assert visit.dialogs == []
+    assert {urlsplit(u).hostname for u in visit.blocked} <= TILE_HOSTS, visit.blocked
+
+
+def _screenshot(
+    page: Any, path: Path, record_property: Callable[[str, object], None], name: str
+) -> None:
+    page.screenshot(path=str(path), full_page=name == "rapport")
+    assert path.stat().st_size > 10_000
+    record_property(f"screenshot_{name}", str(path))
+    print(f"screenshot {name}: {path}")  # shown with pytest -s or -rA
+
+
+def test_kaart_renders_offline(
+    demo_run: RunResult,
+    browser: Any,
+    tmp_path: Path,
+    record_property: Callable[[str, object], None],
+) -> None:
+    kaart = demo_run.outputs["kaart"]
+    page, visit = _open(browser, kaart)
+    try:
+        n = {
+            sel: page.locator(sel).count()
+            for sel in (
+                "path.bereikbaar-gemeente",
+                "path.bereikbaar-flagged",
+                ".bereikbaar-branch",
+                "img.bereikbaar-cells",
+            )
+        }
+        with_point = sum(b.x is not None for b in demo.BRANCHES)
+        assert n == {
+            "path.bereikbaar-gemeente": 5,
+            "path.bereikbaar-flagged": int(demo_run.summary["te_groot"].sum()),
+            ".bereikbaar-branch": with_point,
+            "img.bereikbaar-cells": 1,
+        }
+        legend = page.locator(".bereikbaar-legend").inner_text()
+        assert "Bron: CBS, © OpenStreetMap-bijdragers, KB" in legend
+        assert page.title() == "Afstand tot een volwaardige bibliotheek"
+        layers = page.locator(".leaflet-control-layers").inner_text()
+        for name in ("PDOK BRT-Achtergrondkaart grijs", "OpenStreetMap", "Geen achtergrond"):
+            assert name in layers
+
+        # The XSS branch name is text: marker alt text and popup, never an element.
+        assert page.locator(f'img.bereikbaar-branch[alt="{XSS_NAME}"]').count() == 1
+        page.locator(f'img.bereikbaar-branch[alt="{XSS_NAME}"]').click()
+        popup = page.locator(".leaflet-popup-content").inner_text()
+        assert popup.splitlines()[0] == XSS_NAME
+        assert page.locator('img[src="x"]').count() == 0
+
+        # Hover details: the cell under the mouse, looked up in the embedded arrays.
+        page.evaluate("window.bereikbaarCells.ready")
+        cells = demo_run.cells
+        cell = cells[cells["reachable"] & (cells["population"] > 0)].iloc[0]
+        centre = shapely.centroid(cells.loc[[cell.name]].to_crs("EPSG:4326").geometry.iloc[0])
+        found = page.evaluate(f"window.bereikbaarCells.lookup({centre.y}, {centre.x})")
+        assert found["code"] == cell["cell_id"]
+        assert found["distance_m"] == pytest.approx(cell["distance_m"], abs=5.0)
+
+        # The search box finds a gemeente by part of its name.
+        page.locator(".leaflet-control-search input").press_sequentially("Biblio")
+        page.wait_for_selector(".search-tip", timeout=5000)
+        assert "Bibliostad" in page.locator(".search-tooltip").inner_text()
+
+        _screenshot(page, tmp_path / "kaart.png", record_property, "kaart")
+    finally:
+        page.close()
+    _check_offline(visit)
+
+
+def test_rapport_renders_offline(
+    demo_run: RunResult,
+    browser: Any,
+    tmp_path: Path,
+    record_property: Callable[[str, object], None],
+) -> None:
+    rapport = demo_run.outputs.get("rapport")
+    if rapport is None or not Path(rapport).is_file():
+        pytest.skip("this run wrote no rapport.html")
+    page, visit = _open(browser, Path(rapport))
+    try:
+        body = page.locator("body").inner_text()
+        flagged = demo_run.summary.loc[demo_run.summary["te_groot"], "gemeentenaam"]
+        assert len(flagged) > 0
+        for name in flagged:
+            assert name in body, name
+        assert page.locator('img[src="x"]').count() == 0
+        _screenshot(page, tmp_path / "rapport.png", record_property, "rapport")
+    finally:
+        page.close()
+    _check_offline(visit)

@@ -190,11 +190,13 @@ def main() -> None:
         "libraries": len(libraries),
         "gemeenten": len(summary),
         "html_mb": round(path.stat().st_size / 1e6, 2),
-        "html_has_cdn_links": "cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js\"" in html_text,
+        "html_has_cdn_links": 'cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"' in html_text,
         "parts_mb (approx.)": {k: round(v, 2) for k, v in parts.items()},
         "raster_px": list(raster.indices.shape) if raster else None,
         "hover_poly_degree": details.meta["poly"]["deg"] if details else None,
-        "hover_poly_max_error_m": round(details.meta["poly"]["max_error_m"], 3) if details else None,
+        "hover_poly_max_error_m": round(details.meta["poly"]["max_error_m"], 3)
+        if details
+        else None,
         "seconds": {
             "generate": round(t_gen, 1),
             "make_map": round(t_make, 1),

@@ -124,3 +124,34 @@ def test_cli_bad_config_is_one_line_exit_2(
     assert needle in err
     assert str(cfg) in err
     assert "Traceback" not in err
+
+
+def test_run_geocodes_offline_from_an_address_table(tmp_path: Path) -> None:
+    from bereikbaar.demo import write_demo_inputs
+    from bereikbaar.pipeline import run
+    from bereikbaar.settings import Settings
+
+    inputs = write_demo_inputs(tmp_path / "raw")
+    table = tmp_path / "raw" / "adressen.csv"
+    # the demo's one branch without coordinates: Zuiderbaan 12a, 9922 JK Middeldorp
+    table.write_text(
+        "postcode;huisnummer;toevoeging;woonplaats;x;y\n9922 JK;12;a;Middeldorp;206100;558900\n",
+        encoding="utf-8",
+    )
+    cfg = inputs.config.read_text(encoding="utf-8").replace(
+        "[inputs]\n", 'geocoder = "table"\n\n[inputs]\naddress_table = "adressen.csv"\n'
+    )
+    # top-level keys must precede the first table in TOML
+    cfg = cfg.replace('geocoder = "table"\n\n[inputs]', "[inputs]").replace(
+        'mode = "car"', 'mode = "car"\ngeocoder = "table"'
+    )
+    inputs.config.write_text(cfg, encoding="utf-8")
+    settings = Settings.from_toml(inputs.config)
+    import dataclasses
+
+    result = run(dataclasses.replace(settings, out_dir=tmp_path / "out"))
+    libs = result.libraries.set_index("name")
+    row = libs.loc["Afhaalpunt Middeldorp-Zuid (Supermarkt De Hoek)"]
+    assert row.geometry.x == pytest.approx(206100) and row.geometry.y == pytest.approx(558900)
+    assert row["geocode_quality"] == "adres"
+    assert not any("need geocoding" in w for w in result.provenance["warnings"])

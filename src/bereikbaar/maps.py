@@ -569,6 +569,9 @@ _ICON_FONT_URLS = (
     "leaflet.awesome.rotate",
 )
 _ICON_FONT_USE = re.compile(r"AwesomeMarkers|glyphicon|\bfa-[a-z]")
+_RELATIVE_CSS_URL = re.compile(r"""url\(\s*(['"]?)(?!data:|https?:|#)[^)'"]*\1\s*\)""")
+"""``url(...)`` pointing next to the CDN file (``../images/loader.gif``): nothing there offline."""
+_BLANK_GIF = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 
 
 def _offline_resources() -> dict[str, str]:
@@ -593,7 +596,10 @@ def inline_resources(html_text: str, *, keep_icon_fonts: bool | None = None) -> 
     The page then renders with the network cut off (only background map tiles, which are
     loaded by Leaflet at run time, stay online). The JavaScript and CSS come from the
     ``folium-offline`` package, looked up by their exact CDN URL. A ``</script`` or
-    ``</style`` inside a file is escaped so it cannot close the inline element early.
+    ``</style`` inside a file is escaped so it cannot close the inline element early, and
+    relative ``url(...)`` references in stylesheets (files next to the CDN copy, such as the
+    search plugin's ``../images/loader.gif``) become a blank image, so that the page never
+    asks for a missing file.
 
     Parameters
     ----------
@@ -642,6 +648,7 @@ def inline_resources(html_text: str, *, keep_icon_fonts: bool | None = None) -> 
             missing.append(url)
             return match.group(0)
         body = re.sub(r"</(style)", r"<\\/\1", resources[url], flags=re.IGNORECASE)
+        body = _RELATIVE_CSS_URL.sub(f"url({_BLANK_GIF})", body)
         return f"<style>/* {url} (folium-offline) */\n{body}\n</style>"
 
     out = _CSS_LINK.sub(style, _SCRIPT_LINK.sub(script, html_text))
@@ -1014,9 +1021,8 @@ def _add_catchments(m: folium.Map, areas: gpd.GeoDataFrame, pane: str, show: boo
     colours = [_CATCHMENT_COLOURS[k % len(_CATCHMENT_COLOURS)] for k in range(len(areas))]
     ids = [f"c{k}" for k in range(len(areas))]
     data = _geojson(areas, {"lines": lines, "kleur": colours}, ids)
-    group = folium.FeatureGroup(
-        name="Verzorgingsgebieden van volwaardige bibliotheken", show=show
-    ).add_to(m)
+    group = folium.FeatureGroup(name="Verzorgingsgebieden van volwaardige bibliotheken", show=show)
+    group.add_to(m)
     m.add_child(_LazyAreas(group, data, pane, "bereikbaar-catchment"))
 
 
@@ -1547,7 +1553,7 @@ class _GemeenteSearch(Search):
     )
 
     def __init__(self, layer: folium.GeoJson) -> None:
-        super().__init__(layer, search_label="naam", geom_type="Polygon", collapsed=False)
+        super().__init__(layer, search_label="naam", geom_type="Polygon", collapsed=False)  # type: ignore[no-untyped-call]
         self._name = "GemeenteSearch"
 
 
@@ -1617,8 +1623,15 @@ def _legend_html(
     )
     rows.append(f'<div style="margin-top:4px;color:#444">{escape_text(SOURCE_LINE)}</div>')
     body = "".join(rows)
-    style = f"{_BOX_STYLE} bottom: 24px; left: 10px; max-height: 60vh; overflow-y: auto;"
-    return f'<div class="bereikbaar-legend" style="{style}">{body}</div>'
+    style = (
+        f"{_BOX_STYLE} bottom: 24px; left: 10px; max-width: 300px; max-height: 60vh;"
+        " overflow-y: auto;"
+    )
+    return (
+        f'<div class="bereikbaar-legend" style="{style}"><details open>'
+        '<summary style="cursor:pointer"><b>Legenda</b></summary>'
+        f"{body}</details></div>"
+    )
 
 
 def _title_html(title: str) -> str:
@@ -1757,8 +1770,10 @@ def _add_libraries(m: folium.Map, libraries: gpd.GeoDataFrame) -> list[tuple[str
     if len(libraries) == 0:
         return []
     points = libraries.geometry.to_crs(s.CRS_WGS84).representative_point()
-    other = folium.FeatureGroup(name="Overige bibliotheekvoorzieningen").add_to(m)
-    full = folium.FeatureGroup(name="Volwaardige bibliotheken").add_to(m)
+    other = folium.FeatureGroup(name="Overige bibliotheekvoorzieningen")
+    other.add_to(m)
+    full = folium.FeatureGroup(name="Volwaardige bibliotheken")
+    full.add_to(m)
     kinds: set[tuple[str, bool]] = set()
     icons: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []

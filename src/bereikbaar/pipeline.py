@@ -128,6 +128,25 @@ def _versions() -> dict[str, str]:
     return out
 
 
+@contextmanager
+def _geocoder(settings: Settings) -> Iterator[Any]:
+    """The geocoder the settings ask for (``None``, PDOK online, or an address table)."""
+    if settings.geocoder == "table":
+        from .sources.geocode import TableGeocoder
+
+        assert settings.inputs.address_table is not None
+        yield TableGeocoder(settings.inputs.address_table)
+    elif settings.geocoder == "pdok":
+        from .sources.geocode import PdokGeocoder
+
+        cache = Path(settings.cache_dir or settings.out_dir) / "geocode-cache.sqlite"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with PdokGeocoder.from_settings(settings, cache_path=cache) as geocoder:
+            yield geocoder
+    else:
+        yield None
+
+
 def run(settings: Settings, *, progress: Callable[[str], None] | None = None) -> RunResult:
     """Run the whole pipeline for one study area and write its outputs.
 
@@ -183,11 +202,17 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
             cells = load_cbs_grid(inputs.cells)
             cells = study.cells(cells) if study is not None else cells
         with stage():
-            libraries = load_libraries(inputs.libraries, settings=settings)
+            with _geocoder(settings) as geocoder:
+                libraries = load_libraries(inputs.libraries, settings=settings, geocoder=geocoder)
             libraries = study.libraries(libraries) if study is not None else libraries
             _check_full_service(libraries, inputs.libraries, settings, study is not None)
         with stage():
-            network = load_network(inputs.network, mode=settings.mode, settings=settings)
+            network = load_network(
+                inputs.network,
+                mode=settings.mode,
+                settings=settings,
+                cache_dir=settings.cache_dir,
+            )
             network = study.network(network) if study is not None else network
         with stage():
             result = nearest_library(network, cells, libraries, max_snap_m=settings.max_snap_m)

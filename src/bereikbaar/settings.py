@@ -90,6 +90,8 @@ class Inputs:
 
     ``cbs_reference`` (optional) is CBS's Kerncijfers wijken en buurten with the
     library distance per gemeente; when set, a run compares its figures with CBS's.
+    ``address_table`` (optional) is an offline address → point table (CSV or
+    GeoPackage, e.g. a BAG extract) used to geocode branches without coordinates.
     """
 
     network: Path | None = None
@@ -97,6 +99,7 @@ class Inputs:
     libraries: Path | None = None
     gemeenten: Path | None = None
     cbs_reference: Path | None = None
+    address_table: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -133,8 +136,16 @@ class Settings:
     dask_scheduler
         Address of a Dask scheduler (``tcp://host:8786``) for the closure ranking;
         ``None`` starts a local cluster.
+    geocoder
+        How branches without coordinates get a location: ``"none"`` (reported as
+        needing geocoding), ``"pdok"`` (online, PDOK Locatieserver at ``pdok_url``,
+        cached in ``cache_dir`` or the output folder) or ``"table"`` (offline, from
+        ``inputs.address_table``).
     pdok_url
         Base URL of the PDOK Locatieserver used for geocoding branch addresses.
+    cache_dir
+        Folder where built road networks are cached (keyed by the network file's
+        SHA-256, the mode, the speeds and the package version); ``None``: no cache.
     """
 
     inputs: Inputs = field(default_factory=Inputs)
@@ -150,9 +161,17 @@ class Settings:
     study_area: tuple[str, ...] = ()
     study_buffer_m: float = 20_000.0
     dask_scheduler: str | None = None
+    geocoder: str = "none"
     pdok_url: str = "https://api.pdok.nl/bzk/locatieserver/search/v3_1"
+    cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
+        if self.geocoder not in ("none", "pdok", "table"):
+            msg = f"geocoder must be one of 'none', 'pdok', 'table', got {self.geocoder!r}"
+            raise ConfigError(msg)
+        if self.geocoder == "table" and self.inputs.address_table is None:
+            msg = "geocoder = 'table' needs inputs.address_table (an address → point table)"
+            raise ConfigError(msg)
         if self.mode not in ("car", "bike", "walk"):
             msg = f"mode must be one of 'car', 'bike', 'walk', got {self.mode!r}"
             raise ConfigError(msg)

@@ -316,7 +316,15 @@ class _Cache:
             value = self._mem.get(key)
         if value is None:
             return False, None
-        doc: dict[str, Any] | None = json.loads(value)
+        try:
+            doc: Any = json.loads(value)
+        except ValueError:  # a damaged entry: never trusted, asked again
+            doc = ...
+        if doc is not None and not isinstance(doc, dict):
+            logger.info("geocode cache: corrupt entry for %r ignored; asking again", key)
+            with self._lock:
+                self._mem.pop(key, None)
+            return False, None
         return True, doc
 
     def put(self, key: str, doc: dict[str, Any] | None) -> None:

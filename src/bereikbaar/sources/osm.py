@@ -21,13 +21,16 @@ The tag filters per mode are deliberate (compare osmnx's ``network_type``):
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import re
 import warnings
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -38,8 +41,9 @@ from ..exceptions import BereikbaarWarning, InputError, NetworkError, where
 from ..network import Network
 from ..schema import CRS_RD, CRS_WGS84
 from ..settings import CAR_SPEEDS_KMH, Settings
+from .pbf import UnsupportedPbfError, read_pbf_ways
 
-__all__ = ["ACCEPTED_SUFFIXES", "MODES", "load_network", "parse_maxspeed"]
+__all__ = ["ACCEPTED_SUFFIXES", "MODES", "load_network", "network_cache_key", "parse_maxspeed"]
 
 log = logging.getLogger(__name__)
 
@@ -325,12 +329,12 @@ def _rules_for(mode: str, settings: Settings) -> _Rules:
 # ---------------------------------------------------------------------- reading
 @dataclass
 class _Ways:
-    """Flat arrays of the kept ways: one entry per way node."""
+    """Flat arrays of the kept ways: one entry per way node (lists or NumPy arrays)."""
 
-    refs: list[int] = field(default_factory=list)
-    x7: list[int] = field(default_factory=list)
-    y7: list[int] = field(default_factory=list)
-    size: list[int] = field(default_factory=list)
+    refs: Sequence[int] | npt.NDArray[np.int64] = field(default_factory=list)
+    x7: Sequence[int] | npt.NDArray[np.int64] = field(default_factory=list)
+    y7: Sequence[int] | npt.NDArray[np.int64] = field(default_factory=list)
+    size: Sequence[int] | npt.NDArray[np.int64] = field(default_factory=list)
     direction: list[int] = field(default_factory=list)
     speed_kmh: list[float] = field(default_factory=list)
     ferry: list[bool] = field(default_factory=list)
@@ -352,10 +356,40 @@ def _check_path(path: Path) -> None:
 
 
 def _read_ways(path: Path, rules: _Rules) -> _Ways:
+    """Kept ways: the vectorised PBF reader, else (XML, lzma/zstd PBF) pyosmium."""
+    if path.name.lower().endswith(".pbf"):
+        try:
+            return _read_ways_pbf(path, rules)
+        except (UnsupportedPbfError, zlib.error, OSError, ValueError, IndexError) as err:
+            log.info("%s: vectorised PBF reader not used (%s); reading with pyosmium", path, err)
+    return _read_ways_osmium(path, rules)
+
+
+def _read_ways_pbf(path: Path, rules: _Rules) -> _Ways:
+    """Kept ways through :func:`~bereikbaar.sources.pbf.read_pbf_ways` (same result)."""
+    got = read_pbf_ways(path, ("highway", "route"), lambda tags: rules(tags.get))
+    attrs = cast("list[_WayAttrs]", got.attrs)
+    return _Ways(
+        refs=got.refs,
+        x7=got.x7,
+        y7=got.y7,
+        size=got.size,
+        direction=[a[0] for a in attrs],
+        speed_kmh=[a[1] for a in attrs],
+        ferry=[a[2] for a in attrs],
+        n_seen=got.n_seen,
+    )
+
+
+def _read_ways_osmium(path: Path, rules: _Rules) -> _Ways:
     import osmium
 
     out = _Ways()
-    refs, x7, y7, size = out.refs, out.x7, out.y7, out.size
+    refs: list[int] = []
+    x7: list[int] = []
+    y7: list[int] = []
+    size: list[int] = []
+    out.refs, out.x7, out.y7, out.size = refs, x7, y7, size
     processor = (
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
         .with_locations()
@@ -501,7 +535,11 @@ def _empty(mode: str) -> Network:
 
 
 def load_network(
-    path: str | Path, mode: str = "car", *, settings: Settings | None = None
+    path: str | Path,
+    mode: str = "car",
+    *,
+    settings: Settings | None = None,
+    cache_dir: str | Path | None = None,
 ) -> Network:
     """Read an OpenStreetMap file into a routable :class:`~bereikbaar.network.Network`.
 
@@ -524,6 +562,11 @@ def load_network(
         Speeds for ``time_s``: ``car_speeds_kmh`` per highway class where no
         usable ``maxspeed`` is tagged, ``bike_speed_kmh``, ``walk_speed_kmh``,
         ``ferry_speed_kmh`` (all km/h). Defaults to ``Settings()``.
+    cache_dir
+        Folder of built networks (:meth:`Network.save` files), keyed by the input
+        file's SHA-256, the mode, the speeds and the package version. A hit is
+        loaded instead of rebuilt; a corrupt entry is rebuilt with a warning.
+        ``None`` (default): no cache.
 
     Returns
     -------
@@ -541,6 +584,8 @@ def load_network(
         The mode is unknown, or the file has no usable ways for the mode.
     """
     path = Path(path)
+    if cache_dir is not None:
+        return _load_cached(path, mode, settings, Path(cache_dir))
     if path.name.lower().endswith((".gml", ".gpkg", ".shp")):  # NWB wegvakken
         from .nwb import load_nwb
 
@@ -573,4 +618,54 @@ def load_network(
         network.n_nodes,
         network.n_arcs,
     )
+    return network
+
+
+def network_cache_key(path: Path, mode: str, settings: Settings | None) -> str:
+    """Cache key of a built network: SHA-256 over the file's SHA-256, mode, speeds, version."""
+    from .. import __version__
+
+    settings = settings if settings is not None else Settings()
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    speeds = {
+        "car": dict(sorted(settings.car_speeds_kmh.items())),
+        "bike": settings.bike_speed_kmh,
+        "walk": settings.walk_speed_kmh,
+        "ferry": settings.ferry_speed_kmh,
+    }
+    text = json.dumps([h.hexdigest(), mode, speeds, __version__], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _load_cached(path: Path, mode: str, settings: Settings | None, cache_dir: Path) -> Network:
+    if not path.is_file():
+        return load_network(path, mode, settings=settings)  # raises the usual error
+    key = network_cache_key(path, mode, settings)
+    entry = cache_dir / f"network-{mode}-{key[:32]}.npz"
+    if entry.is_file():
+        try:
+            network = Network.load(entry)
+        except NetworkError as err:
+            warnings.warn(
+                f"{where(entry)}: cached road network is unusable ({err}); rebuilt from"
+                f" {path.name}",
+                BereikbaarWarning,
+                stacklevel=3,
+            )
+        else:
+            log.info("%s (%s): cached network %s", path.name, mode, entry.name)
+            return network
+    network = load_network(path, mode, settings=settings)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        network.save(entry)
+    except OSError as err:
+        warnings.warn(
+            f"{where(entry)}: cannot write the network cache ({err}); continuing without",
+            BereikbaarWarning,
+            stacklevel=3,
+        )
     return network

@@ -1,0 +1,134 @@
+"""Tests of Network.save/load, the network cache of load_network, and reverse_arc."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+
+from bereikbaar.exceptions import BereikbaarWarning, NetworkError
+from bereikbaar.network import Network
+from bereikbaar.sources.osm import load_network, network_cache_key
+from bereikbaar.synthetic import SyntheticSpec, write_synthetic_case
+
+TINY = SyntheticSpec(n_nodes=300, n_cells=40, n_branches=6, n_gemeenten=4, seed=3)
+
+
+@pytest.fixture(scope="module")
+def pbf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_synthetic_case(tmp_path_factory.mktemp("syn"), TINY).network
+
+
+def assert_same(a: Network, b: Network) -> None:
+    for name in ("x", "y", "u", "v", "length_m", "time_s", "node_id", "ferry"):
+        left, right = getattr(a, name), getattr(b, name)
+        assert (left is None) == (right is None), name
+        if left is not None:
+            assert left.dtype == right.dtype, name
+            np.testing.assert_array_equal(left, right, err_msg=name)
+    assert a.mode == b.mode
+    assert a.crs == b.crs
+    assert (a.geometry is None) == (b.geometry is None)
+    if a.geometry is not None and b.geometry is not None:
+        assert bool(np.all(shapely.equals_exact(a.geometry, b.geometry, tolerance=0.0)))
+
+
+def test_round_trip_equal(pbf: Path, tmp_path: Path) -> None:
+    net = load_network(pbf)
+    saved = net.save(tmp_path / "net")
+    assert saved.name == "net.npz"
+    back = Network.load(saved)
+    assert_same(net, back)
+    # the engine gives the same answer on the reloaded network
+    np.testing.assert_array_equal(back.reverse_arc(), net.reverse_arc())
+
+
+def test_round_trip_without_optional_arrays(tmp_path: Path) -> None:
+    net = Network(
+        x=np.array([0.0, 3.0]),
+        y=np.array([0.0, 4.0]),
+        u=np.array([0, 1]),
+        v=np.array([1, 0]),
+        length_m=np.array([5.0, 5.0]),
+        mode="walk",
+    )
+    back = Network.load(net.save(tmp_path / "plain.npz"))
+    assert_same(net, back)
+    assert back.time_s is None and back.geometry is None and back.ferry is None
+
+
+def test_corrupt_file_detected(pbf: Path, tmp_path: Path) -> None:
+    path = load_network(pbf).save(tmp_path / "net.npz")
+    # rewrite one array inside the archive with different values: the checksum catches it
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["length_m"] = arrays["length_m"] + 1.0
+    np.savez(path, **arrays)
+    with pytest.raises(NetworkError, match="corrupt"):
+        Network.load(path)
+    path.write_bytes(b"not a zip file")
+    with pytest.raises(NetworkError, match="cannot read"):
+        Network.load(path)
+
+
+def test_load_network_uses_cache(pbf: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = load_network(pbf, cache_dir=cache)
+    entries = list(cache.glob("*.npz"))
+    assert len(entries) == 1
+    assert network_cache_key(pbf, "car", None)[:32] in entries[0].name
+    again = load_network(pbf, cache_dir=cache)
+    assert_same(first, again)
+    assert_same(first, load_network(pbf))
+    # another mode is another entry
+    load_network(pbf, "bike", cache_dir=cache)
+    assert len(list(cache.glob("*.npz"))) == 2
+
+
+def test_corrupt_cache_entry_rebuilt_with_warning(pbf: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    built = load_network(pbf, cache_dir=cache)
+    (entry,) = cache.glob("*.npz")
+    data = bytearray(entry.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # flip a byte in the middle of the archive
+    entry.write_bytes(bytes(data))
+    with pytest.warns(BereikbaarWarning, match="unusable"):
+        rebuilt = load_network(pbf, cache_dir=cache)
+    assert_same(built, rebuilt)
+    assert_same(built, Network.load(entry))  # the entry was rewritten and is valid
+
+
+def test_truncated_cache_entry_rebuilt(pbf: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    load_network(pbf, cache_dir=cache)
+    (entry,) = cache.glob("*.npz")
+    entry.write_bytes(entry.read_bytes()[:100])
+    assert not zipfile.is_zipfile(entry) or True
+    with pytest.warns(BereikbaarWarning, match="unusable"):
+        load_network(pbf, cache_dir=cache)
+
+
+def test_reverse_arc_pairs_two_way_self_loop() -> None:
+    # node 0 - node 1 two-way, plus a two-way loop at node 1 (two arcs 1→1 of 30 m)
+    net = Network(
+        x=np.array([0.0, 10.0]),
+        y=np.array([0.0, 0.0]),
+        u=np.array([0, 1, 1, 1]),
+        v=np.array([1, 0, 1, 1]),
+        length_m=np.array([10.0, 10.0, 30.0, 30.0]),
+    )
+    assert net.reverse_arc().tolist() == [1, 0, 3, 2]
+
+
+def test_reverse_arc_one_way_self_loop_has_no_twin() -> None:
+    net = Network(
+        x=np.array([0.0, 10.0]),
+        y=np.array([0.0, 0.0]),
+        u=np.array([0, 1, 1, 1]),
+        v=np.array([1, 0, 1, 1]),
+        length_m=np.array([10.0, 10.0, 30.0, 20.0]),  # two different one-way loops
+    )
+    assert net.reverse_arc().tolist() == [1, 0, -1, -1]

@@ -423,7 +423,7 @@ class Network:
         """
         path = Path(path)
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
                 arrays = {name: npz[name] for name in npz.files}
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
             msg = f"file '{path}': cannot read this saved network ({err})"

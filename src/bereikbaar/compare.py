@@ -176,10 +176,11 @@ def write_comparison(path: str | Path, per_gemeente: pd.DataFrame) -> Path:
     pathlib.Path
         ``path``.
     """
-    from .report import atomic_path
+    from .report import atomic_path, neutralise_frame
 
     path = Path(path)
     table = per_gemeente[list(COMPARISON_HEADERS_NL)].rename(columns=COMPARISON_HEADERS_NL)
+    table = neutralise_frame(table)  # names from input data: no spreadsheet formulas
     with atomic_path(path) as tmp:
         table.to_csv(
             tmp,

@@ -43,6 +43,7 @@ __all__ = [
     "atomic_path",
     "dossier_html",
     "neutralise_formula",
+    "neutralise_frame",
     "remove_stale_temp_files",
     "safe_filename",
     "write_dossier",
@@ -203,6 +204,47 @@ def neutralise_formula(text: str) -> str:
     'Utrecht'
     """
     return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells are passed through :func:`neutralise_formula`.
+
+    For CSV writers that use :meth:`pandas.DataFrame.to_csv`: numbers (also numbers
+    written as text, such as ``"-3.5"``), booleans and missing values are left alone, so
+    only text from the input data (names, addresses) is changed.
+
+    Parameters
+    ----------
+    frame
+        A table about to be written as CSV.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The neutralised copy (same columns and index).
+
+    Examples
+    --------
+    >>> neutralise_frame(pd.DataFrame({"naam": ["=1+1", "Delft"], "n": [-1, 2]}))["naam"].tolist()
+    ["'=1+1", 'Delft']
+    """
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = [
+                neutralise_formula(v) if isinstance(v, str) and not _is_number(v) else v
+                for v in out[col]
+            ]
+    return out
+
+
+def _is_number(text: str) -> bool:
+    """True for a plain number such as ``-3.5`` or ``-3,5`` (harmless in a spreadsheet)."""
+    try:
+        float(text.strip().replace(",", "."))
+    except ValueError:
+        return False
+    return True
 
 
 def _nl_decimal(value: float, decimals: int | None) -> str:

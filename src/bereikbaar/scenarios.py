@@ -621,7 +621,7 @@ def write_branch_list(libraries: gpd.GeoDataFrame, path: str | Path) -> Path:
     pathlib.Path
         The written file.
     """
-    from .report import atomic_path
+    from .report import atomic_path, neutralise_frame
 
     path = Path(path)
     libs = libraries.to_crs(CRS_RD)
@@ -653,7 +653,9 @@ def write_branch_list(libraries: gpd.GeoDataFrame, path: str | Path) -> Path:
         }
     )
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, sep=";", index=False, encoding="utf-8", lineterminator="\n")
+        neutralise_frame(frame).to_csv(
+            tmp, sep=";", index=False, encoding="utf-8", lineterminator="\n"
+        )
     return path
 
 
@@ -745,14 +747,16 @@ def write_scenario(result: ScenarioResult, out_dir: str | Path) -> dict[str, Pat
         Output name → path.
     """
     from .maps import make_map, write_map
-    from .report import atomic_path
+    from .report import atomic_path, neutralise_frame
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     p = out / "scenario_gemeenten.csv"
     with atomic_path(p) as tmp:
-        result.deltas.to_csv(tmp, sep=";", decimal=",", index=False, encoding="utf-8-sig")
+        neutralise_frame(result.deltas).to_csv(
+            tmp, sep=";", decimal=",", index=False, encoding="utf-8-sig"
+        )
     paths["scenario_gemeenten"] = p
     c = result.cells
     changed = c[
@@ -764,7 +768,7 @@ def write_scenario(result: ScenarioResult, out_dir: str | Path) -> dict[str, Pat
     cols = [k for k in (CELL_ID, GEMEENTECODE, POPULATION, LIBRARY_ID) if k in changed.columns]
     p = out / "scenario_cellen.csv"
     with atomic_path(p) as tmp:
-        changed[[*cols, "distance_m_before", DISTANCE_M, "delta_m"]].to_csv(
+        neutralise_frame(changed[[*cols, "distance_m_before", DISTANCE_M, "delta_m"]]).to_csv(
             tmp, sep=";", decimal=",", index=False, encoding="utf-8-sig"
         )
     paths["scenario_cellen"] = p
@@ -2118,10 +2122,10 @@ def run_scenario_command(
     if n_sites > 0:
         sug = suggest_sites(res, k=n_sites)
         p = out / "scenario_locaties.csv"
-        from .report import atomic_path
+        from .report import atomic_path, neutralise_frame
 
         with atomic_path(p) as tmp:
-            sug.sites.drop(columns="geometry").to_csv(
+            neutralise_frame(sug.sites.drop(columns="geometry")).to_csv(
                 tmp, sep=";", decimal=",", index=False, encoding="utf-8-sig"
             )
         outputs["scenario_locaties"] = p
@@ -2133,10 +2137,12 @@ def run_scenario_command(
     if rank:
         ci = closure_impact(res, settings=settings, scheduler=scheduler)
         p = out / "sluitingseffect.csv"
-        from .report import atomic_path
+        from .report import atomic_path, neutralise_frame
 
         with atomic_path(p) as tmp:
-            ci.ranking.to_csv(tmp, sep=";", decimal=",", index=False, encoding="utf-8-sig")
+            neutralise_frame(ci.ranking).to_csv(
+                tmp, sep=";", decimal=",", index=False, encoding="utf-8-sig"
+            )
         outputs["sluitingseffect"] = p
         lines.append(f"sluitingseffect van {len(ci.ranking)} vestigingen in {ci.elapsed_s:.1f} s")
     lines.extend(f"{name}: {path}" for name, path in outputs.items())

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -296,8 +297,27 @@ def _check_zip(path: Path, url: str) -> None:
         raise DownloadError(msg)
 
 
+class _SameHostSession(requests.Session):
+    """A session that follows redirects only within the host it was asked for.
+
+    A redirect to another host is not followed: the 3xx answer reaches the caller, which
+    reports it (the downloader only talks to the configured server).
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        target = super().get_redirect_target(resp)
+        if target is None:
+            return None
+        here = urlsplit(resp.url).hostname
+        there = urlsplit(urljoin(resp.url, target)).hostname
+        if there != here:
+            logger.warning("%s redirects to another host (%s); not followed", resp.url, there)
+            return None
+        return target
+
+
 def _session() -> requests.Session:
-    s = requests.Session()
+    s = _SameHostSession()
     s.headers["User-Agent"] = f"bereikbaar/{__version__} (download of official open data)"
     return s
 
@@ -433,6 +453,9 @@ def download_file(
                     continue
                 if status not in (200, 206):
                     msg = f"download of {url} failed: HTTP {status}"
+                    if 300 <= status < 400:
+                        location = response.headers.get("Location", "?")
+                        msg += f" (redirect to {location} on another host not followed)"
                     raise DownloadError(msg)
                 if status == 206:
                     match = _CONTENT_RANGE_RE.match(response.headers.get("Content-Range", ""))

@@ -16,6 +16,7 @@ and the ratios measured in this same process:
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from typing import Any
 
@@ -101,6 +102,7 @@ def main() -> None:
             1,
         )
     if args.pandana:
+        print(json.dumps(res), flush=True)  # the figures so far, in case pandana never ends
         try:
             import pandana  # type: ignore[import-not-found]
             import pandas as pd

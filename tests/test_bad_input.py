@@ -348,6 +348,14 @@ CASES: list[Case] = [
         contains=("XLSX",),
     ),
     Case(
+        "lib-unquoted-separator-in-value",
+        "libraries",
+        _libs(_set(3, "naam", "Bibliotheek Linde; dependance")),
+        InputError,
+        row=3,
+        contains=("more fields than the header",),
+    ),
+    Case(
         "lib-missing-type-column",
         "libraries",
         _libs(_drop_column("type")),

@@ -40,10 +40,12 @@ from .schema import (
     SNAP_M,
     TIME_S,
 )
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 _EPS = 1e-9
+DEFAULT_MAX_SNAP_M: float = Settings().max_snap_m
 
 
 @dataclass(frozen=True)
@@ -264,10 +266,11 @@ def library_graph(
     src_cols.append(v[la][back])
     src_w.append((leg + from_lib)[back])
 
-    base = network.csr(weight, reverse=True).tocoo()
-    rows = np.concatenate([base.row.astype(np.int64), *src_rows])
-    cols = np.concatenate([base.col.astype(np.int64), *src_cols])
-    data = np.concatenate([base.data, *src_w])
+    # the reversed road graph (cached on the network) plus one row per library
+    base = network.csr(weight, reverse=True)
+    rows = np.concatenate(src_rows) - n
+    cols = np.concatenate(src_cols).astype(np.int64)
+    data = np.concatenate(src_w)
     size = n + k
     # min over duplicates (a library on a zero-length arc may add two identical entries)
     order = np.lexsort((data, cols, rows))
@@ -275,9 +278,16 @@ def library_graph(
     keep = np.ones(len(rows), dtype=bool)
     keep[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
     rows, cols, data = rows[keep], cols[keep], data[keep]
-    indptr = np.zeros(size + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=size), out=indptr[1:])
-    graph = sp.csr_array((data, cols.astype(np.int32), indptr.astype(np.int32)), shape=(size, size))
+    virt_ptr = np.cumsum(np.bincount(rows, minlength=k))
+    indptr = np.concatenate([base.indptr.astype(np.int64), base.indptr[-1] + virt_ptr])
+    graph = sp.csr_array(
+        (
+            np.concatenate([base.data, data]),
+            np.concatenate([base.indices, cols.astype(np.int32)]).astype(np.int32),
+            indptr.astype(np.int32),
+        ),
+        shape=(size, size),
+    )
     return graph, virt
 
 
@@ -420,7 +430,7 @@ def nearest_library(
     weight: Weight = "length",
     full_service_only: bool = True,
     core_only: bool = True,
-    max_snap_m: float = np.inf,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
     with_time: bool = True,
 ) -> pd.DataFrame:
     """Road distance from every origin to its nearest (full-service) library.
@@ -448,7 +458,8 @@ def nearest_library(
         Snap only onto the network's strongly connected core.
     max_snap_m
         Origins and libraries farther than this (m) from the road network are
-        unreachable / unused (reported in a warning).
+        unreachable / unused (reported in a warning). Default: ``Settings().max_snap_m``
+        (2.5 km), so nothing is ever snapped across a lake or the sea.
     with_time
         Also compute ``time_s`` when the network has travel times.
 

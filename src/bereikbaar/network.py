@@ -159,9 +159,17 @@ class Network:
         scipy.sparse.csr_array
             ``(n_nodes, n_nodes)``; explicit zero-weight arcs are kept as edges.
         """
-        w = self.weights(weight)
-        rows, cols = (self.v, self.u) if reverse else (self.u, self.v)
-        return _min_csr(rows, cols, w, self.n_nodes)
+        key = (weight, reverse)
+        if key not in self._csr_store:  # built once per weight and direction
+            w = self.weights(weight)
+            rows, cols = (self.v, self.u) if reverse else (self.u, self.v)
+            self._csr_store[key] = _min_csr(rows, cols, w, self.n_nodes)
+        m = self._csr_store[key]
+        return sp.csr_array((m.data.copy(), m.indices.copy(), m.indptr.copy()), shape=m.shape)
+
+    @cached_property
+    def _csr_store(self) -> dict[tuple[str, bool], sp.csr_array]:
+        return {}
 
     def core_nodes(self) -> npt.NDArray[np.bool_]:
         """Mask of nodes in the largest strongly connected component."""

@@ -9,6 +9,7 @@ normalised from the spellings people write; ``full_service`` follows
 
 from __future__ import annotations
 
+import csv
 import functools
 import io
 import logging
@@ -231,12 +232,41 @@ def read_delimited(path: str | Path) -> pd.DataFrame:
         raise InputError(msg)
     sep = max((";", ",", "\t"), key=header.count)
     try:
-        return pd.read_csv(
-            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True
-        )
-    except (pd.errors.ParserError, ValueError) as err:
-        msg = f"{where(path)}: cannot parse as CSV with delimiter {sep!r} ({err})"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                skipinitialspace=True,
+                index_col=False,  # never take a column as the index (rows stay numbered)
+            )
+    except (pd.errors.ParserWarning, pd.errors.ParserError, ValueError) as err:
+        found = _row_with_extra_fields(text, sep)
+        if found is not None:
+            row, n = found
+            msg = (
+                f"{where(path, row)}: more fields than the header's {n}"
+                f" (delimiter {sep!r}); is a {sep!r} inside a value missing its quotes?"
+            )
+        else:
+            one_line = " ".join(str(err).split())
+            msg = f"{where(path)}: cannot parse as CSV with delimiter {sep!r} ({one_line})"
         raise InputError(msg) from err
+
+
+def _row_with_extra_fields(text: str, sep: str) -> tuple[int, int] | None:
+    """(1-based data row, header width) of the first row wider than the header, if any."""
+    try:
+        lines = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep) if r]
+    except csv.Error:
+        return None
+    if not lines:
+        return None
+    n = len(lines[0])
+    row = next((i for i, line in enumerate(lines[1:], 1) if len(line) > n), None)
+    return None if row is None else (row, n)
 
 
 def _read_table(path: Path) -> pd.DataFrame:

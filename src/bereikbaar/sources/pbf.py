@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TypeVar
@@ -128,14 +128,13 @@ def _fields(buf: bytes) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def _blobs(path: Path) -> list[tuple[str, bytes]]:
-    """(type, raw block bytes) of every blob, decompressed."""
-    out: list[tuple[str, bytes]] = []
+def _blobs(path: Path) -> Iterator[tuple[str, bytes]]:
+    """(type, raw block bytes) of every blob, decompressed, one at a time."""
     with path.open("rb") as f:
         while True:
             head = f.read(4)
             if not head:
-                return out
+                return
             if len(head) < 4:
                 msg = "truncated blob header length"
                 raise UnsupportedPbfError(msg)
@@ -167,7 +166,7 @@ def _blobs(path: Path) -> list[tuple[str, bytes]]:
             if raw is None:
                 msg = "empty blob"
                 raise UnsupportedPbfError(msg)
-            out.append((kind, raw))
+            yield kind, raw
 
 
 @dataclass
@@ -385,9 +384,15 @@ def read_pbf_ways(
     attrs: list[object] = []
     n_seen = 0
     key_bytes = {k.encode() for k in keys}
+    header_seen = False
     for kind, block in _blobs(path):
+        if kind == "OSMHeader":
+            header_seen = True
         if kind != "OSMData":
             continue
+        if not header_seen:
+            msg = "data before the OSMHeader block: not an OSM PBF file"
+            raise UnsupportedPbfError(msg)
         gran, lat_off, lon_off = 100, 0, 0
         table: tuple[int, int] | None = None
         groups: list[tuple[int, int]] = []
@@ -425,6 +430,9 @@ def read_pbf_ways(
                 msg = "non-dense nodes"
                 raise UnsupportedPbfError(msg)
             # relations (0x22) and changesets (0x2a) are not needed
+    if not header_seen:
+        msg = "no OSMHeader block: not an OSM PBF file"
+        raise UnsupportedPbfError(msg)
     size: IntArray = np.concatenate(way_size) if way_size else np.zeros(0, dtype=np.int64)
     refs: IntArray = np.concatenate(way_refs) if way_refs else np.zeros(0, dtype=np.int64)
     if node_parts:

@@ -18,7 +18,9 @@ import shapely
 
 from bereikbaar import load_network, nearest_library
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "osm" / "tudelft_2025.osm.pbf"
+DATA = (
+    Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "osm" / "tudelft_2025.osm.pbf"
+)
 
 
 def main() -> None:
@@ -57,10 +59,10 @@ def main() -> None:
         o, n, b = (statistics.median(t) for t in (t_ours, t_nx, t_build))
         print(
             f"{mode}: {net.n_nodes:,} nodes, {net.n_arcs:,} arcs, {len(core):,} origins | "
-            f"bereikbaar nearest_library (snap+Dijkstra) {o*1000:.1f} ms | "
-            f"networkx multi_source_dijkstra {n*1000:.1f} ms (+ reverse {b*1000:.1f} ms) | "
-            f"ratio networkx/bereikbaar {n/o:.2f}x (incl. building its graph "
-            f"{(n+b+t_graph)/o:.2f}x)"
+            f"bereikbaar nearest_library (snap+Dijkstra) {o * 1000:.1f} ms | "
+            f"networkx multi_source_dijkstra {n * 1000:.1f} ms (+ reverse {b * 1000:.1f} ms) | "
+            f"ratio networkx/bereikbaar {n / o:.2f}x (incl. building its graph "
+            f"{(n + b + t_graph) / o:.2f}x)"
         )
 
 

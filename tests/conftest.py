@@ -9,9 +9,7 @@ from hypothesis import HealthCheck, settings
 
 # Machines are noisy (2 cores shared with other jobs): no per-example deadline, no
 # too-slow health check. Example counts stay as each test sets them (>= 200 where it matters).
-settings.register_profile(
-    "bereikbaar", deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("bereikbaar", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("bereikbaar")
 
 

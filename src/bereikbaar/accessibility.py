@@ -16,8 +16,11 @@ Everything is in RD New (EPSG:28992, metres).
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,7 +156,7 @@ def snap_to_arcs(
     kwargs: dict[str, Any] = {"return_distance": True, "all_matches": False}
     if np.isfinite(max_snap_m):
         kwargs["max_distance"] = max_snap_m
-    (inp, hit), dist = tree.query_nearest(pts, **kwargs)
+    (inp, hit), dist = _query_nearest(tree, pts, kwargs)
     rows = np.flatnonzero(valid)[inp]
     a = cand[hit]
     frac = shapely.line_locate_point(geoms[hit], pts[inp], normalized=True)
@@ -162,6 +165,31 @@ def snap_to_arcs(
     offset[rows] = np.clip(frac, 0.0, 1.0) * network.length_m[a]
     snap[rows] = dist
     return Snapped(arc, offset, snap)
+
+
+_PARALLEL_MIN_POINTS = 20_000
+
+
+def _query_nearest(
+    tree: shapely.STRtree, pts: npt.NDArray[np.object_], kwargs: dict[str, Any]
+) -> tuple[tuple[IntArray, IntArray], FloatArray]:
+    """``tree.query_nearest`` on chunks of points in threads (GEOS releases the GIL).
+
+    Each point's answer does not depend on the others, so the result equals one
+    call on all points.
+    """
+    workers = min(os.cpu_count() or 1, 4)
+    if workers < 2 or len(pts) < _PARALLEL_MIN_POINTS:
+        out: tuple[tuple[IntArray, IntArray], FloatArray] = tree.query_nearest(pts, **kwargs)
+        return out
+    bounds = np.linspace(0, len(pts), workers + 1).astype(np.int64)
+    chunks = list(itertools.pairwise(bounds.tolist()))
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(lambda ab: tree.query_nearest(pts[ab[0] : ab[1]], **kwargs), chunks))
+    inp = np.concatenate([p[0][0] + a for p, (a, _) in zip(parts, chunks, strict=True)])
+    hit = np.concatenate([p[0][1] for p in parts])
+    dist = np.concatenate([p[1] for p in parts])
+    return (inp, hit), dist
 
 
 def _arc_cost(network: Network, weight: Weight, snapped: Snapped) -> tuple[FloatArray, FloatArray]:

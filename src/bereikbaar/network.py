@@ -375,7 +375,6 @@ class Network:
                 g.add_edge(a, b, weight=c)
         return g
 
-
     # ------------------------------------------------------------------ cache
     def save(self, path: str | Path) -> Path:
         """Write the network to an ``.npz`` file (NumPy arrays only, never pickle).

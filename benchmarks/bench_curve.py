@@ -3,10 +3,12 @@
     python benchmarks/bench_curve.py [--sizes 100000 250000 1000000 2000000 4000000]
 
 Runs ``bench_engine.py`` and ``bench_loader.py --no-osmnx`` per size, each in a
-fresh process, writes ``docs/performance_curve.json`` and the plot
-``docs/performance_curve.png`` (matplotlib, from the dev extra), and prints the
-growth check: the time per ``n log2 n`` must not grow between the smallest and
-the largest size (growth no faster than n log n).
+fresh process, writes ``docs/performance_curve.json`` (after every size, so a
+stopped run keeps what it measured; ``--resume`` skips the sizes already in it)
+and the plot ``docs/cost_curve.png`` (matplotlib, from the dev extra), and
+prints the growth check: the time per ``n log2 n`` must not grow (more than 25 %
+for noise) between the smallest and the largest size (growth no faster than
+n log n).
 """
 
 from __future__ import annotations
@@ -28,12 +30,22 @@ def main() -> None:
     ap.add_argument(
         "--sizes", type=int, nargs="+", default=[100_000, 250_000, 1_000_000, 2_000_000, 4_000_000]
     )
+    ap.add_argument("--resume", action="store_true", help="keep sizes already measured")
+    ap.add_argument("--plot-only", action="store_true", help="redraw from the JSON")
     args = ap.parse_args()
+    docs = ROOT / "docs"
+    curve = docs / "performance_curve.json"
     rows: list[dict[str, Any]] = []
-    for n in args.sizes:
+    if (args.resume or args.plot_only) and curve.is_file():
+        rows = json.loads(curve.read_text())
+    done = {r["nodes_target"] for r in rows if "nodes_target" in r}
+    for n in [] if args.plot_only else args.sizes:
+        if n in done:
+            continue
         eng = run_stage(HERE / "bench_engine.py", "--nodes", str(n), "--repeat", "2")
         load = run_stage(HERE / "bench_loader.py", "--nodes", str(n), "--no-osmnx")
         row = {
+            "nodes_target": n,
             "nodes": eng["nodes"],
             "arcs": eng["arcs"],
             "snapping_s": eng["snapping_s"],
@@ -42,16 +54,21 @@ def main() -> None:
             "loader_s": load["ours"]["wall_s"],
             "loader_rss_mb": load["ours"]["peak_rss_mb"],
             "pyosmium_pass_s": load["pyosmium_pass"]["wall_s"],
+            "engine_peak_rss_mb": eng["peak_rss_mb"],
+            "load": Path("/proc/loadavg").read_text().split()[:3],
         }
         rows.append(row)
+        rows.sort(key=lambda r: r["nodes"])
+        curve.write_text(json.dumps(rows, indent=1))
         print(json.dumps(row), flush=True)
-    docs = ROOT / "docs"
-    (docs / "performance_curve.json").write_text(json.dumps(rows, indent=1))
+    first, last = rows[0], rows[-1]
     for key in ("snapping_s", "engine_dijkstra_s", "scipy_floor_s", "loader_s"):
-        first, last = rows[0], rows[-1]
         per = [r[key] / (r["nodes"] * math.log2(r["nodes"])) for r in (first, last)]
-        print(f"{key}: time/(n log n) {per[0]:.3e} → {per[1]:.3e}; ok={per[1] <= per[0] * 1.25}")
-    plot(rows, docs / "performance_curve.png")
+        print(
+            f"{key}: time/(n log2 n) {per[0]:.3e} at {first['nodes']:,} -> {per[1]:.3e} at "
+            f"{last['nodes']:,}; ratio {per[1] / per[0]:.2f}; ok={per[1] <= per[0] * 1.25}"
+        )
+    plot(rows, docs / "cost_curve.png")
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:

@@ -6,7 +6,8 @@ Each run is a fresh process (peak RSS per run) calling :func:`bereikbaar.pipelin
 on the synthetic case (≥ 1.5 M graph nodes, 400,000 cells, 1,250 branches, 342
 gemeenten) with ``cache_dir`` set: the first run builds and caches the Network,
 the second loads it. Prints the pipeline's own per-stage timings (``run.json``),
-wall time and peak RSS of both runs, as one JSON line.
+the peak RSS per stage (sampled), wall time and peak RSS of both runs, as one
+JSON line (and each run's line as soon as it ends).
 """
 
 from __future__ import annotations
@@ -25,21 +26,71 @@ from common import DATA, case, emit, run_stage
 HERE = Path(__file__).resolve()
 
 
+class _RssSampler:
+    """Peak RSS per pipeline stage: a thread samples /proc/self/statm every 20 ms."""
+
+    def __init__(self) -> None:
+        import os
+        import threading
+
+        self._page_mb = os.sysconf("SC_PAGE_SIZE") / 1e6
+        self.stage = "start"
+        self.peaks: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _rss_mb(self) -> float:
+        with Path("/proc/self/statm").open() as f:
+            return int(f.read().split()[1]) * self._page_mb
+
+    def _sample(self) -> None:
+        with self._lock:
+            rss = self._rss_mb()
+            self.peaks[self.stage] = round(max(self.peaks.get(self.stage, 0.0), rss), 1)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.02):
+            self._sample()
+
+    def enter(self, name: str) -> None:
+        self._sample()
+        with self._lock:
+            self.stage = name
+        self._sample()
+
+    def stop(self) -> dict[str, float]:
+        self._sample()
+        self._stop.set()
+        self._thread.join()
+        return self.peaks
+
+
 def child(config: str, cache: str, out: str) -> None:
     import warnings
 
-    from bereikbaar.pipeline import run
+    import bereikbaar.pipeline as pipeline
     from bereikbaar.settings import Settings
 
     settings = dataclasses.replace(
         Settings.from_toml(config), cache_dir=Path(cache), out_dir=Path(out)
     )
+    sampler = _RssSampler()
+    suggested = pipeline._suggested_sites
+
+    def marked(*a: Any, **k: Any) -> Any:
+        sampler.enter("rapport schrijven")
+        return suggested(*a, **k)
+
+    pipeline._suggested_sites = marked  # type: ignore[assignment]
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = run(settings)
+        result = pipeline.run(settings, progress=sampler.enter)
     res: dict[str, Any] = {"wall_s": round(time.perf_counter() - t0, 1)}
     res["stages_s"] = result.provenance["timings_s"]
+    res["stages_peak_rss_mb"] = sampler.stop()
     res["counts"] = result.provenance["counts"]
     emit(res)
 
@@ -57,8 +108,9 @@ def main() -> None:
     shutil.rmtree(cache, ignore_errors=True)
     out_dir = DATA / f"national_out_{args.nodes}"
     res: dict[str, Any] = {"graph_nodes": inputs.n_graph_nodes}
-    res["cold"] = run_stage(HERE, "--child", str(inputs.config), str(cache), str(out_dir))
-    res["cached"] = run_stage(HERE, "--child", str(inputs.config), str(cache), str(out_dir))
+    for name in ("cold", "cached"):
+        res[name] = run_stage(HERE, "--child", str(inputs.config), str(cache), str(out_dir))
+        print(json.dumps({name: res[name]}), flush=True)
     print(json.dumps(res))
 
 

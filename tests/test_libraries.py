@@ -224,3 +224,16 @@ def test_missing_empty_and_headerless_files(tmp_path: pathlib.Path) -> None:
     (tmp_path / "kapot.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(InputError, match=r"kapot\.xlsx'.*XLSX"):
         load_libraries(tmp_path / "kapot.xlsx")
+
+
+def test_capacity_columns_pass_through_as_numbers(tmp_path: pathlib.Path) -> None:
+    csv = tmp_path / "lijst.csv"
+    csv.write_text(
+        "naam;type;x;y;Openingsuren\nA;Vestiging;155000;463000;32,5\nB;Servicepunt;156000;463000;8\n",
+        encoding="utf-8",
+    )
+    libs = load_libraries(csv)
+    assert libs["openingsuren"].tolist() == [32.5, 8.0]
+    csv.write_text("naam;type;x;y;openingsuren\nA;Vestiging;155000;463000;veel\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"row 1, column 'openingsuren'"):
+        load_libraries(csv)

@@ -47,6 +47,18 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+CAPACITY_COLUMNS = (
+    "capacity",
+    "opening_hours_per_week",
+    "openingsuren",
+    "openingsuren_per_week",
+    "uren_per_week",
+    "collection_size",
+    "collectie",
+    "collectieomvang",
+)
+"""Branch-list columns kept as numbers (capacity for 2SFCA); Dutch or English names."""
+
 # Netherlands bounding box in RD New (metres); branches outside are rejected.
 RD_X_RANGE: tuple[float, float] = (0.0, 300_000.0)
 RD_Y_RANGE: tuple[float, float] = (289_000.0, 629_000.0)
@@ -540,6 +552,21 @@ def load_libraries(
         geometry=gpd.GeoSeries(geometry, crs=CRS_RD),
         crs=CRS_RD,
     )
+
+    # capacity columns (opening hours, collection size) pass through for 2SFCA
+    for col in frame.columns:
+        key = str(col).strip().lower()
+        if key in CAPACITY_COLUMNS and key not in out.columns:
+            values = pd.to_numeric(
+                frame[col].astype(str).str.strip().str.replace(",", ".", regex=False),
+                errors="coerce",
+            )
+            bad = values.isna() & frame[col].notna() & (frame[col].astype(str).str.strip() != "")
+            if bad.any() or (values < 0).any():
+                first = int(rows[np.flatnonzero(bad.to_numpy() | (values < 0).to_numpy())[0]])
+                msg = f"{where(path, first, str(col))}: expected a non-negative number"
+                raise InputError(msg)
+            out[key] = values.to_numpy(dtype=float)
 
     missing_rows = [int(r) for r in rows[~has_xy]]
     if missing_rows and geocoder is not None:

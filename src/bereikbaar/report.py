@@ -63,6 +63,19 @@ CSV_HEADERS_NL: dict[str, str] = {
     s.POPULATION_UNREACHABLE: "Inwoners zonder bereikbare bibliotheek",
     s.TE_GROOT: "Te groot",
     s.REASONS: "Redenen",
+    # per target group (when the grid has the age columns)
+    "population_0_15": "Kinderen 0-15 jaar",
+    "mean_distance_km_0_15": "Gemiddelde afstand kinderen 0-15 (km)",
+    "population_beyond_0_15": "Kinderen 0-15 boven drempel",
+    "share_beyond_0_15": "Aandeel kinderen 0-15 boven drempel (0-1)",
+    "population_65plus": "65-plussers",
+    "mean_distance_km_65plus": "Gemiddelde afstand 65-plussers (km)",
+    "population_beyond_65plus": "65-plussers boven drempel",
+    "share_beyond_65plus": "Aandeel 65-plussers boven drempel (0-1)",
+    # comparison with CBS (when inputs.cbs_reference is set)
+    "cbs_comparable_mean_km": "Gemiddelde afstand zoals CBS (km, vestigingen en servicepunten)",
+    "cbs_mean_distance_km": "Gemiddelde afstand volgens CBS (km)",
+    "cbs_difference_km": "Verschil met CBS (km)",
 }
 """Stable mapping from contract column names to the Dutch headers of ``gemeenten.csv``.
 

@@ -155,3 +155,38 @@ def test_run_geocodes_offline_from_an_address_table(tmp_path: Path) -> None:
     assert row.geometry.x == pytest.approx(206100) and row.geometry.y == pytest.approx(558900)
     assert row["geocode_quality"] == "adres"
     assert not any("need geocoding" in w for w in result.provenance["warnings"])
+
+
+def test_run_compares_with_cbs_in_tables_and_map(tmp_path: Path) -> None:
+    import dataclasses
+
+    from bereikbaar.demo import write_demo_inputs
+    from bereikbaar.pipeline import run
+    from bereikbaar.settings import Inputs, Settings
+
+    inputs = write_demo_inputs(tmp_path / "raw")
+    ref = tmp_path / "raw" / "kwb.csv"
+    ref.write_text(
+        "gemeentecode;gemeentenaam;water;bibliotheek_gemiddelde_afstand_in_km\n"
+        + "".join(f"GM900{i};G{i};NEE;{i},5\n" for i in range(1, 6)),
+        encoding="utf-8",
+    )
+    base = Settings.from_toml(inputs.config)
+    settings = dataclasses.replace(
+        base,
+        inputs=dataclasses.replace(base.inputs, cbs_reference=ref),
+        out_dir=tmp_path / "out",
+    )
+    assert isinstance(settings.inputs, Inputs)
+    result = run(settings)
+    s = result.summary.set_index("gemeentecode")
+    assert s.loc["GM9003", "cbs_mean_distance_km"] == pytest.approx(3.5)
+    # CBS counts vestigingen and servicepunten: never farther than our vestiging-only figure
+    assert (s["cbs_comparable_mean_km"] <= s["mean_distance_km"] + 1e-9).all()
+    assert (tmp_path / "out" / "vergelijking_cbs.csv").exists()
+    csv = pd.read_csv(
+        tmp_path / "out" / "gemeenten.csv", sep=";", decimal=",", encoding="utf-8-sig"
+    )
+    assert "Gemiddelde afstand volgens CBS (km)" in csv.columns
+    html = (tmp_path / "out" / "kaart.html").read_text(encoding="utf-8")
+    assert "CBS: 3,5 km" in html

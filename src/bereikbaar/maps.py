@@ -1657,6 +1657,12 @@ def _gemeente_html(row: pd.Series, threshold_km: float, with_reasons: bool) -> s
     ]
     if s.FULL_SERVICE_LIBRARIES in row.index:
         parts.append(f"Volwaardige bibliotheken: {_fmt_count(row.get(s.FULL_SERVICE_LIBRARIES))}")
+    if "cbs_mean_distance_km" in row.index:  # comparison with CBS (inputs.cbs_reference)
+        parts.append(
+            f"Zoals CBS (vestigingen en servicepunten): "
+            f"{_fmt_km(row.get('cbs_comparable_mean_km'))}; "
+            f"CBS: {_fmt_km(row.get('cbs_mean_distance_km'))}"
+        )
     if _truthy(row.get(s.TE_GROOT)):
         parts.append(f'<b style="color:{FLAG_COLOUR}">Afstand te groot</b>')
         if with_reasons:

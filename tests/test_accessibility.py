@@ -248,3 +248,108 @@ def test_island_without_ferry_reaches_only_its_own_library() -> None:
     both = nearest_library(net, origins, libs_at([(0, 0), (5100, 0)]))
     assert both["library_id"].iloc[0] == "L1"
     assert both["distance_m"].iloc[0] == pytest.approx(10 + 400)
+
+
+# ------------------------------------------------ fast snapping == STRtree snapping
+
+
+def assert_same_snap(net: Network, pts: np.ndarray, **kw: object) -> None:
+    """The k-d tree path equals the STRtree path (ties between arcs aside)."""
+    fast = snap_to_arcs(net, pts, **kw)  # type: ignore[arg-type]
+    ref = snap_to_arcs(net, pts, method="strtree", **kw)  # type: ignore[arg-type]
+    ok = ref.arc >= 0
+    assert np.array_equal(fast.arc >= 0, ok)
+    np.testing.assert_allclose(fast.snap_m[ok], ref.snap_m[ok], atol=1e-9, rtol=0)
+    same = ok & (fast.arc == ref.arc)
+    np.testing.assert_allclose(fast.offset_m[same], ref.offset_m[same], atol=1e-6, rtol=0)
+    geoms = net.arc_geometry()[fast.arc[ok]]
+    p = shapely.points(pts[ok])
+    # a different arc is a tie: our arc is exactly as near as the reference's
+    np.testing.assert_allclose(shapely.distance(geoms, p), ref.snap_m[ok], atol=1e-9, rtol=0)
+    # the offset is consistent: the point that far along our arc is the projection
+    length = shapely.length(geoms)
+    frac = np.divide(
+        fast.offset_m[ok], net.length_m[fast.arc[ok]], out=np.zeros(ok.sum()), where=length > 0
+    )
+    at = shapely.line_interpolate_point(geoms, frac, normalized=True)
+    np.testing.assert_allclose(shapely.distance(at, p), fast.snap_m[ok], atol=1e-6, rtol=0)
+
+
+def curvy_network(seed: int) -> Network:
+    """Random arcs with 0-6 inner vertices, some wild, some near-straight, some repeated."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 25))
+    x, y = rng.uniform(0, 3000, n), rng.uniform(0, 3000, n)
+    if seed % 7 == 0:  # integer grid coordinates: many exact ties
+        x, y = np.round(x / 500) * 500, np.round(y / 500) * 500
+    m = int(rng.integers(1, 40))
+    u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+    geoms, lengths = [], []
+    for a, b in zip(u, v, strict=True):
+        k = int(rng.integers(0, 7))
+        if rng.random() < 0.5:
+            inner = rng.uniform(0, 3000, (k, 2))
+        else:
+            t = np.linspace(0, 1, k + 2)[1:-1, None]
+            inner = (1 - t) * [x[a], y[a]] + t * [x[b], y[b]] + rng.normal(0, 80, (k, 2))
+        if k and rng.random() < 0.2:  # a repeated vertex (zero-length segment)
+            inner = np.vstack([inner, inner[-1:]])
+        g = shapely.linestrings(np.vstack([[x[a], y[a]], inner, [x[b], y[b]]]))
+        geoms.append(g)
+        lengths.append(shapely.length(g) * rng.uniform(0.9, 1.2))
+    return Network(
+        x=x,
+        y=y,
+        u=u.astype(np.int64),
+        v=v.astype(np.int64),
+        length_m=np.array(lengths),
+        geometry=np.array(geoms, dtype=object),
+    )
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_fast_snap_equals_strtree_on_random_curvy_networks(seed: int) -> None:
+    net = curvy_network(seed)
+    rng = np.random.default_rng(seed + 10_000)
+    pts = rng.uniform(-2000, 5000, (150, 2))  # also far outside: many candidate rounds
+    coords = shapely.get_coordinates(net.arc_geometry())
+    pts[:20] = coords[rng.integers(0, len(coords), 20)]  # exactly on vertices
+    pts[20] = np.nan
+    assert_same_snap(net, pts, core_only=False)
+    assert_same_snap(net, pts, core_only=False, max_snap_m=200.0)
+    if net.snappable_nodes()[net.u].any():
+        assert_same_snap(net, pts)
+
+
+def test_fast_snap_long_straight_arcs_and_zero_length_arc() -> None:
+    # 20 km arcs are cut into many pieces; a zero-length loop arc at node 2
+    net = make_network(
+        [(0.0, 0.0), (20_000.0, 0.0), (20_000.0, 7.0)], [(0, 1), (1, 0), (1, 2), (2, 2)]
+    )
+    pts = np.array([[10_000.3, 40.0], [-300.0, -5.0], [20_000.0, 9.0], [5_000.0, 30_000.0]])
+    assert_same_snap(net, pts, core_only=False)
+    s = snap_to_arcs(net, pts, core_only=False)
+    assert s.snap_m.tolist() == pytest.approx([40.0, math.hypot(300, 5), 2.0, 30_000.0])
+    assert s.offset_m[0] == pytest.approx(10_000.3) or s.offset_m[0] == pytest.approx(9_999.7)
+    far = snap_to_arcs(net, pts, core_only=False, max_snap_m=100.0)
+    assert far.arc.tolist()[3] == -1
+    assert math.isnan(far.snap_m[3])
+
+
+def test_fast_snap_rejects_unknown_method() -> None:
+    with pytest.raises(InputError, match="method"):
+        snap_to_arcs(ring(False), np.array([[1.0, 1.0]]), method="grid")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["car", "bike"])
+def test_fast_snap_equals_strtree_on_tudelft(shared_data, mode: str) -> None:  # type: ignore[no-untyped-def]
+    from bereikbaar.sources.osm import load_network
+
+    net = load_network(shared_data / "osm" / "tudelft_2025.osm.pbf", mode=mode)
+    rng = np.random.default_rng(3)
+    lo = np.array([net.x.min(), net.y.min()]) - 500
+    hi = np.array([net.x.max(), net.y.max()]) + 500
+    pts = rng.uniform(lo, hi, (5000, 2))
+    pts[:500] = np.column_stack([net.x, net.y])[rng.integers(0, net.n_nodes, 500)]
+    assert_same_snap(net, pts)
+    assert_same_snap(net, pts, core_only=False, max_snap_m=50.0)

@@ -22,7 +22,7 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -31,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
 
 from .exceptions import BereikbaarWarning, InputError, NetworkError
 from .network import FloatArray, IntArray, Network, Weight
@@ -108,6 +109,7 @@ def snap_to_arcs(
     *,
     core_only: bool = True,
     max_snap_m: float = np.inf,
+    method: Literal["kdtree", "strtree"] = "kdtree",
 ) -> Snapped:
     """Project points perpendicular onto the nearest arc of the network.
 
@@ -128,6 +130,12 @@ def snap_to_arcs(
         Snap only onto arcs whose both ends lie in the strongly connected core.
     max_snap_m
         Points farther than this (m) from every eligible arc stay unsnapped.
+    method
+        ``"kdtree"`` (default): a k-d tree over short pieces of the arcs' straight
+        segments with exact point-to-segment distances, proven exact per point;
+        ``"strtree"``: shapely's ``STRtree.query_nearest`` on the arc geometries
+        (the reference). Both give the same nearest distance; when two arcs are at
+        exactly the same distance either may be chosen.
 
     Returns
     -------
@@ -138,19 +146,28 @@ def snap_to_arcs(
     arc = np.full(n, -1, dtype=np.int64)
     offset = np.full(n, np.nan)
     snap = np.full(n, np.nan)
-    rev = network.reverse_arc()
-    ids = np.arange(network.n_arcs)
-    eligible = (rev < 0) | (ids < rev)
-    if core_only:
-        eligible &= network.snappable_nodes()[network.u] & network.snappable_nodes()[network.v]
-    cand = np.flatnonzero(eligible)
+    cand = _eligible_arcs(network, core_only)
     if len(cand) == 0:
         msg = "the network has no arcs to snap onto (empty network or no connected core)"
         raise NetworkError(msg)
-    geoms = network.arc_geometry()[cand]
     valid = np.isfinite(xy).all(axis=1)
     if not valid.any():
         return Snapped(arc, offset, snap)
+    if method == "kdtree":
+        index = _segment_index(network, core_only, cand)
+        if index is not None:
+            rows = np.flatnonzero(valid)
+            a, off, dist = index.nearest(np.ascontiguousarray(xy[valid], dtype=float), max_snap_m)
+            got = a >= 0
+            rows, a = rows[got], a[got]
+            arc[rows] = a
+            offset[rows] = np.clip(off[got], 0.0, 1.0) * network.length_m[a]
+            snap[rows] = dist[got]
+            return Snapped(arc, offset, snap)
+    elif method != "strtree":
+        msg = f"method must be 'kdtree' or 'strtree', got {method!r}"
+        raise InputError(msg)
+    geoms = network.arc_geometry()[cand]
     pts = shapely.points(xy[valid])
     tree = shapely.STRtree(geoms)
     kwargs: dict[str, Any] = {"return_distance": True, "all_matches": False}
@@ -165,6 +182,170 @@ def snap_to_arcs(
     offset[rows] = np.clip(frac, 0.0, 1.0) * network.length_m[a]
     snap[rows] = dist
     return Snapped(arc, offset, snap)
+
+
+def _eligible_arcs(network: Network, core_only: bool) -> IntArray:
+    """Indices of the arcs points may be snapped onto (one of each twin pair)."""
+    rev = network.reverse_arc()
+    ids = np.arange(network.n_arcs)
+    eligible = (rev < 0) | (ids < rev)
+    if core_only:
+        ok = network.snappable_nodes()
+        eligible &= ok[network.u] & ok[network.v]
+    return np.flatnonzero(eligible)
+
+
+_PIECE_M = 100.0  # longest piece of a segment indexed in the k-d tree (m)
+_K_FIRST = 8  # candidate pieces per point in the first k-d tree query
+_CHUNK = 200_000  # points per vectorised batch (bounds the temporary arrays)
+_LEAFSIZE = 16
+_CELL_M = 1000.0  # points are queried in the order of a grid of this size (cache locality)
+
+
+class _SegmentIndex:
+    """Straight segments of the eligible arcs, cut into pieces of at most ``_PIECE_M``.
+
+    A k-d tree over the piece midpoints yields candidate segments per point; the
+    exact point-to-segment distance (GEOS's formula) picks the nearest one. A point
+    is proven done when its k-th nearest midpoint lies at least ``best + h`` away
+    (``h``: the longest half piece): every other piece, hence every other segment
+    point, is then no nearer than ``best``. Unproven points are queried again with
+    a larger k (at worst all pieces).
+    """
+
+    def __init__(self, network: Network, cand: IntArray) -> None:
+        geoms = network.arc_geometry()[cand]
+        coords, gidx = shapely.get_coordinates(geoms, return_index=True)
+        same = gidx[1:] == gidx[:-1]
+        start = np.flatnonzero(same)  # segment k runs from coords[start[k]] to coords[start[k]+1]
+        self.ax = coords[start, 0].copy()
+        self.ay = coords[start, 1].copy()
+        self.bx = coords[start + 1, 0].copy()
+        self.by = coords[start + 1, 1].copy()
+        seg_geom = gidx[start]
+        dx, dy = self.bx - self.ax, self.by - self.ay
+        seg_len = np.sqrt(dx * dx + dy * dy)
+        self.seg_len = seg_len
+        self.seg_arc = cand[seg_geom]
+        # length along the arc before each segment, and each arc's geometry length
+        total = np.bincount(seg_geom, weights=seg_len, minlength=len(cand))
+        cum = np.cumsum(seg_len) - seg_len
+        first = np.searchsorted(seg_geom, seg_geom, side="left")
+        self.seg_before = cum - cum[first]
+        self.seg_total = total[seg_geom]
+        pieces = np.maximum(np.ceil(seg_len / _PIECE_M), 1).astype(np.int64)
+        self.piece_seg = np.repeat(np.arange(len(start)), pieces)
+        first_piece = np.cumsum(pieces) - pieces
+        i = np.arange(len(self.piece_seg)) - first_piece[self.piece_seg]
+        t = (i + 0.5) / pieces[self.piece_seg]
+        mid = np.column_stack(
+            [
+                self.ax[self.piece_seg] + dx[self.piece_seg] * t,
+                self.ay[self.piece_seg] + dy[self.piece_seg] * t,
+            ]
+        )
+        self.half = float((seg_len / pieces).max(initial=0.0)) / 2.0
+        self.n_pieces = len(self.piece_seg)
+        self.tree = (
+            cKDTree(mid, leafsize=_LEAFSIZE, balanced_tree=False, compact_nodes=False)
+            if self.n_pieces
+            else None
+        )
+
+    def nearest(self, xy: FloatArray, max_snap_m: float) -> tuple[IntArray, FloatArray, FloatArray]:
+        """Nearest arc, fraction along its geometry and distance (m) per point (-1 if none)."""
+        n = len(xy)
+        arc = np.full(n, -1, dtype=np.int64)
+        frac = np.full(n, np.nan)
+        dist = np.full(n, np.nan)
+        if self.tree is None:
+            return arc, frac, dist
+        cell = np.floor(xy / _CELL_M)
+        todo = np.lexsort((cell[:, 1], cell[:, 0]))
+        k = min(_K_FIRST, self.n_pieces)
+        while len(todo):
+            left: list[IntArray] = []
+            for lo in range(0, len(todo), _CHUNK):
+                rows = todo[lo : lo + _CHUNK]
+                done = self._batch(xy[rows], k, max_snap_m, rows, arc, frac, dist)
+                left.append(rows[~done])
+            todo = np.concatenate(left)
+            if len(todo):
+                log.debug("snapping: %d points need more than %d candidate pieces", len(todo), k)
+            k = min(4 * k, self.n_pieces)
+        return arc, frac, dist
+
+    def _batch(
+        self,
+        p: FloatArray,
+        k: int,
+        max_snap_m: float,
+        rows: IntArray,
+        arc: IntArray,
+        frac: FloatArray,
+        dist: FloatArray,
+    ) -> npt.NDArray[np.bool_]:
+        """Snap one batch with ``k`` candidates; write proven rows; return the proven mask."""
+        assert self.tree is not None
+        workers = -1 if len(p) >= _PARALLEL_MIN_POINTS else 1  # threads cost ~ms to start
+        dd, ii = self.tree.query(p, k=k, workers=workers)
+        dd = np.asarray(dd, dtype=float).reshape(len(p), -1)
+        ii = np.asarray(ii).reshape(len(p), -1)
+        seg = self.piece_seg[ii]  # k <= n_pieces, so every index exists
+        d, r = _point_segment(
+            p[:, :1], p[:, 1:], self.ax[seg], self.ay[seg], self.bx[seg], self.by[seg]
+        )
+        best = d.min(axis=1)
+        # among equally near candidates take the lowest segment (GEOS takes the first)
+        pick = np.where(d == best[:, None], seg, np.iinfo(np.int64).max).min(axis=1)
+        bound = dd[:, -1] - self.half
+        slack = 1e-9 * (1.0 + np.abs(p).max(axis=1))
+        proven = (bound - slack >= best) | (bound - slack > max_snap_m)
+        if k >= self.n_pieces:
+            proven[:] = True
+        ok = proven & (best <= max_snap_m)
+        s = pick[ok]
+        rr = r[ok, :][np.arange(ok.sum()), np.argmax((seg[ok] == s[:, None]), axis=1)]
+        t = np.clip(rr, 0.0, 1.0)
+        along = self.seg_before[s] + t * self.seg_len[s]
+        total = self.seg_total[s]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f = np.where(total > 0, along / total, 0.0)
+        out = rows[ok]
+        arc[out] = self.seg_arc[s]
+        frac[out] = f
+        dist[out] = best[ok]
+        return np.asarray(proven)
+
+
+def _point_segment(
+    px: FloatArray, py: FloatArray, ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Distance from points to segments A-B and the projection factor (GEOS's formula)."""
+    ex, ey = bx - ax, by - ay
+    len2 = ex * ex + ey * ey
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = ((px - ax) * ex + (py - ay) * ey) / len2
+        s = ((ay - py) * ex - (ax - px) * ey) / len2
+        perp = np.abs(s) * np.sqrt(len2)
+    da = np.sqrt((px - ax) ** 2 + (py - ay) ** 2)
+    db = np.sqrt((px - bx) ** 2 + (py - by) ** 2)
+    degenerate = len2 == 0
+    d = np.where(degenerate | (r <= 0.0), da, np.where(r >= 1.0, db, perp))
+    r = np.where(degenerate, 0.0, r)
+    return d, r
+
+
+def _segment_index(network: Network, core_only: bool, cand: IntArray) -> _SegmentIndex | None:
+    """The cached segment index of the eligible arcs, or None for non-line geometries."""
+    store = network._snap_store
+    key = (core_only, 50)
+    if key not in store:
+        types = shapely.get_type_id(network.arc_geometry()[cand])
+        store[key] = _SegmentIndex(network, cand) if np.all(types == 1) else None
+    out = store[key]
+    assert out is None or isinstance(out, _SegmentIndex)
+    return out
 
 
 _PARALLEL_MIN_POINTS = 20_000

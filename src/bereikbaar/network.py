@@ -171,6 +171,11 @@ class Network:
     def _csr_store(self) -> dict[tuple[str, bool], sp.csr_array]:
         return {}
 
+    @cached_property
+    def _snap_store(self) -> dict[tuple[bool, int], object]:
+        # snapping indexes built by bereikbaar.accessibility, keyed by eligibility
+        return {}
+
     def core_nodes(self) -> npt.NDArray[np.bool_]:
         """Mask of nodes in the largest strongly connected component."""
         return self._core

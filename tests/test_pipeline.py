@@ -190,3 +190,25 @@ def test_run_compares_with_cbs_in_tables_and_map(tmp_path: Path) -> None:
     assert "Gemiddelde afstand volgens CBS (km)" in csv.columns
     html = (tmp_path / "out" / "kaart.html").read_text(encoding="utf-8")
     assert "CBS: 3,5 km" in html
+
+
+def test_site_suggestions_setting(tmp_path: Path) -> None:
+    import dataclasses
+
+    from bereikbaar.demo import write_demo_inputs
+    from bereikbaar.exceptions import ConfigError
+    from bereikbaar.pipeline import run
+    from bereikbaar.settings import Settings
+
+    inputs = write_demo_inputs(tmp_path / "raw")
+    base = Settings.from_toml(inputs.config)
+    off = run(dataclasses.replace(base, site_suggestions=0, out_dir=tmp_path / "off"))
+    html = (tmp_path / "off" / "rapport.html").read_text(encoding="utf-8")
+    assert off.outputs["rapport"].exists()
+    one = run(dataclasses.replace(base, site_suggestions=1, out_dir=tmp_path / "one"))
+    html_one = (tmp_path / "one" / "rapport.html").read_text(encoding="utf-8")
+    # with suggestions every flagged gemeente gets a ranked site; without, none is drawn
+    assert html_one.count("<title>Voorgestelde locatie 1</title>") == len(one.flagged)
+    assert "<title>Voorgestelde locatie" not in html
+    with pytest.raises(ConfigError, match="whole number"):
+        Settings.from_dict({"site_suggestions": 2.5})

@@ -321,7 +321,7 @@ def _suggested_sites(result: RunResult, settings: Settings) -> gpd.GeoDataFrame 
     from .scenarios import best_sites_for_gemeente, prepare_baseline
 
     codes = result.flagged[GEMEENTECODE].astype(str).tolist()
-    if not codes:
+    if not codes or settings.site_suggestions == 0:
         return None
     parts: list[gpd.GeoDataFrame] = []
     messages: list[str] = []
@@ -330,7 +330,11 @@ def _suggested_sites(result: RunResult, settings: Settings) -> gpd.GeoDataFrame 
         base = prepare_baseline(result, settings)
         for code in codes:
             try:
-                parts.append(best_sites_for_gemeente(base, code, settings=settings))
+                parts.append(
+                    best_sites_for_gemeente(
+                        base, code, k=settings.site_suggestions, settings=settings
+                    )
+                )
             except BereikbaarError as err:
                 messages.append(f"locatiesuggesties voor {code} niet berekend: {err}")
     for w in caught:

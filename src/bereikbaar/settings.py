@@ -136,6 +136,10 @@ class Settings:
     dask_scheduler
         Address of a Dask scheduler (``tcp://host:8786``) for the closure ranking;
         ``None`` starts a local cluster.
+    site_suggestions
+        How many suggested sites for a new full-service branch the dossier gives per
+        flagged gemeente (maximal covering, see :func:`bereikbaar.suggest_sites`);
+        0 switches the suggestions off (faster national runs).
     geocoder
         How branches without coordinates get a location: ``"none"`` (reported as
         needing geocoding), ``"pdok"`` (online, PDOK Locatieserver at ``pdok_url``,
@@ -161,11 +165,17 @@ class Settings:
     study_area: tuple[str, ...] = ()
     study_buffer_m: float = 20_000.0
     dask_scheduler: str | None = None
+    site_suggestions: int = 3
     geocoder: str = "none"
     pdok_url: str = "https://api.pdok.nl/bzk/locatieserver/search/v3_1"
     cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.site_suggestions, bool) or not (
+            isinstance(self.site_suggestions, int) and 0 <= self.site_suggestions <= 20
+        ):
+            msg = f"site_suggestions must be a whole number 0-20, got {self.site_suggestions!r}"
+            raise ConfigError(msg)
         if self.geocoder not in ("none", "pdok", "table"):
             msg = f"geocoder must be one of 'none', 'pdok', 'table', got {self.geocoder!r}"
             raise ConfigError(msg)
@@ -305,6 +315,10 @@ def _convert(hint: Any, value: Any, source: object, base: Path, key: str) -> Any
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad("a number")
         return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("a whole number")
+        return value
     if hint is str:
         if not isinstance(value, str):
             raise bad("a string")

@@ -230,20 +230,29 @@ class Network:
 
     @cached_property
     def _reverse_arc(self) -> IntArray:
-        import pandas as pd
-
         m = self.n_arcs
         out = np.full(m, -1, dtype=np.int64)
         if m == 0:
             return out
+        n = np.int64(self.n_nodes)
         lmm = np.round(self.length_m * 1000.0).astype(np.int64)
-        arcs = pd.DataFrame({"a": self.u, "b": self.v, "l": lmm, "i": np.arange(m)})
-        # first arc per (u, v, length) is the twin candidate for the opposite arcs
-        first = arcs.drop_duplicates(["a", "b", "l"])
-        query = pd.DataFrame({"a": self.v, "b": self.u, "l": lmm, "q": np.arange(m)})
-        hit = query.merge(first, on=["a", "b", "l"], how="inner")
-        hit = hit[hit["q"].to_numpy() != hit["i"].to_numpy()]
-        out[hit["q"].to_numpy()] = hit["i"].to_numpy()
+        if lmm.max() >= 1 << 40:
+            msg = "an arc is longer than 1,000 km; lengths must be in metres"
+            raise NetworkError(msg)
+        # dense rank of each (u, v) pair, shared by the arcs and their reversed queries
+        pairs = np.concatenate([self.u * n + self.v, self.v * n + self.u])
+        _, rank = np.unique(pairs, return_inverse=True)
+        # one int64 key per (u, v, length in mm): rank in the high bits, mm in the low 40
+        key_f = (rank[:m].astype(np.int64) << 40) | lmm
+        key_q = (rank[m:].astype(np.int64) << 40) | lmm
+        # the first (lowest-index) arc per key is the twin candidate for the opposite arcs
+        order = np.argsort(key_f, kind="stable")
+        sorted_keys = key_f[order]
+        pos = np.minimum(np.searchsorted(sorted_keys, key_q, side="left"), m - 1)
+        hit = sorted_keys[pos] == key_q
+        twin = order[pos]
+        ok = hit & (twin != np.arange(m))
+        out[ok] = twin[ok]
         # self-loops: a two-way loop is two arcs a→a of one length; pair them with
         # each other (the merge above cannot: it pairs an arc only with the first)
         loops = np.flatnonzero(self.u == self.v)
@@ -514,11 +523,15 @@ def _min_csr(rows: IntArray, cols: IntArray, w: FloatArray, n: int) -> sp.csr_ar
             (np.zeros(0), np.zeros(0, dtype=np.int32), np.zeros(n + 1, dtype=np.int32)),
             shape=(n, n),
         )
-    order = np.lexsort((w, cols, rows))
-    r, c, ww = rows[order], cols[order], w[order]
-    keep = np.ones(len(r), dtype=bool)
-    keep[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-    r, c, ww = r[keep], c[keep], ww[keep]
+    key = rows.astype(np.int64) * np.int64(n) + cols.astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    start = np.ones(len(k), dtype=bool)
+    start[1:] = k[1:] != k[:-1]
+    first = np.flatnonzero(start)
+    ww = np.minimum.reduceat(w[order], first)  # the minimum over parallel arcs
+    k = k[first]
+    r, c = k // n, k % n
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
     return sp.csr_array(

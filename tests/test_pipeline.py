@@ -210,5 +210,16 @@ def test_site_suggestions_setting(tmp_path: Path) -> None:
     # with suggestions every flagged gemeente gets a ranked site; without, none is drawn
     assert html_one.count("<title>Voorgestelde locatie 1</title>") == len(one.flagged)
     assert "<title>Voorgestelde locatie" not in html
+    # only the flagged gemeente with the most residents beyond 5 km gets suggestions
+    top = one.flagged.sort_values("population_beyond", ascending=False)["gemeentecode"].iloc[0]
+    cap = run(
+        dataclasses.replace(
+            base, site_suggestions=1, site_suggestions_max_gemeenten=1, out_dir=tmp_path / "cap"
+        )
+    )
+    html_cap = (tmp_path / "cap" / "rapport.html").read_text(encoding="utf-8")
+    assert html_cap.count("<title>Voorgestelde locatie 1</title>") == 1
+    assert any("niet voor 2 andere" in w for w in cap.provenance["warnings"])
+    assert top == "GM9002"  # Lange Velden: 8,130 residents all beyond 5 km
     with pytest.raises(ConfigError, match="whole number"):
         Settings.from_dict({"site_suggestions": 2.5})

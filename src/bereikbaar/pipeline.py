@@ -48,6 +48,7 @@ from .schema import (
     GEMEENTENAAM,
     LIBRARY_ID,
     MEAN_DISTANCE_KM,
+    POPULATION_BEYOND,
     REACHABLE,
     SNAP_M,
     TE_GROOT,
@@ -320,9 +321,14 @@ def _suggested_sites(result: RunResult, settings: Settings) -> gpd.GeoDataFrame 
     from .exceptions import BereikbaarError
     from .scenarios import best_sites_for_gemeente, prepare_baseline
 
-    codes = result.flagged[GEMEENTECODE].astype(str).tolist()
+    flagged = result.flagged.sort_values(
+        [POPULATION_BEYOND, GEMEENTECODE], ascending=[False, True], kind="stable"
+    )
+    codes = flagged[GEMEENTECODE].astype(str).tolist()
     if not codes or settings.site_suggestions == 0:
         return None
+    skipped = codes[settings.site_suggestions_max_gemeenten :]
+    codes = codes[: settings.site_suggestions_max_gemeenten]
     parts: list[gpd.GeoDataFrame] = []
     messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -337,6 +343,11 @@ def _suggested_sites(result: RunResult, settings: Settings) -> gpd.GeoDataFrame 
                 )
             except BereikbaarError as err:
                 messages.append(f"locatiesuggesties voor {code} niet berekend: {err}")
+    if skipped:
+        messages.append(
+            f"locatiesuggesties alleen voor de {len(codes)} gemeenten met de meeste inwoners "
+            f"boven de drempel; niet voor {len(skipped)} andere (site_suggestions_max_gemeenten)"
+        )
     for w in caught:
         if issubclass(w.category, BereikbaarWarning):
             messages.append(str(w.message))

@@ -140,6 +140,10 @@ class Settings:
         How many suggested sites for a new full-service branch the dossier gives per
         flagged gemeente (maximal covering, see :func:`bereikbaar.suggest_sites`);
         0 switches the suggestions off (faster national runs).
+    site_suggestions_max_gemeenten
+        Suggestions are computed for at most this many flagged gemeenten, those with
+        the most residents beyond the threshold first (each costs bounded Dijkstras
+        from every candidate cell; a national run may flag ~200 gemeenten).
     geocoder
         How branches without coordinates get a location: ``"none"`` (reported as
         needing geocoding), ``"pdok"`` (online, PDOK Locatieserver at ``pdok_url``,
@@ -166,6 +170,7 @@ class Settings:
     study_buffer_m: float = 20_000.0
     dask_scheduler: str | None = None
     site_suggestions: int = 3
+    site_suggestions_max_gemeenten: int = 25
     geocoder: str = "none"
     pdok_url: str = "https://api.pdok.nl/bzk/locatieserver/search/v3_1"
     cache_dir: Path | None = None
@@ -175,6 +180,15 @@ class Settings:
             isinstance(self.site_suggestions, int) and 0 <= self.site_suggestions <= 20
         ):
             msg = f"site_suggestions must be a whole number 0-20, got {self.site_suggestions!r}"
+            raise ConfigError(msg)
+        if isinstance(self.site_suggestions_max_gemeenten, bool) or not (
+            isinstance(self.site_suggestions_max_gemeenten, int)
+            and self.site_suggestions_max_gemeenten >= 0
+        ):
+            msg = (
+                "site_suggestions_max_gemeenten must be a whole number >= 0, got "
+                f"{self.site_suggestions_max_gemeenten!r}"
+            )
             raise ConfigError(msg)
         if self.geocoder not in ("none", "pdok", "table"):
             msg = f"geocoder must be one of 'none', 'pdok', 'table', got {self.geocoder!r}"

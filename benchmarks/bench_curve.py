@@ -32,6 +32,12 @@ def main() -> None:
     )
     ap.add_argument("--resume", action="store_true", help="keep sizes already measured")
     ap.add_argument("--plot-only", action="store_true", help="redraw from the JSON")
+    ap.add_argument(
+        "--pass-max",
+        type=int,
+        default=2_000_000,
+        help="run the bare pyosmium pass only up to this size (it takes minutes above)",
+    )
     args = ap.parse_args()
     docs = ROOT / "docs"
     curve = docs / "performance_curve.json"
@@ -43,7 +49,8 @@ def main() -> None:
         if n in done:
             continue
         eng = run_stage(HERE / "bench_engine.py", "--nodes", str(n), "--repeat", "2")
-        load = run_stage(HERE / "bench_loader.py", "--nodes", str(n), "--no-osmnx")
+        no_pass = ["--no-pass"] if n > args.pass_max else []
+        load = run_stage(HERE / "bench_loader.py", "--nodes", str(n), "--no-osmnx", *no_pass)
         row = {
             "nodes_target": n,
             "nodes": eng["nodes"],
@@ -53,7 +60,7 @@ def main() -> None:
             "scipy_floor_s": eng["scipy_floor_s"],
             "loader_s": load["ours"]["wall_s"],
             "loader_rss_mb": load["ours"]["peak_rss_mb"],
-            "pyosmium_pass_s": load["pyosmium_pass"]["wall_s"],
+            "pyosmium_pass_s": load["pyosmium_pass"]["wall_s"] if not no_pass else None,
             "engine_peak_rss_mb": eng["peak_rss_mb"],
             "load": Path("/proc/loadavg").read_text().split()[:3],
         }
@@ -83,12 +90,13 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     labels = {
         "loader_s": "PBF → Network (bereikbaar)",
         "pyosmium_pass_s": "one pyosmium pass (floor)",
-        "snapping_s": "snapping (400k-proportional origins)",
+        "snapping_s": "snapping (origins ∝ nodes, 400k from 1.6 M on)",
         "engine_dijkstra_s": "engine Dijkstra + origin costs",
         "scipy_floor_s": "raw scipy dijkstra(min_only)",
     }
     for key, label in labels.items():
-        ax.plot(n, [r[key] for r in rows], marker="o", label=label)
+        pts = [(r["nodes"], r[key]) for r in rows if r.get(key) is not None]
+        ax.plot([a for a, _ in pts], [b for _, b in pts], marker="o", label=label)
     ref = rows[-1]["loader_s"]
     guide = [ref * (m * math.log2(m)) / (n[-1] * math.log2(n[-1])) for m in n]
     ax.plot(n, guide, "k--", linewidth=0.8, label="n log n (through the last loader point)")

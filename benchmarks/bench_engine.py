@@ -2,7 +2,7 @@
 
     python benchmarks/bench_engine.py --nodes 1600000 [--networkx] [--pandana]
 
-Uses the synthetic case of that size (written once under data/bench/) and the
+Uses the synthetic case of that size (written once under benchmarks/out/) and the
 cached Network. Prints one JSON line: per stage wall/CPU seconds, peak RSS (MB)
 and the ratios measured in this same process:
 

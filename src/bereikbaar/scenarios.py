@@ -63,6 +63,7 @@ from .network import FloatArray, IntArray, Network, Weight
 from .schema import (
     ADDRESS,
     BRANCH_TYPE,
+    CAPACITY_COLUMNS,
     CELL_ID,
     CRS_RD,
     CRS_WGS84,
@@ -123,17 +124,6 @@ RESULT_COLUMNS = (LIBRARY_ID, DISTANCE_M, SNAP_M, TIME_S, REACHABLE)
 DEFAULT_CATCHMENT_KM = 10.0
 """Default 2SFCA catchment (km of road)."""
 
-CAPACITY_COLUMNS = (
-    "capacity",
-    "opening_hours_per_week",
-    "openingsuren",
-    "openingsuren_per_week",
-    "uren_per_week",
-    "collection_size",
-    "collectie",
-    "collectieomvang",
-)
-"""Library columns recognised as capacity for 2SFCA, first match wins."""
 
 _DENSE_BUDGET = 20_000_000  # floats per batch of bounded Dijkstras
 

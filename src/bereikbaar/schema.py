@@ -102,3 +102,15 @@ SUMMARY_COLUMNS: Final = (
 )
 
 MODES: Final = ("car", "bike", "walk")
+
+CAPACITY_COLUMNS: Final = (
+    "capacity",
+    "opening_hours_per_week",
+    "openingsuren",
+    "openingsuren_per_week",
+    "uren_per_week",
+    "collection_size",
+    "collectie",
+    "collectieomvang",
+)
+"""Branch-list columns read as capacity for 2SFCA (first match wins); kept by the loader."""

@@ -28,6 +28,7 @@ from ..exceptions import BereikbaarWarning, InputError, where
 from ..schema import (
     ADDRESS,
     BRANCH_TYPE,
+    CAPACITY_COLUMNS,
     CRS_RD,
     CRS_WGS84,
     FULL_SERVICE,
@@ -47,17 +48,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CAPACITY_COLUMNS = (
-    "capacity",
-    "opening_hours_per_week",
-    "openingsuren",
-    "openingsuren_per_week",
-    "uren_per_week",
-    "collection_size",
-    "collectie",
-    "collectieomvang",
-)
-"""Branch-list columns kept as numbers (capacity for 2SFCA); Dutch or English names."""
 
 # Netherlands bounding box in RD New (metres); branches outside are rejected.
 RD_X_RANGE: tuple[float, float] = (0.0, 300_000.0)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import pathlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -20,3 +24,25 @@ def shared_data() -> pathlib.Path:
     if not p.is_dir():
         pytest.skip("../shared/data not present (a fresh user machine)")
     return p.resolve()
+
+
+@contextmanager
+def loopback_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 (ephemeral port) in a thread; yield ``http://host:port``."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        yield f"http://{host!s}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def serve_loopback() -> object:
+    """The :func:`loopback_server` context manager, for fixtures of local fake services."""
+    return loopback_server

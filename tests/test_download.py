@@ -103,19 +103,10 @@ def _handler(state: FileServer) -> type[http.server.BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def files() -> Iterator[tuple[str, FileServer]]:
+def files(serve_loopback: Any) -> Iterator[tuple[str, FileServer]]:
     state = FileServer()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    try:
-        yield f"http://{host!s}:{port}", state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serve_loopback(_handler(state)) as url:
+        yield f"{url}", state
 
 
 def _payload(n: int, seed: int = 7) -> bytes:

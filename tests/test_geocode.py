@@ -349,19 +349,10 @@ def _handler(state: FakePdok) -> type[http.server.BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def pdok() -> Iterator[tuple[str, FakePdok]]:
+def pdok(serve_loopback: Any) -> Iterator[tuple[str, FakePdok]]:
     state = FakePdok()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    try:
-        yield f"http://{host!s}:{port}/bzk/locatieserver/search/v3_1", state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serve_loopback(_handler(state)) as url:
+        yield f"{url}/bzk/locatieserver/search/v3_1", state
 
 
 def _client(url: str, cache: pathlib.Path, **kw: Any) -> PdokGeocoder:

@@ -630,26 +630,23 @@ def inline_resources(html_text: str, *, keep_icon_fonts: bool | None = None) -> 
     def drop(url: str) -> bool:
         return not keep_icon_fonts and any(key in url for key in _ICON_FONT_URLS)
 
-    def script(match: re.Match[str]) -> str:
+    def inline(match: re.Match[str], tag: str) -> str:
         url = match.group("url")
         if drop(url):
             return ""
         if url not in resources:
             missing.append(url)
             return match.group(0)
-        body = re.sub(r"</(script)", r"<\\/\1", resources[url], flags=re.IGNORECASE)
-        return f"<script>/* {url} (folium-offline) */\n{body}\n</script>"
+        body = re.sub(rf"</({tag})", r"<\\/\1", resources[url], flags=re.IGNORECASE)
+        if tag == "style":
+            body = _RELATIVE_CSS_URL.sub(f"url({_BLANK_GIF})", body)
+        return f"<{tag}>/* {url} (folium-offline) */\n{body}\n</{tag}>"
+
+    def script(match: re.Match[str]) -> str:
+        return inline(match, "script")
 
     def style(match: re.Match[str]) -> str:
-        url = match.group("url")
-        if drop(url):
-            return ""
-        if url not in resources:
-            missing.append(url)
-            return match.group(0)
-        body = re.sub(r"</(style)", r"<\\/\1", resources[url], flags=re.IGNORECASE)
-        body = _RELATIVE_CSS_URL.sub(f"url({_BLANK_GIF})", body)
-        return f"<style>/* {url} (folium-offline) */\n{body}\n</style>"
+        return inline(match, "style")
 
     out = _CSS_LINK.sub(style, _SCRIPT_LINK.sub(script, html_text))
     if missing:

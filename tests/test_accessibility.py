@@ -253,9 +253,9 @@ def test_island_without_ferry_reaches_only_its_own_library() -> None:
 # ------------------------------------------------ fast snapping == STRtree snapping
 
 
-def assert_same_snap(net: Network, pts: np.ndarray, **kw: object) -> None:
-    """The k-d tree path equals the STRtree path (ties between arcs aside)."""
-    fast = snap_to_arcs(net, pts, **kw)  # type: ignore[arg-type]
+def assert_same_snap(net: Network, pts: np.ndarray, method: str = "grid", **kw: object) -> None:
+    """The grid (or k-d tree) path equals the STRtree path (ties between arcs aside)."""
+    fast = snap_to_arcs(net, pts, method=method, **kw)  # type: ignore[arg-type]
     ref = snap_to_arcs(net, pts, method="strtree", **kw)  # type: ignore[arg-type]
     ok = ref.arc >= 0
     assert np.array_equal(fast.arc >= 0, ok)
@@ -315,10 +315,11 @@ def test_fast_snap_equals_strtree_on_random_curvy_networks(seed: int) -> None:
     coords = shapely.get_coordinates(net.arc_geometry())
     pts[:20] = coords[rng.integers(0, len(coords), 20)]  # exactly on vertices
     pts[20] = np.nan
-    assert_same_snap(net, pts, core_only=False)
-    assert_same_snap(net, pts, core_only=False, max_snap_m=200.0)
-    if net.snappable_nodes()[net.u].any():
-        assert_same_snap(net, pts)
+    for method in ("grid", "kdtree"):
+        assert_same_snap(net, pts, method, core_only=False)
+        assert_same_snap(net, pts, method, core_only=False, max_snap_m=200.0)
+        if net.snappable_nodes()[net.u].any():
+            assert_same_snap(net, pts, method)
 
 
 def test_fast_snap_long_straight_arcs_and_zero_length_arc() -> None:
@@ -338,7 +339,7 @@ def test_fast_snap_long_straight_arcs_and_zero_length_arc() -> None:
 
 def test_fast_snap_rejects_unknown_method() -> None:
     with pytest.raises(InputError, match="method"):
-        snap_to_arcs(ring(False), np.array([[1.0, 1.0]]), method="grid")  # type: ignore[arg-type]
+        snap_to_arcs(ring(False), np.array([[1.0, 1.0]]), method="quadtree")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("mode", ["car", "bike"])
@@ -353,3 +354,124 @@ def test_fast_snap_equals_strtree_on_tudelft(shared_data, mode: str) -> None:  #
     pts[:500] = np.column_stack([net.x, net.y])[rng.integers(0, net.n_nodes, 500)]
     assert_same_snap(net, pts)
     assert_same_snap(net, pts, core_only=False, max_snap_m=50.0)
+
+
+def test_grid_snap_many_points_in_threads_equals_strtree() -> None:
+    # more points than the single-thread limit: the points are split over threads
+    from bereikbaar.accessibility import _THREAD_MIN_POINTS
+
+    net = curvy_network(3)
+    rng = np.random.default_rng(11)
+    pts = rng.uniform(-500, 3500, (_THREAD_MIN_POINTS + 5_000, 2))
+    assert_same_snap(net, pts, core_only=False)
+    one = snap_to_arcs(net, pts[:100], core_only=False)
+    many = snap_to_arcs(net, pts, core_only=False)
+    assert np.array_equal(one.arc, many.arc[:100])  # the answer does not depend on the batch
+
+
+def test_grid_snap_point_far_outside_the_grid() -> None:
+    # a point 50 km away starts its ring search at the grid's edge and still finds the arc
+    net = make_network([(0.0, 0.0), (300.0, 0.0)], [(0, 1), (1, 0)])
+    s = snap_to_arcs(net, np.array([[150.0, 50_000.0], [-40_000.0, -30_000.0]]), core_only=False)
+    assert s.snap_m.tolist() == pytest.approx([50_000.0, 50_000.0])
+    assert s.offset_m[0] == pytest.approx(150.0)
+
+
+# ------------------------------------------- compiled search == scipy == networkx
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_compiled_dijkstra_equals_networkx_with_weighted_seeds(seed: int) -> None:
+    from bereikbaar._kernels import multi_source_dijkstra
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 80))
+    m = int(rng.integers(0, 4 * n))
+    u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+    w = rng.choice([0.0, 1.0, 2.5, 10.0], m) if seed % 3 == 0 else rng.uniform(0, 100, m)
+    k = int(rng.integers(1, 6))
+    seed_node = rng.integers(0, n, k)
+    seed_cost = rng.uniform(0, 50, k)
+    if seed % 5 == 0:
+        seed_cost[0] = np.inf  # ignored
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    order = np.argsort(u, kind="stable")
+    np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
+    dist, label = multi_source_dijkstra(
+        indptr, v[order].astype(np.int32), w[order], seed_node, seed_cost, np.arange(k)
+    )
+    g = nx.MultiDiGraph()
+    g.add_nodes_from(range(n + 1))
+    g.add_weighted_edges_from(zip(u.tolist(), v.tolist(), w.tolist(), strict=True))
+    for j in range(k):  # the virtual source n reaches seed j at its cost
+        if np.isfinite(seed_cost[j]):
+            g.add_edge(n, int(seed_node[j]), weight=float(seed_cost[j]))
+    ref = nx.single_source_dijkstra_path_length(g, n)
+    expected = np.array([ref.get(i, np.inf) for i in range(n)])
+    np.testing.assert_allclose(dist, expected, rtol=0, atol=1e-9)
+    assert np.array_equal(label < 0, np.isinf(dist))
+    # the label names a seed whose cost plus the road from it is the distance
+    for i in np.flatnonzero(np.isfinite(dist)):
+        j = int(label[i])
+        via = nx.dijkstra_path_length(g, int(seed_node[j]), int(i)) if i != seed_node[j] else 0.0
+        assert seed_cost[j] + via == pytest.approx(dist[i], abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_numba_engine_equals_scipy_engine(seed: int) -> None:
+    from bereikbaar.accessibility import _solve
+
+    rng = np.random.default_rng(seed)
+    net, _ = random_network(rng, int(rng.integers(5, 80)), int(rng.integers(10, 250)), True)
+    pts = rng.uniform(0, 10_000, (60, 2))
+    lib_xy = rng.uniform(0, 10_000, (int(rng.integers(1, 6)), 2))
+    o = snap_to_arcs(net, pts, core_only=False)
+    lib = snap_to_arcs(net, lib_xy, core_only=False)
+    c_nb, l_nb = _solve(net, "length", o, lib)
+    c_sp, l_sp = _solve(net, "length", o, lib, engine="scipy")
+    assert np.array_equal(c_nb, c_sp, equal_nan=True)  # bit-identical costs
+    # the chosen libraries may differ only where two are exactly as near
+    assert np.array_equal(l_nb < 0, l_sp < 0)
+
+
+def test_unknown_engine_is_an_error() -> None:
+    from bereikbaar.accessibility import _solve
+
+    net = ring(False)
+    s = snap_to_arcs(net, np.array([[10.0, 5.0]]))
+    with pytest.raises(InputError, match="engine"):
+        _solve(net, "length", s, s, engine="fortran")  # type: ignore[arg-type]
+
+
+def test_search_csr_is_the_reversed_graph_renumbered() -> None:
+    rng = np.random.default_rng(5)
+    net, _ = random_network(rng, 200, 600, True)
+    graph, rank = net.search_csr("length")
+    assert sorted(rank.tolist()) == list(range(net.n_nodes))  # a permutation
+    base = net.csr("length", reverse=True).toarray()
+    renumbered = graph.toarray()
+    assert np.array_equal(renumbered[np.ix_(rank, rank)], base)
+
+
+def test_hilbert_rank_puts_map_neighbours_close_together() -> None:
+    # a 30 x 30 street grid whose nodes are numbered at random
+    rng = np.random.default_rng(8)
+    side = 30
+    perm = rng.permutation(side * side)
+    xy = [(0.0, 0.0)] * (side * side)
+    for i in range(side):
+        for j in range(side):
+            xy[perm[i * side + j]] = (100.0 * i, 100.0 * j)
+    arcs = []
+    for i in range(side):
+        for j in range(side):
+            if i + 1 < side:
+                arcs.append((perm[i * side + j], perm[(i + 1) * side + j]))
+            if j + 1 < side:
+                arcs.append((perm[i * side + j], perm[i * side + j + 1]))
+    net = make_network(xy, arcs)
+    _, rank = net.search_csr("length")
+    random_gap = np.abs(net.u - net.v).mean()  # about n / 3
+    hilbert_gap = np.median(np.abs(rank[net.u] - rank[net.v]))
+    assert random_gap > 200
+    assert hilbert_gap <= 3  # along the curve most street neighbours are adjacent

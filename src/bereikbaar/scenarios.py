@@ -105,6 +105,7 @@ __all__ = [
     "SiteSuggestion",
     "TwoStepFCA",
     "best_sites_for_gemeente",
+    "best_sites_for_gemeenten",
     "closure_impact",
     "fca_from_costs",
     "max_coverage_greedy",
@@ -1189,6 +1190,233 @@ def _gather(indptr: IntArray, data: IntArray, rows: IntArray) -> IntArray:
     return np.asarray(data[np.arange(total) + offs], dtype=np.int64)
 
 
+_LOCAL_BUDGET = 2_000_000  # floats per batch of local bounded Dijkstras
+_TILE_M = 5000.0  # side (m) of the tiles of sites that share one part of the network
+
+
+@dataclass
+class _BoundedSearch:
+    """Bounded Dijkstras from many sites, each on a part of the network around it (internal).
+
+    The search graph is :func:`library_graph` of all ``sites``, built once. The
+    sites are grouped in square tiles (:data:`_TILE_M`); the Dijkstras of a tile
+    run on the road nodes in the bounding box of its sites' arcs widened by a
+    radius (the limit times the largest metres per unit of cost of any arc), plus
+    the tile's virtual nodes. Such a part is exact when no arc leaving it can be
+    reached within the limit: then every node outside costs more than the limit,
+    and every node inside has the cost of the whole-network search (the same
+    additions along the same shortest paths). That is checked after every
+    Dijkstra; a site whose check fails is searched again with twice the radius,
+    at worst on the whole network. Costs of the origins are then computed with
+    the arithmetic of :func:`bounded_costs` (``method="full"``), so both give
+    the same matrix, bit for bit.
+    """
+
+    network: Network
+    weight: Weight
+    terms: LibraryTerms
+    graph: sp.csr_array
+    virt: IntArray
+    limit: float
+    slot: IntArray
+    by_x: IntArray
+    x_sorted: FloatArray
+    m_per_cost: float
+    local: IntArray = field(repr=False)
+
+    @classmethod
+    def build(
+        cls, network: Network, sites: Snapped, limit: float, *, weight: Weight = "length"
+    ) -> _BoundedSearch:
+        """The search graph of ``sites`` (snapped onto ``network``), bounded at ``limit``."""
+        terms = library_terms(network, weight, sites)
+        graph, virt = library_graph(network, weight, sites, terms)
+        slot = np.full(len(sites.arc), -1, dtype=np.int64)
+        slot[terms.lib_ok] = np.arange(len(terms.lib_ok))
+        by_x = np.argsort(network.x, kind="stable")
+        w = network.weights(weight)
+        length = network.length_m
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(length > 0, length / w, 0.0)
+        m_per_cost = float(ratio.max()) if len(ratio) else 1.0
+        if not math.isfinite(m_per_cost):
+            m_per_cost = math.inf
+        return cls(
+            network,
+            weight,
+            terms,
+            graph,
+            virt,
+            float(limit),
+            slot,
+            by_x,
+            np.asarray(network.x[by_x], dtype=np.float64),
+            max(m_per_cost, 0.0),
+            np.full(graph.shape[0], -1, dtype=np.int64),
+        )
+
+    def costs(self, origins: Snapped, rows: IntArray) -> sp.csr_array:
+        """``bounded_costs(network, origins, sites[rows], limit)``, searched locally.
+
+        Parameters
+        ----------
+        origins
+            Snapped origins (homes).
+        rows
+            Which sites (rows of the ``sites`` the search was built for), in the
+            order of the rows of the result.
+
+        Returns
+        -------
+        scipy.sparse.csr_array
+            ``(len(rows), n_origins)`` costs ``<= limit``, as :func:`bounded_costs`.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        n_rows, n_orig = len(rows), len(origins.arc)
+        js = self.slot[rows]
+        pos = np.flatnonzero(js >= 0)
+        o_ok = np.flatnonzero(origins.ok)
+        if len(pos) == 0 or len(o_ok) == 0:
+            return sp.csr_array((n_rows, n_orig))
+        net, t = self.network, self.terms
+        oarc = np.where(origins.ok, origins.arc, 0)
+        to_pt, from_pt = _arc_cost(net, self.weight, origins)
+        oleg = _leg_cost(net, self.weight, origins)
+        rev = net.reverse_arc()
+        can_back = (rev[oarc] >= 0) | (origins.offset_m <= _EPS)
+        twin = rev[oarc] >= 0
+        ou, ov = net.u[oarc[o_ok]], net.v[oarc[o_ok]]
+        # tiles by the tail of each site's arc
+        tail = net.u[t.arc[js[pos]]]
+        tx = np.floor(net.x[tail] / _TILE_M).astype(np.int64)
+        ty = np.floor(net.y[tail] / _TILE_M).astype(np.int64)
+        _keys, tile = np.unique(np.column_stack([tx, ty]), axis=0, return_inverse=True)
+        tile = tile.ravel()
+        out_r: list[IntArray] = []
+        out_c: list[IntArray] = []
+        out_v: list[FloatArray] = []
+        for g in np.unique(tile).tolist():
+            pending = pos[tile == g]
+            radius = self.limit * self.m_per_cost * 1.01 + 1.0
+            while len(pending):
+                pending, radius = self._search_part(
+                    pending,
+                    radius,
+                    js,
+                    (o_ok, ou, ov, oarc, to_pt, from_pt, oleg, can_back, twin),
+                    (out_r, out_c, out_v),
+                )
+        if not out_r:
+            return sp.csr_array((n_rows, n_orig))
+        rr = np.concatenate(out_r)
+        cc = np.concatenate(out_c)
+        vv = np.concatenate(out_v)
+        order = np.lexsort((cc, rr))
+        rr, cc, vv = rr[order], cc[order], vv[order]
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rr, minlength=n_rows), out=indptr[1:])
+        return sp.csr_array((vv, cc, indptr), shape=(n_rows, n_orig))
+
+    def _part(self, js: IntArray, radius: float) -> IntArray:
+        """Road nodes near the arcs of usable sites ``js``, then their virtual nodes."""
+        net = self.network
+        ends = np.concatenate([net.u[self.terms.arc[js]], net.v[self.terms.arc[js]]])
+        if not math.isfinite(radius):
+            nodes = np.arange(net.n_nodes, dtype=np.int64)
+        else:
+            ex, ey = net.x[ends], net.y[ends]
+            lo = np.searchsorted(self.x_sorted, ex.min() - radius, side="left")
+            hi = np.searchsorted(self.x_sorted, ex.max() + radius, side="right")
+            near = self.by_x[lo:hi]
+            yy = net.y[near]
+            nodes = np.sort(near[(yy >= ey.min() - radius) & (yy <= ey.max() + radius)])
+        return np.concatenate([nodes, self.virt[js]]).astype(np.int64)
+
+    def _search_part(
+        self,
+        pending: IntArray,
+        radius: float,
+        js_all: IntArray,
+        orig: tuple[Any, ...],
+        out: tuple[list[IntArray], list[IntArray], list[FloatArray]],
+    ) -> tuple[IntArray, float]:
+        """Search ``pending`` (result rows) on one part; return the rows whose check failed."""
+        o_ok, ou, ov, oarc, to_pt, from_pt, oleg, can_back, twin = orig
+        net, t = self.network, self.terms
+        js = js_all[pending]
+        part = self._part(js, radius)
+        whole = len(part) - len(js) == net.n_nodes
+        local = self.local
+        local[part] = np.arange(len(part))
+        try:
+            g = self.graph
+            starts = g.indptr[part].astype(np.int64)
+            counts = g.indptr[part + 1].astype(np.int64) - starts
+            total = int(counts.sum())
+            offs = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+            at = np.arange(total, dtype=np.int64) + offs
+            row_of = np.repeat(np.arange(len(part), dtype=np.int64), counts)
+            col = local[g.indices[at]]
+            data = g.data[at]
+            inside = col >= 0
+            sub_ptr = np.zeros(len(part) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(row_of[inside], minlength=len(part)), out=sub_ptr[1:])
+            sub = sp.csr_array(
+                (data[inside], col[inside].astype(np.int32), sub_ptr.astype(np.int32)),
+                shape=(len(part), len(part)),
+            )
+            b_row, b_cost = row_of[~inside], data[~inside]
+            lu, lv = local[ou], local[ov]
+            near = np.flatnonzero((lu >= 0) | (lv >= 0))
+            lu, lv = lu[near], lv[near]
+            src = local[self.virt[js]]
+        finally:
+            local[part] = -1
+        o = o_ok[near]
+        lim = self.limit * (1.0 + 1e-12) + 1e-9
+        width = max(len(part), len(o), 1)
+        batch = max(1, min(len(js), _LOCAL_BUDGET // width))
+        failed: list[IntArray] = []
+        for b0 in range(0, len(js), batch):
+            sl = slice(b0, b0 + batch)
+            d = np.atleast_2d(dijkstra(sub, directed=True, indices=src[sl], limit=lim))
+            if not whole and len(b_row):
+                bad = ((d[:, b_row] + b_cost) <= lim).any(axis=1)
+            else:
+                bad = np.zeros(len(d), dtype=bool)
+            if bad.any():
+                failed.append(pending[sl][bad])
+            good = np.flatnonzero(~bad)
+            if len(good) == 0 or len(o) == 0:
+                continue
+            d = d[good]
+            j = js[sl][good]
+            # as bounded_costs(method="full"), for every nearby origin at once
+            cu = np.where(lu >= 0, d[:, np.maximum(lu, 0)], np.inf)
+            cv = np.where(lv >= 0, d[:, np.maximum(lv, 0)], np.inf)
+            cost = from_pt[o] + cv
+            back = np.where(can_back[o], to_pt[o] + cu, np.inf)
+            cost = np.where(back < cost, back, cost)
+            on = oarc[o][None, :] == t.arc[j][:, None]
+            if on.any():
+                r_on, c_on = np.nonzero(on)
+                s_o = to_pt[o][c_on]
+                s_l = t.to_lib[j][r_on]
+                forward = s_l >= s_o - _EPS
+                along = np.where(forward, s_l - s_o, np.where(twin[o][c_on], s_o - s_l, np.inf))
+                direct = along + t.leg[j][r_on]
+                here = cost[r_on, c_on]
+                cost[r_on, c_on] = np.where(direct < here, direct, here)
+            cost = cost + oleg[o]
+            keep = np.isfinite(cost) & (cost <= self.limit)
+            r_k, c_k = np.nonzero(keep)
+            out[0].append(pending[sl][good][r_k])
+            out[1].append(o[c_k])
+            out[2].append(cost[r_k, c_k])
+        left = np.concatenate(failed) if failed else np.zeros(0, dtype=np.int64)
+        return left, (math.inf if whole else radius * 2.0)
+
+
 def bounded_costs(
     network: Network,
     origins: Snapped,
@@ -1196,6 +1424,7 @@ def bounded_costs(
     limit: float,
     *,
     weight: Weight = "length",
+    method: Literal["local", "full"] = "local",
 ) -> sp.csr_array:
     """Cost from each origin to each site, where at most ``limit`` (sparse).
 
@@ -1203,6 +1432,12 @@ def bounded_costs(
     node, bounded at ``limit`` (scipy ``limit=``): the cost from a home **to**
     the site, one-way streets respected, exactly as :func:`nearest_library`
     measures it when that site is the only library.
+
+    With ``method="local"`` (default) the sites are grouped in tiles and each
+    Dijkstra runs on the part of the network around its tile, which is checked
+    to hold everything within ``limit`` (else the part grows); the result is
+    identical to ``method="full"`` (every Dijkstra on the whole network, the
+    reference), which costs time proportional to the whole network per site.
 
     Parameters
     ----------
@@ -1216,6 +1451,8 @@ def bounded_costs(
         Largest cost kept (m for ``length``, s for ``time``).
     weight
         ``"length"`` or ``"time"``.
+    method
+        ``"local"`` (default) or ``"full"``: same result (see above).
 
     Returns
     -------
@@ -1223,6 +1460,12 @@ def bounded_costs(
         ``(n_sites, n_origins)``; stored entries are costs ``<= limit`` (a stored
         0 is a cost of zero).
     """
+    if method == "local":
+        search = _BoundedSearch.build(network, sites, limit, weight=weight)
+        return search.costs(origins, np.arange(len(sites.arc)))
+    if method != "full":
+        msg = f"method must be 'local' or 'full', got {method!r}"
+        raise InputError(msg)
     n = network.n_nodes
     n_sites = len(sites.arc)
     n_orig = len(origins.arc)
@@ -1497,6 +1740,131 @@ class SiteSuggestion:
         ]
 
 
+def _threshold_km(base: Baseline, threshold_km: float | None) -> float:
+    thr_km = base.rule.threshold_km if threshold_km is None else float(threshold_km)
+    if not thr_km > 0:
+        msg = f"threshold_km must be positive, got {threshold_km!r}"
+        raise InputError(msg)
+    return thr_km
+
+
+def _check_gemeenten(base: Baseline, wanted: Sequence[str]) -> None:
+    known = set(base.summary[GEMEENTECODE])
+    unknown = [g for g in wanted if g not in known]
+    if unknown:
+        msg = f"gemeente: unknown gemeentecode {', '.join(unknown)}"
+        raise InputError(msg)
+
+
+@dataclass(frozen=True)
+class _DemandCells:
+    """Per cell, what site suggestion needs (computed once per call; internal).
+
+    Attributes
+    ----------
+    pop
+        Residents (NaN where suppressed).
+    code_str
+        Gemeentecode as :func:`aggregate_gemeenten` assigns it, as text.
+    demand
+        Residents beyond the threshold (or without route) that could be served
+        (populated and snapped onto the network).
+    candidate
+        Cells whose centroid may be a candidate site (populated or suppressed,
+        with a location).
+    xy
+        Centroid (RD New, m).
+    cell_id
+        CBS cell code (None without a ``cell_id`` column).
+    """
+
+    pop: FloatArray
+    code_str: npt.NDArray[Any]
+    demand: npt.NDArray[np.bool_]
+    candidate: npt.NDArray[np.bool_]
+    xy: FloatArray
+    cell_id: npt.NDArray[Any]
+
+
+def _demand_cells(base: Baseline, thr_m: float) -> _DemandCells:
+    cells = base.cells
+    pop = cells[POPULATION].to_numpy(dtype=float)
+    dist = cells[DISTANCE_M].to_numpy(dtype=float)
+    reach = cells[REACHABLE].to_numpy(dtype=bool)
+    codes = _cell_gemeenten(cells, base.gemeenten)
+    beyond = ~(reach & np.isfinite(dist) & (dist <= thr_m))
+    demand = np.isfinite(pop) & (pop > 0) & beyond & base.origins.ok
+    xy = _points_xy(cells, "cells")
+    candidate = (np.isnan(pop) | (pop > 0)) & np.isfinite(xy).all(axis=1)
+    cell_id = (
+        cells[CELL_ID].to_numpy()
+        if CELL_ID in cells.columns
+        else np.full(len(cells), None, dtype=object)
+    )
+    return _DemandCells(pop, codes.astype(str), demand, candidate, xy, cell_id)
+
+
+def _near_demand(demand_xy: FloatArray, cand_xy: FloatArray, thr_m: float) -> npt.NDArray[np.bool_]:
+    """Candidates within ``thr_m`` in a straight line of some demand point.
+
+    Straight line <= road distance: the others cannot cover anyone.
+    """
+    if not (len(demand_xy) and len(cand_xy)):
+        return np.zeros(len(cand_xy), dtype=bool)
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(demand_xy)
+    near, _ = tree.query(np.nan_to_num(cand_xy, nan=1e12), k=1, distance_upper_bound=thr_m)
+    return np.asarray(np.isfinite(near))
+
+
+def _coverage(costs: sp.csr_array) -> tuple[sp.csr_array, IntArray]:
+    """Boolean coverage of the candidates that cover anyone, and which candidates those are."""
+    cov = sp.csr_array(costs.astype(bool))
+    useful = np.flatnonzero(np.diff(cov.indptr) > 0)
+    return sp.csr_array(cov[useful]), useful
+
+
+def _sites_frame(
+    cand_xy: FloatArray,
+    cand_cell: npt.NDArray[Any],
+    site_gem: npt.NDArray[Any],
+    alone: FloatArray,
+    idx: Sequence[int],
+    gained: Sequence[float],
+) -> gpd.GeoDataFrame:
+    """The ``sites`` table of :class:`SiteSuggestion` for the chosen candidates ``idx``."""
+    ii = np.asarray(idx, dtype=np.int64)
+    return gpd.GeoDataFrame(
+        {
+            "rank": np.arange(1, len(ii) + 1),
+            "x": cand_xy[ii, 0] if len(ii) else [],
+            "y": cand_xy[ii, 1] if len(ii) else [],
+            CELL_ID: cand_cell[ii],
+            GEMEENTECODE: site_gem[ii],
+            "population_gained": np.asarray(gained, dtype=float),
+            "population_covered": alone[ii],
+        },
+        geometry=shapely.points(cand_xy[ii]) if len(ii) else [],
+        crs=CRS_RD,
+    )
+
+
+def _dossier_table(gemeentecode: str, t: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The dossier's Dutch table of :func:`best_sites_for_gemeente` from a ``sites`` table."""
+    return gpd.GeoDataFrame(
+        {
+            GEMEENTECODE: [gemeentecode] * len(t),
+            "rang": t["rank"].to_numpy(dtype=np.int64),
+            "inwoners_erbij_binnen_bereik": np.rint(t["population_gained"]).astype(np.int64),
+            "inwoners_binnen_bereik_alleen": np.rint(t["population_covered"]).astype(np.int64),
+            "vierkant": t[CELL_ID].to_numpy(dtype=object),
+        },
+        geometry=t.geometry.to_numpy(),
+        crs=CRS_RD,
+    )
+
+
 def suggest_sites(
     result: RunResult | Baseline | ScenarioResult,
     *,
@@ -1553,61 +1921,35 @@ def suggest_sites(
     if isinstance(result, ScenarioResult):
         result = result.as_baseline()
     base = prepare_baseline(result, settings)
-    thr_km = base.rule.threshold_km if threshold_km is None else float(threshold_km)
-    if not thr_km > 0:
-        msg = f"threshold_km must be positive, got {threshold_km!r}"
-        raise InputError(msg)
+    thr_km = _threshold_km(base, threshold_km)
     thr_m = thr_km * 1000.0
-    cells = base.cells
-    pop = cells[POPULATION].to_numpy(dtype=float)
-    dist = cells[DISTANCE_M].to_numpy(dtype=float)
-    reach = cells[REACHABLE].to_numpy(dtype=bool)
-    codes = _cell_gemeenten(cells, base.gemeenten)
-    beyond = ~(reach & np.isfinite(dist) & (dist <= thr_m))
-    demand_mask = np.isfinite(pop) & (pop > 0) & beyond & base.origins.ok
+    cells = _demand_cells(base, thr_m)
+    demand_mask = cells.demand
     wanted: list[str] | None = None
     if gemeente is not None:
         wanted = [gemeente] if isinstance(gemeente, str) else [str(g) for g in gemeente]
-        unknown = [g for g in wanted if g not in set(base.summary[GEMEENTECODE])]
-        if unknown:
-            msg = f"gemeente: unknown gemeentecode {', '.join(unknown)}"
-            raise InputError(msg)
-        demand_mask &= np.isin(codes.astype(str), wanted)
+        _check_gemeenten(base, wanted)
+        demand_mask = demand_mask & np.isin(cells.code_str, wanted)
     demand = np.flatnonzero(demand_mask)
-    cell_xy = _points_xy(cells, "cells")
     cand_cell: npt.NDArray[Any]
     if candidates is None:
-        populated = np.isnan(pop) | (pop > 0)
+        populated = cells.candidate
         if wanted is not None and candidates_in_gemeente:
-            populated &= np.isin(codes.astype(str), wanted)
-        cand_rows = np.flatnonzero(populated & np.isfinite(cell_xy).all(axis=1))
-        cand_xy = cell_xy[cand_rows]
-        cand_cell = (
-            cells[CELL_ID].to_numpy()[cand_rows]
-            if CELL_ID in cells.columns
-            else np.full(len(cand_rows), None, dtype=object)
-        )
+            populated = populated & np.isin(cells.code_str, wanted)
+        cand_rows = np.flatnonzero(populated)
+        cand_xy = cells.xy[cand_rows]
+        cand_cell = cells.cell_id[cand_rows]
     else:
         cand_xy = _points_xy(candidates, "candidates")
         cand_cell = np.full(len(cand_xy), None, dtype=object)
-    demand_w = np.nan_to_num(pop[demand])
+    demand_w = np.nan_to_num(cells.pop[demand])
     total_demand = float(demand_w.sum())
-    # straight line <= road distance: drop candidates farther than the threshold from all demand
-    if len(demand) and len(cand_xy):
-        from scipy.spatial import cKDTree
-
-        tree = cKDTree(cell_xy[demand])
-        near, _ = tree.query(np.nan_to_num(cand_xy, nan=1e12), k=1, distance_upper_bound=thr_m)
-        keep = np.isfinite(near)
-    else:
-        keep = np.zeros(len(cand_xy), dtype=bool)
+    keep = _near_demand(cells.xy[demand], cand_xy, thr_m)
     cand_xy = cand_xy[keep]
     cand_cell = cand_cell[keep]
     cand_snap = snap_to_arcs(base.network, cand_xy, max_snap_m=base.settings.max_snap_m)
     costs = bounded_costs(base.network, _slice_snapped(base.origins, demand), cand_snap, thr_m)
-    cov = sp.csr_array(costs.astype(bool))
-    useful = np.flatnonzero(np.diff(cov.indptr) > 0)
-    cov = sp.csr_array(cov[useful])
+    cov, useful = _coverage(costs)
     cand_xy, cand_cell = cand_xy[useful], cand_cell[useful]
     chosen, gains = max_coverage_greedy(cov, demand_w, k)
     alone = np.asarray(cov @ demand_w).ravel()
@@ -1615,20 +1957,7 @@ def suggest_sites(
     site_gem = _point_gemeenten(cand_xy, base.gemeenten)
 
     def frame(idx: Sequence[int], gained: Sequence[float]) -> gpd.GeoDataFrame:
-        ii = np.asarray(idx, dtype=np.int64)
-        return gpd.GeoDataFrame(
-            {
-                "rank": np.arange(1, len(ii) + 1),
-                "x": cand_xy[ii, 0] if len(ii) else [],
-                "y": cand_xy[ii, 1] if len(ii) else [],
-                CELL_ID: cand_cell[ii],
-                GEMEENTECODE: site_gem[ii],
-                "population_gained": np.asarray(gained, dtype=float),
-                "population_covered": alone[ii],
-            },
-            geometry=shapely.points(cand_xy[ii]) if len(ii) else [],
-            crs=CRS_RD,
-        )
+        return _sites_frame(cand_xy, cand_cell, site_gem, alone, idx, gained)
 
     sites = frame(chosen, gains)
     run_exact = exact if exact is not None else cov.shape[0] <= max_exact_candidates
@@ -1718,18 +2047,93 @@ def best_sites_for_gemeente(
         exact=False,
         settings=settings,
     )
-    t = s.sites
-    out = gpd.GeoDataFrame(
-        {
-            GEMEENTECODE: [gemeentecode] * len(t),
-            "rang": t["rank"].to_numpy(dtype=np.int64),
-            "inwoners_erbij_binnen_bereik": np.rint(t["population_gained"]).astype(np.int64),
-            "inwoners_binnen_bereik_alleen": np.rint(t["population_covered"]).astype(np.int64),
-            "vierkant": t[CELL_ID].to_numpy(dtype=object),
-        },
-        geometry=t.geometry.to_numpy(),
-        crs=CRS_RD,
-    )
+    return _dossier_table(gemeentecode, s.sites)
+
+
+def best_sites_for_gemeenten(
+    result: RunResult | Baseline | ScenarioResult,
+    gemeentecodes: Sequence[str],
+    *,
+    k: int = 3,
+    threshold_km: float | None = None,
+    settings: Settings | None = None,
+) -> dict[str, gpd.GeoDataFrame]:
+    """:func:`best_sites_for_gemeente` for many gemeenten at once (the dossier's tables).
+
+    Gives for every gemeente exactly the table of ``best_sites_for_gemeente(result,
+    code, k=k)`` (same candidates, coverage, greedy order and ties), but does the
+    work that does not depend on the gemeente once: the cells' gemeenten and
+    centroids, and one search graph with the candidate sites of all gemeenten;
+    each candidate's Dijkstra runs on the part of the network around it
+    (``bounded_costs(method="local")``), not on the whole network.
+
+    Parameters
+    ----------
+    result
+        The run (or scenario).
+    gemeentecodes
+        The gemeenten, e.g. the flagged ones.
+    k
+        Largest number of sites per gemeente.
+    threshold_km
+        Coverage radius (km); default the flag rule's threshold.
+    settings
+        Settings (default from the run).
+
+    Returns
+    -------
+    dict
+        Gemeentecode → table (columns as :func:`best_sites_for_gemeente`), in the
+        order of ``gemeentecodes``.
+
+    Raises
+    ------
+    InputError
+        An unknown gemeentecode or a threshold that is not positive.
+    """
+    if isinstance(result, ScenarioResult):
+        result = result.as_baseline()
+    base = prepare_baseline(result, settings)
+    thr_km = _threshold_km(base, threshold_km)
+    thr_m = thr_km * 1000.0
+    wanted = list(dict.fromkeys(str(c) for c in gemeentecodes))
+    _check_gemeenten(base, wanted)
+    if not wanted:
+        return {}
+    cells = _demand_cells(base, thr_m)
+    rows_of = pd.Series(np.arange(len(cells.code_str))).groupby(cells.code_str).indices
+    empty = np.zeros(0, dtype=np.int64)
+    # per gemeente: demand cells, candidate cells near them, candidates snapped as in suggest_sites
+    plans: list[tuple[str, IntArray, IntArray, Snapped]] = []
+    for code in wanted:
+        mine = np.asarray(rows_of.get(code, empty), dtype=np.int64)
+        demand = mine[cells.demand[mine]]
+        cand = mine[cells.candidate[mine]]
+        cand = cand[_near_demand(cells.xy[demand], cells.xy[cand], thr_m)]
+        snap = snap_to_arcs(base.network, cells.xy[cand], max_snap_m=base.settings.max_snap_m)
+        plans.append((code, demand, cand, snap))
+    search = _BoundedSearch.build(base.network, _concat_snapped([p[3] for p in plans]), thr_m)
+    out: dict[str, gpd.GeoDataFrame] = {}
+    first = 0
+    for code, demand, cand, _snap in plans:
+        site_rows = np.arange(first, first + len(cand), dtype=np.int64)
+        first += len(cand)
+        costs = search.costs(_slice_snapped(base.origins, demand), site_rows)
+        cov, useful = _coverage(costs)
+        demand_w = np.nan_to_num(cells.pop[demand])
+        chosen, gains = max_coverage_greedy(cov, demand_w, k)
+        alone = np.asarray(cov @ demand_w).ravel()
+        cand_xy, cand_cell = cells.xy[cand][useful], cells.cell_id[cand][useful]
+        no_gem = np.full(len(cand_xy), None, dtype=object)
+        sites = _sites_frame(cand_xy, cand_cell, no_gem, alone, chosen, gains)
+        out[code] = _dossier_table(code, sites)
+        log.info(
+            "best sites for %s: %d demand cells, %d candidates, greedy %.0f",
+            code,
+            len(demand),
+            cov.shape[0],
+            float(sum(gains)),
+        )
     return out
 
 

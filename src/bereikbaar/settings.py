@@ -142,8 +142,9 @@ class Settings:
         0 switches the suggestions off (faster national runs).
     site_suggestions_max_gemeenten
         Suggestions are computed for at most this many flagged gemeenten, those with
-        the most residents beyond the threshold first (each costs bounded Dijkstras
-        from every candidate cell; a national run may flag ~200 gemeenten).
+        the most residents beyond the threshold first; ``None`` (default): every
+        flagged gemeente (a national run flags ~190 gemeenten; their suggestions
+        take well under a minute, see ``docs/performance.md``).
     geocoder
         How branches without coordinates get a location: ``"none"`` (reported as
         needing geocoding), ``"pdok"`` (online, PDOK Locatieserver at ``pdok_url``,
@@ -170,7 +171,7 @@ class Settings:
     study_buffer_m: float = 20_000.0
     dask_scheduler: str | None = None
     site_suggestions: int = 3
-    site_suggestions_max_gemeenten: int = 25
+    site_suggestions_max_gemeenten: int | None = None
     geocoder: str = "none"
     pdok_url: str = "https://api.pdok.nl/bzk/locatieserver/search/v3_1"
     cache_dir: Path | None = None
@@ -181,12 +182,10 @@ class Settings:
         ):
             msg = f"site_suggestions must be a whole number 0-20, got {self.site_suggestions!r}"
             raise ConfigError(msg)
-        if isinstance(self.site_suggestions_max_gemeenten, bool) or not (
-            isinstance(self.site_suggestions_max_gemeenten, int)
-            and self.site_suggestions_max_gemeenten >= 0
-        ):
+        cap = self.site_suggestions_max_gemeenten
+        if cap is not None and (isinstance(cap, bool) or not (isinstance(cap, int) and cap >= 0)):
             msg = (
-                "site_suggestions_max_gemeenten must be a whole number >= 0, got "
+                "site_suggestions_max_gemeenten must be a whole number >= 0 (or absent: all), got "
                 f"{self.site_suggestions_max_gemeenten!r}"
             )
             raise ConfigError(msg)

@@ -345,6 +345,19 @@ def test_local_search_equals_full_network_search_bit_for_bit(
     assert _same_csr(sub, ref)
 
 
+def test_local_search_equals_full_search_in_travel_time(base: sc.Baseline) -> None:
+    cells = base.cells
+    xy = np.column_stack([cells.geometry.centroid.x, cells.geometry.centroid.y])[::97]
+    sites = snap_to_arcs(base.network, xy, max_snap_m=base.settings.max_snap_m)
+    kw: dict[str, Any] = {"weight": "time"}
+    full = sc.bounded_costs(base.network, base.origins, sites, 300.0, method="full", **kw)
+    local = sc.bounded_costs(base.network, base.origins, sites, 300.0, **kw)
+    assert full.nnz > 0
+    assert _same_csr(local, full)
+    with pytest.raises(InputError, match="method"):
+        sc.bounded_costs(base.network, base.origins, sites, 300.0, method="dense")  # type: ignore[arg-type]
+
+
 def test_local_search_grows_where_an_arc_is_shorter_than_its_chord() -> None:
     # a 10 km straight road of 1 km arcs, and a 100 m "tunnel" arc from its east end to a
     # node 8 km further east (shorter than the straight line): the first part around the

@@ -15,8 +15,11 @@ from a virtual node per library, so every cost is the road distance from a home
   independent tasks on Dask or serially, with identical results.
 * :func:`suggest_sites` solves the maximal covering location problem: where to
   put up to ``k`` new branches to bring the most residents within the
-  threshold; coverage per candidate from a Dijkstra bounded at the threshold,
-  greedy with lazy gains, and exact with :func:`scipy.optimize.milp` when small.
+  threshold; coverage per candidate from a Dijkstra bounded at the threshold
+  (run on the part of the network around the candidate, checked to give the
+  whole-network result bit for bit), greedy with lazy gains, and exact with
+  :func:`scipy.optimize.milp` when small. :func:`best_sites_for_gemeenten` does
+  this for all flagged gemeenten of the dossier at once.
 * :func:`two_step_fca` gives the capacity-weighted view: 2SFCA and enhanced
   2SFCA (Gaussian or step decay).
 

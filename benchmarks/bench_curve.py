@@ -55,9 +55,12 @@ def main() -> None:
             "nodes_target": n,
             "nodes": eng["nodes"],
             "arcs": eng["arcs"],
+            "nearest_library_s": eng["nearest_library_s"],
             "snapping_s": eng["snapping_s"],
             "engine_dijkstra_s": eng["engine_dijkstra_s"],
             "scipy_floor_s": eng["scipy_floor_s"],
+            "scipy_floor_hilbert_s": eng["scipy_floor_hilbert_s"],
+            "snap_plus_dijkstra_over_floor": eng["snap_plus_dijkstra_over_floor"],
             "loader_s": load["ours"]["wall_s"],
             "loader_rss_mb": load["ours"]["peak_rss_mb"],
             "pyosmium_pass_s": load["pyosmium_pass"]["wall_s"] if not no_pass else None,
@@ -69,7 +72,10 @@ def main() -> None:
         curve.write_text(json.dumps(rows, indent=1))
         print(json.dumps(row), flush=True)
     first, last = rows[0], rows[-1]
-    for key in ("snapping_s", "engine_dijkstra_s", "scipy_floor_s", "loader_s"):
+    keys = ("nearest_library_s", "snapping_s", "engine_dijkstra_s", "scipy_floor_s")
+    for key in (*keys, "scipy_floor_hilbert_s", "loader_s"):
+        if key not in first or key not in last:
+            continue
         per = [r[key] / (r["nodes"] * math.log2(r["nodes"])) for r in (first, last)]
         print(
             f"{key}: time/(n log2 n) {per[0]:.3e} at {first['nodes']:,} -> {per[1]:.3e} at "
@@ -90,9 +96,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     labels = {
         "loader_s": "PBF → Network (bereikbaar)",
         "pyosmium_pass_s": "one pyosmium pass (floor)",
+        "nearest_library_s": "nearest_library: snapping + Dijkstra (overlapped)",
         "snapping_s": "snapping (origins ∝ nodes, 400k from 1.6 M on)",
         "engine_dijkstra_s": "engine Dijkstra + origin costs",
-        "scipy_floor_s": "raw scipy dijkstra(min_only)",
+        "scipy_floor_s": "raw scipy dijkstra(min_only), OSM node order",
+        "scipy_floor_hilbert_s": "raw scipy dijkstra(min_only), Hilbert order",
     }
     for key, label in labels.items():
         pts = [(r["nodes"], r[key]) for r in rows if r.get(key) is not None]

@@ -110,6 +110,7 @@ def snap_to_arcs(
     core_only: bool = True,
     max_snap_m: float = np.inf,
     method: Literal["grid", "kdtree", "strtree"] = "grid",
+    workers: int | None = None,
 ) -> Snapped:
     """Project points perpendicular onto the nearest arc of the network.
 
@@ -138,6 +139,9 @@ def snap_to_arcs(
         ``"strtree"``: shapely's ``STRtree.query_nearest`` on the arc geometries
         (the reference). All three give the same nearest distance; when two arcs
         are at exactly the same distance either may be chosen.
+    workers
+        Threads for the ``"grid"`` method (default: one per core); the answer
+        does not depend on it.
 
     Returns
     -------
@@ -159,7 +163,11 @@ def snap_to_arcs(
         index = _segment_index(network, core_only, cand, method)
         if index is not None:
             rows = np.flatnonzero(valid)
-            a, off, dist = index.nearest(np.ascontiguousarray(xy[valid], dtype=float), max_snap_m)
+            pts = np.ascontiguousarray(xy[valid], dtype=float)
+            if isinstance(index, _GridIndex):
+                a, off, dist = index.nearest(pts, max_snap_m, workers=workers)
+            else:
+                a, off, dist = index.nearest(pts, max_snap_m)
             got = a >= 0
             rows, a = rows[got], a[got]
             arc[rows] = a
@@ -380,7 +388,9 @@ class _GridIndex(_SegmentIndex):
             coords, start, pieces, self.x0, self.y0, self.cell_m, self.nx, self.ny
         )
 
-    def nearest(self, xy: FloatArray, max_snap_m: float) -> tuple[IntArray, FloatArray, FloatArray]:
+    def nearest(
+        self, xy: FloatArray, max_snap_m: float, workers: int | None = None
+    ) -> tuple[IntArray, FloatArray, FloatArray]:
         """Nearest arc, fraction along its geometry and distance (m) per point (-1 if none)."""
         from ._kernels import snap_grid
 
@@ -416,7 +426,9 @@ class _GridIndex(_SegmentIndex):
             )
             return np.asarray(q), np.asarray(d)
 
-        workers = min(os.cpu_count() or 1, 8) if n >= _THREAD_MIN_POINTS else 1
+        if workers is None:
+            workers = min(os.cpu_count() or 1, 8)
+        workers = max(1, workers) if n >= _THREAD_MIN_POINTS else 1
         bounds = np.linspace(0, n, 4 * workers + 1 if workers > 1 else 2).astype(np.int64)
         chunks = list(itertools.pairwise(bounds.tolist()))
         if workers > 1:
@@ -935,7 +947,11 @@ def nearest_library(
     weights: list[Weight] = ["length", "time"] if time_needed else ["length"]
     with ThreadPoolExecutor(len(weights)) as pool:
         searches = {w: pool.submit(_node_search, network, w, l_snap) for w in weights}
-        o_snap = snap_to_arcs(network, o_xy, core_only=core_only, max_snap_m=max_snap_m)
+        # leave the searches their cores: the snapping is the shorter of the two
+        spare = max(1, (os.cpu_count() or 1) - len(weights))
+        o_snap = snap_to_arcs(
+            network, o_xy, core_only=core_only, max_snap_m=max_snap_m, workers=spare
+        )
         result = _result_frame(network, o_snap, searches, ids, weight=weight, index=index)
     reachable = result[REACHABLE].to_numpy()
     n_bad = int((~reachable).sum())

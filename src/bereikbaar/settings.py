@@ -143,8 +143,8 @@ class Settings:
     site_suggestions_max_gemeenten
         Suggestions are computed for at most this many flagged gemeenten, those with
         the most residents beyond the threshold first; ``None`` (default): every
-        flagged gemeente (a national run flags ~190 gemeenten; their suggestions
-        take well under a minute, see ``docs/performance.md``).
+        flagged gemeente (the national synthetic case flags 186; their suggestions
+        took 37 s, ``benchmarks/bench_sites.py``).
     geocoder
         How branches without coordinates get a location: ``"none"`` (reported as
         needing geocoding), ``"pdok"`` (online, PDOK Locatieserver at ``pdok_url``,

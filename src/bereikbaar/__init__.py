@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .report import dossier_html, write_dossier, write_tables
     from .scenarios import (
         best_sites_for_gemeente,
+        best_sites_for_gemeenten,
         closure_impact,
         scenario,
         suggest_sites,
@@ -98,6 +99,7 @@ _LAZY: dict[str, str] = {
     "TableGeocoder": ".sources.geocode",
     "aggregate_gemeenten": ".aggregate",
     "best_sites_for_gemeente": ".scenarios",
+    "best_sites_for_gemeenten": ".scenarios",
     "cbs_vierkant_source": ".sources.download",
     "cbs_wijkbuurtkaart_source": ".sources.download",
     "closure_impact": ".scenarios",
@@ -174,6 +176,7 @@ __all__ = [
     "__version__",
     "aggregate_gemeenten",
     "best_sites_for_gemeente",
+    "best_sites_for_gemeenten",
     "cbs_vierkant_source",
     "cbs_wijkbuurtkaart_source",
     "closure_impact",

@@ -475,3 +475,19 @@ def test_hilbert_rank_puts_map_neighbours_close_together() -> None:
     hilbert_gap = np.median(np.abs(rank[net.u] - rank[net.v]))
     assert random_gap > 200
     assert hilbert_gap <= 3  # along the curve most street neighbours are adjacent
+
+
+def test_compiled_dijkstra_grows_its_heap() -> None:
+    # a star of 200,000 arcs from one seed: more entries than the heap starts with
+    from bereikbaar._kernels import multi_source_dijkstra
+
+    n = 200_001
+    w = np.arange(n - 1, 0, -1, dtype=float)  # descending: every push sifts to the top
+    indptr = np.full(n + 1, n - 1, dtype=np.int64)
+    indptr[0] = 0
+    dist, label = multi_source_dijkstra(
+        indptr, np.arange(1, n, dtype=np.int32), w, np.array([0]), np.array([2.5]), np.array([7])
+    )
+    assert dist[0] == 2.5
+    assert np.array_equal(dist[1:], w + 2.5)
+    assert (label == 7).all()

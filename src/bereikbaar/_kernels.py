@@ -34,52 +34,53 @@ _jit_inline = cast(Callable[[F], F], numba.njit(cache=True, nogil=True, inline="
 
 
 @_jit_inline
-def _heap_push(hk: Any, hn: Any, size: int, key: float, node: int) -> None:
-    """Sift ``(key, node)`` up from the free slot ``size`` of a binary min-heap."""
+def _heap_push(heap: Any, size: int, key: float, node: int) -> None:
+    """Sift ``(key, node)`` up from the free slot ``size`` of a 4-ary min-heap."""
     i = size
     while i > 0:
-        p = (i - 1) >> 1
-        if key < hk[p]:
-            hk[i] = hk[p]
-            hn[i] = hn[p]
+        p = (i - 1) >> 2
+        if key < heap[p, 0]:
+            heap[i, 0] = heap[p, 0]
+            heap[i, 1] = heap[p, 1]
             i = p
         else:
             break
-    hk[i] = key
-    hn[i] = node
+    heap[i, 0] = key
+    heap[i, 1] = node
 
 
 @_jit_inline
-def _heap_pop_fix(hk: Any, hn: Any, size: int) -> None:
+def _heap_pop_fix(heap: Any, size: int) -> None:
     """Move the last entry (index ``size``) to the root and sift it down."""
-    key = hk[size]
-    node = hn[size]
+    key = heap[size, 0]
+    node = heap[size, 1]
     i = 0
     while True:
-        child = 2 * i + 1
-        if child >= size:
+        first = 4 * i + 1
+        if first >= size:
             break
-        right = child + 1
-        if right < size and hk[right] < hk[child]:
-            child = right
-        if hk[child] < key:
-            hk[i] = hk[child]
-            hn[i] = hn[child]
-            i = child
+        best = first
+        best_key = heap[first, 0]
+        for q in range(first + 1, min(first + 4, size)):
+            if heap[q, 0] < best_key:
+                best_key = heap[q, 0]
+                best = q
+        if best_key < key:
+            heap[i, 0] = best_key
+            heap[i, 1] = heap[best, 1]
+            i = best
         else:
             break
-    hk[i] = key
-    hn[i] = node
+    heap[i, 0] = key
+    heap[i, 1] = node
 
 
 @_jit_inline
-def _grow(hk: Any, hn: Any, size: int, cap: int) -> tuple[Any, Any]:
-    """The heap arrays with room for ``cap`` entries."""
-    nk = np.empty(cap)
-    nk[:size] = hk[:size]
-    nn = np.empty(cap, dtype=np.int32)
-    nn[:size] = hn[:size]
-    return nk, nn
+def _grow(heap: Any, size: int) -> Any:
+    """The heap with twice the room."""
+    bigger = np.empty((2 * len(heap), 2))
+    bigger[:size] = heap[:size]
+    return bigger
 
 
 @_jit
@@ -93,10 +94,10 @@ def multi_source_dijkstra(
 ) -> tuple[Any, Any]:
     """Cost from every node to its cheapest seed over a CSR graph, and that seed's label.
 
-    A binary heap of ``(cost, node)`` pairs kept inline (no indirection while
-    sifting), with lazy deletion: an improved node is pushed again and stale
-    entries are skipped when popped. Nodes and labels are int32 (less memory
-    traffic); the caller checks that they fit.
+    A 4-ary heap of ``(cost, node)`` pairs stored side by side (the four children
+    of an entry share one cache line), with lazy deletion: an improved node is
+    pushed again and stale entries are skipped when popped. Labels are int32;
+    the caller checks that nodes and labels fit.
 
     Parameters
     ----------
@@ -119,9 +120,7 @@ def multi_source_dijkstra(
     n = len(indptr) - 1
     dist = np.full(n, np.inf)
     label = np.full(n, -1, dtype=np.int32)
-    cap = max(1024, 2 * len(seed_node))
-    hk = np.empty(cap)
-    hn = np.empty(cap, dtype=np.int32)
+    heap = np.empty((max(1 << 16, 2 * len(seed_node)), 2))  # (cost, node as float64)
     size = 0
     for s in range(len(seed_node)):
         v = seed_node[s]
@@ -132,19 +131,18 @@ def multi_source_dijkstra(
         if c < dist[v]:
             dist[v] = c
             label[v] = lab
-            if size == cap:
-                cap *= 2
-                hk, hn = _grow(hk, hn, size, cap)
-            _heap_push(hk, hn, size, c, v)
+            if size == len(heap):
+                heap = _grow(heap, size)
+            _heap_push(heap, size, c, v)
             size += 1
         elif c == dist[v] and lab < label[v]:
             label[v] = lab
     while size > 0:
-        du = hk[0]
-        u = hn[0]
+        du = heap[0, 0]
+        u = int(heap[0, 1])
         size -= 1
         if size > 0:
-            _heap_pop_fix(hk, hn, size)
+            _heap_pop_fix(heap, size)
         if du > dist[u]:
             continue  # a stale entry: u was reached more cheaply since
         lu = label[u]
@@ -154,10 +152,9 @@ def multi_source_dijkstra(
             if nd < dist[v]:
                 dist[v] = nd
                 label[v] = lu
-                if size == cap:
-                    cap *= 2
-                    hk, hn = _grow(hk, hn, size, cap)
-                _heap_push(hk, hn, size, nd, v)
+                if size == len(heap):
+                    heap = _grow(heap, size)
+                _heap_push(heap, size, nd, v)
                 size += 1
     return dist, label
 

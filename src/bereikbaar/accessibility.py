@@ -577,6 +577,27 @@ def library_terms(network: Network, weight: Weight, libs: Snapped) -> LibraryTer
     return LibraryTerms(lib_ok, la, to_lib[lib_ok], from_lib[lib_ok], leg)
 
 
+def _library_seeds(
+    network: Network, libs: Snapped, terms: LibraryTerms
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Where the search from each usable library ``j`` starts, and at what cost.
+
+    From the tail ``u`` of the library's arc along it (``leg + to_lib``), always;
+    from the head ``v`` (``leg + from_lib``) where the road is two-way or the
+    library sits at the head.
+    """
+    la = terms.arc
+    rev = network.reverse_arc()
+    at_head = libs.offset_m[terms.lib_ok] >= network.length_m[la] - _EPS
+    back = (rev[la] >= 0) | at_head
+    j = np.arange(len(la), dtype=np.int64)
+    return (
+        np.concatenate([j, j[back]]),
+        np.concatenate([network.u[la], network.v[la][back]]).astype(np.int64),
+        np.concatenate([terms.leg + terms.to_lib, (terms.leg + terms.from_lib)[back]]),
+    )
+
+
 def library_graph(
     network: Network, weight: Weight, libs: Snapped, terms: LibraryTerms | None = None
 ) -> tuple[sp.csr_array, IntArray]:
@@ -591,31 +612,13 @@ def library_graph(
         The virtual node of each usable library.
     """
     n = network.n_nodes
-    u, v = network.u, network.v
-    rev = network.reverse_arc()
     t = terms if terms is not None else library_terms(network, weight, libs)
-    lib_ok = t.lib_ok
-    k = len(lib_ok)
-    # virtual node n+j for library lib_ok[j]; reversed graph: library → arc ends
-    la = t.arc
-    to_lib, from_lib, leg = t.to_lib, t.from_lib, t.leg
-    at_head = libs.offset_m[lib_ok] >= network.length_m[la] - _EPS
+    k = len(t.lib_ok)
+    # virtual node n+j for library j; reversed graph: library → arc ends
+    rows, cols, data = _library_seeds(network, libs, t)
     virt = n + np.arange(k)
-    # reach library from tail u along the arc (cost to_lib), always allowed (or at tail)
-    src_rows = [virt]
-    src_cols = [u[la]]
-    src_w = [leg + to_lib]
-    # reach library from head v via the twin arc (cost from_lib), if the twin exists
-    back = (rev[la] >= 0) | at_head
-    src_rows.append(virt[back])
-    src_cols.append(v[la][back])
-    src_w.append((leg + from_lib)[back])
-
     # the reversed road graph (cached on the network) plus one row per library
-    base = network.csr(weight, reverse=True)
-    rows = np.concatenate(src_rows) - n
-    cols = np.concatenate(src_cols).astype(np.int64)
-    data = np.concatenate(src_w)
+    base = network.csr(weight, reverse=True, copy=False)
     size = n + k
     # min over duplicates (a library on a zero-length arc may add two identical entries)
     order = np.lexsort((data, cols, rows))
@@ -728,19 +731,11 @@ def node_costs(
         raise InputError(msg)
     from ._kernels import multi_source_dijkstra
 
-    u, v = network.u, network.v
-    rev = network.reverse_arc()
-    la = terms.arc
-    k = len(la)
-    at_head = libs.offset_m[terms.lib_ok] >= network.length_m[la] - _EPS
-    back = (rev[la] >= 0) | at_head
-    seed_node = np.concatenate([u[la], v[la][back]]).astype(np.int64)
-    seed_cost = np.concatenate([terms.leg + terms.to_lib, (terms.leg + terms.from_lib)[back]])
+    k = len(terms.arc)
     if max(n, k) >= 2**31 - 1:
         msg = f"the compiled engine handles fewer than 2**31 nodes; use engine='scipy' ({n:,})"
         raise NetworkError(msg)
-    j = np.arange(k, dtype=np.int64)
-    seed_label = np.concatenate([j, j[back]])
+    seed_label, seed_node, seed_cost = _library_seeds(network, libs, terms)
     graph, rank = network.search_csr(weight)  # nodes in Hilbert order (memory locality)
     dist, lab = multi_source_dijkstra(
         graph.indptr, graph.indices, graph.data, rank[seed_node], seed_cost, seed_label
@@ -757,10 +752,9 @@ def _solve(
     engine: Engine = DEFAULT_ENGINE,
 ) -> tuple[FloatArray, IntArray]:
     """Cost from every origin to its cheapest library and that library's index (-1 if none)."""
-    terms = library_terms(network, weight, libs)
+    terms, node_cost, node_lib = _node_search(network, weight, libs, engine=engine)
     if len(terms.lib_ok) == 0:
         return np.full(len(origins.arc), np.nan), np.full(len(origins.arc), -1, dtype=np.int64)
-    node_cost, node_lib = node_costs(network, weight, libs, terms, engine=engine)
     return origin_costs(network, weight, origins, node_cost, node_lib, terms)
 
 
@@ -810,13 +804,15 @@ def nearest_from_snapped(
 _NodeSearch = tuple["LibraryTerms", FloatArray, IntArray]
 
 
-def _node_search(network: Network, weight: Weight, libs: Snapped) -> _NodeSearch:
+def _node_search(
+    network: Network, weight: Weight, libs: Snapped, *, engine: Engine = DEFAULT_ENGINE
+) -> _NodeSearch:
     """Library terms and node costs for one weight (runs in a worker thread)."""
     terms = library_terms(network, weight, libs)
     if len(terms.lib_ok) == 0:
         n = network.n_nodes
         return terms, np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
-    cost, lib = node_costs(network, weight, libs, terms)
+    cost, lib = node_costs(network, weight, libs, terms, engine=engine)
     return terms, cost, lib
 
 

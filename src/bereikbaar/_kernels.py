@@ -259,42 +259,12 @@ def snap_grid(
             lo_y = cy - r
             hi_y = cy + r
             for gy in range(max(lo_y, 0), min(hi_y, ny - 1) + 1):
-                edge_row = (gy == lo_y) | (gy == hi_y)
-                if edge_row:
-                    for gx in range(max(lo_x, 0), min(hi_x, nx - 1) + 1):
+                # the ring: whole first and last rows, only the two end cells in between
+                step = 1 if (gy == lo_y) | (gy == hi_y) else max(hi_x - lo_x, 1)
+                for gx in range(lo_x, hi_x + 1, step):
+                    if 0 <= gx < nx:
                         best, best_seg, best_q = _scan_cell(
                             gy * nx + gx,
-                            x,
-                            y,
-                            cell_start,
-                            ax,
-                            ay,
-                            bx,
-                            by,
-                            seg,
-                            best,
-                            best_seg,
-                            best_q,
-                        )
-                else:
-                    if 0 <= lo_x < nx:
-                        best, best_seg, best_q = _scan_cell(
-                            gy * nx + lo_x,
-                            x,
-                            y,
-                            cell_start,
-                            ax,
-                            ay,
-                            bx,
-                            by,
-                            seg,
-                            best,
-                            best_seg,
-                            best_q,
-                        )
-                    if 0 <= hi_x < nx and hi_x != lo_x:
-                        best, best_seg, best_q = _scan_cell(
-                            gy * nx + hi_x,
                             x,
                             y,
                             cell_start,

@@ -1309,16 +1309,7 @@ class _BoundedSearch:
                     (o_ok, ou, ov, oarc, to_pt, from_pt, oleg, can_back, twin),
                     (out_r, out_c, out_v),
                 )
-        if not out_r:
-            return sp.csr_array((n_rows, n_orig))
-        rr = np.concatenate(out_r)
-        cc = np.concatenate(out_c)
-        vv = np.concatenate(out_v)
-        order = np.lexsort((cc, rr))
-        rr, cc, vv = rr[order], cc[order], vv[order]
-        indptr = np.zeros(n_rows + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rr, minlength=n_rows), out=indptr[1:])
-        return sp.csr_array((vv, cc, indptr), shape=(n_rows, n_orig))
+        return _triplets_csr(out_r, out_c, out_v, (n_rows, n_orig))
 
     def _part(self, js: IntArray, radius: float) -> IntArray:
         """Road nodes near the arcs of usable sites ``js``, then their virtual nodes."""
@@ -1533,17 +1524,27 @@ def bounded_costs(
             rows_out.append(np.full(int(keep.sum()), terms.lib_ok[j], dtype=np.int64))
             cols_out.append(cand[keep])
             vals_out.append(cost[keep])
-    if not rows_out:
-        return sp.csr_array((n_sites, n_orig))
-    rr = np.concatenate(rows_out)
-    cc = np.concatenate(cols_out)
-    vv = np.concatenate(vals_out)
-    # build the CSR by hand so that explicit zero costs stay stored entries
+    return _triplets_csr(rows_out, cols_out, vals_out, (n_sites, n_orig))
+
+
+def _triplets_csr(
+    rows: Sequence[IntArray],
+    cols: Sequence[IntArray],
+    vals: Sequence[FloatArray],
+    shape: tuple[int, int],
+) -> sp.csr_array:
+    """CSR from parts of (row, col, value) triplets without duplicates.
+
+    Built by hand so that explicit zero costs stay stored entries.
+    """
+    if not rows:
+        return sp.csr_array(shape)
+    rr, cc, vv = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
     order = np.lexsort((cc, rr))
     rr, cc, vv = rr[order], cc[order], vv[order]
-    indptr = np.zeros(n_sites + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rr, minlength=n_sites), out=indptr[1:])
-    return sp.csr_array((vv, cc, indptr), shape=(n_sites, n_orig))
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rr, minlength=shape[0]), out=indptr[1:])
+    return sp.csr_array((vv, cc, indptr), shape=shape)
 
 
 # --------------------------------------------------------------------------- max coverage

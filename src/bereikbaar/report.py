@@ -63,6 +63,8 @@ CSV_HEADERS_NL: dict[str, str] = {
     s.POPULATION_UNREACHABLE: "Inwoners zonder bereikbare bibliotheek",
     s.TE_GROOT: "Te groot",
     s.REASONS: "Redenen",
+    "cells": "Bewoonde vierkanten",
+    "suppressed_cells": "Vierkanten met geheimgehouden inwonertal",
     # per target group (when the grid has the age columns)
     "population_0_15": "Kinderen 0-15 jaar",
     "mean_distance_km_0_15": "Gemiddelde afstand kinderen 0-15 (km)",
@@ -87,6 +89,13 @@ _CSV_DECIMALS: dict[str, int] = {
     s.MEDIAN_DISTANCE_KM: 3,
     s.P90_DISTANCE_KM: 3,
     s.SHARE_BEYOND: 4,
+    "mean_distance_km_0_15": 3,
+    "mean_distance_km_65plus": 3,
+    "share_beyond_0_15": 4,
+    "share_beyond_65plus": 4,
+    "cbs_comparable_mean_km": 3,
+    "cbs_mean_distance_km": 1,  # CBS publishes one decimal
+    "cbs_difference_km": 3,
 }
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -92,12 +92,14 @@ def _handler(state: FileServer) -> type[http.server.BaseHTTPRequestHandler]:
             if drop is not None:
                 body = body[:drop]
                 self.close_connection = True
+            # recorded before the write: the client may finish reading, and the test go on to
+            # inspect the requests, before this thread gets back from write()
+            req.sent = len(body)
             try:
                 self.wfile.write(body)
                 self.wfile.flush()
             except OSError:
                 return
-            req.sent = len(body)
 
     return Handler
 

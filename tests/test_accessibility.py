@@ -397,9 +397,12 @@ def test_compiled_dijkstra_equals_networkx_with_weighted_seeds(seed: int) -> Non
     indptr = np.zeros(n + 1, dtype=np.int64)
     order = np.argsort(u, kind="stable")
     np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
-    dist, label = multi_source_dijkstra(
-        indptr, v[order].astype(np.int32), w[order], seed_node, seed_cost, np.arange(k)
-    )
+    args = (indptr, v[order].astype(np.int32), w[order], seed_node, seed_cost, np.arange(k))
+    dist, label = multi_source_dijkstra(*args)
+    # tiny blocks and narrow, wide or single cost bands: the same costs and labels
+    for block_shift, delta in ((0, -1.0), (2, 1.0), (3, 30.0), (1, np.inf), (5, 1e-3)):
+        d2, l2 = multi_source_dijkstra(*args, block_shift, delta)
+        assert np.array_equal(d2, dist) and np.array_equal(l2, label), (block_shift, delta)
     g = nx.MultiDiGraph()
     g.add_nodes_from(range(n + 1))
     g.add_weighted_edges_from(zip(u.tolist(), v.tolist(), w.tolist(), strict=True))
@@ -475,6 +478,29 @@ def test_hilbert_rank_puts_map_neighbours_close_together() -> None:
     hilbert_gap = np.median(np.abs(rank[net.u] - rank[net.v]))
     assert random_gap > 200
     assert hilbert_gap <= 3  # along the curve most street neighbours are adjacent
+
+
+def test_compiled_dijkstra_equal_costs_take_the_lowest_label() -> None:
+    # a path 0 - 1 - 2 - 3 - 4 (both ways, 10 m each); seeds at 0 (label 5) and 4 (label 2)
+    # meet at 2 at the same 20 m: 2 goes to label 2, whichever block or band reaches it first
+    from bereikbaar._kernels import multi_source_dijkstra
+
+    u = np.array([0, 1, 1, 2, 2, 3, 3, 4])
+    v = np.array([1, 0, 2, 1, 3, 2, 4, 3], dtype=np.int32)
+    indptr = np.array([0, 1, 3, 5, 7, 8])
+    for block_shift, delta in ((12, -1.0), (0, 5.0), (1, np.inf)):
+        dist, label = multi_source_dijkstra(
+            indptr,
+            v,
+            np.full(len(u), 10.0),
+            np.array([0, 4]),
+            np.zeros(2),
+            np.array([5, 2]),
+            block_shift,
+            delta,
+        )
+        assert dist.tolist() == [0.0, 10.0, 20.0, 10.0, 0.0]
+        assert label.tolist() == [5, 5, 2, 2, 2]
 
 
 def test_compiled_dijkstra_grows_its_heap() -> None:

@@ -8,9 +8,10 @@ Two loops dominate a national run and cannot be vectorised with NumPy alone:
   ``scipy.sparse.csgraph.dijkstra(min_only=True)`` on a graph with one virtual
   node per library: same distances (the minimum over paths of the same
   left-to-right float64 sums, which every correct Dijkstra returns), no virtual
-  nodes, about as fast as scipy's Fibonacci heap on one core, but with the GIL
-  released, so the length and time searches run on two cores at once and the
-  origins are snapped while the search runs.
+  nodes, block by block in cost bands so that the working set stays in cache
+  (2.5-3x faster than scipy's Fibonacci heap at 4 M nodes, and as fast per node
+  at 4 M as at 100k), with the GIL released, so the length and time searches
+  run on two cores at once and the origins are snapped while the search runs.
 * :func:`snap_grid`: the nearest segment to each point, searched ring by ring
   in a uniform grid of segment pieces, with an exact stopping rule.
 
@@ -91,71 +92,138 @@ def multi_source_dijkstra(
     seed_node: Any,
     seed_cost: Any,
     seed_label: Any,
+    block_shift: int = 12,
+    delta: float = -1.0,
 ) -> tuple[Any, Any]:
     """Cost from every node to its cheapest seed over a CSR graph, and that seed's label.
 
-    A 4-ary heap of ``(cost, node)`` pairs stored side by side (the four children
-    of an entry share one cache line), with lazy deletion: an improved node is
-    pushed again and stale entries are skipped when popped. Labels are int32;
-    the caller checks that nodes and labels fit.
+    A Dijkstra made cache-friendly: the nodes are cut into blocks of
+    ``2**block_shift`` consecutive numbers (in the Hilbert order the engine uses,
+    a block is a compact patch of road of about 4,000 nodes, whose arrays fit in
+    the core's L2 cache), each block has its own 4-ary heap of ``(cost, node)``
+    pairs, and the search advances in cost bands of width ``delta``: every block,
+    in turn, settles its nodes up to the band's upper edge, pushing arcs that leave
+    the block onto the other block's heap; blocks that received work below the
+    edge are visited again until none has, then the band moves up. One global heap
+    would jump between the 1,250 library frontiers at every pop, a cache miss each
+    time at national scale; this visits one patch at a time.
+
+    Nodes are settled out of global cost order only inside one band, so a node can
+    be improved after it was settled; it is then pushed again (label-correcting),
+    and the result is exact: the least float64 left-to-right sum over all paths,
+    as any Dijkstra returns it. ``delta`` trades the two: narrow bands revisit
+    blocks more often, wide bands settle more nodes twice. Stale heap entries are
+    skipped when popped (lazy deletion). Labels are int32; the caller checks that
+    nodes and labels fit.
 
     Parameters
     ----------
     indptr, indices, data
         CSR arrays of the graph (``n + 1``, ``m``, ``m``); row ``i`` holds the arcs
-        leaving ``i``; weights must be non-negative.
+        leaving ``i``; weights must be non-negative. Results are correct in any
+        node order; they come fast when consecutive numbers are near each other.
     seed_node, seed_cost, seed_label
         Seeds: a node, its start cost and a label (``0 <= label < 2**31``);
         several seeds may share a node or a label. Seeds with a non-finite cost
         are ignored.
+    block_shift
+        Block size as a power of two (``12``: 4,096 nodes).
+    delta
+        Width of a cost band; ``<= 0`` (the default) takes 20 times the mean arc
+        weight, the fastest on road networks at 100k to 4M nodes (see
+        ``docs/performance.md``); ``inf`` makes one band.
 
     Returns
     -------
     dist, label
         Per node the cheapest cost (``inf`` where no seed is reachable) and the
         label of the seed it comes from (``-1`` where unreachable). Where seeds
-        reach a node at exactly the same cost, the label is the one that got
-        there first (deterministic for the same input).
+        reach a node at exactly the same cost, the label is the lowest of theirs,
+        whatever the order of the search.
     """
     n = len(indptr) - 1
+    if not delta > 0.0:
+        total = 0.0
+        for e in range(len(data)):
+            total += data[e]
+        delta = 20.0 * total / len(data) if len(data) > 0 else np.inf
+        if not delta > 0.0:  # no arcs, or all of weight zero
+            delta = np.inf
+    n_blocks = (n >> block_shift) + 1
     dist = np.full(n, np.inf)
     label = np.full(n, -1, dtype=np.int32)
-    heap = np.empty((max(1 << 16, 2 * len(seed_node)), 2))  # (cost, node as float64)
-    size = 0
+    heaps = numba.typed.List()
+    for _ in range(n_blocks):
+        heaps.append(np.empty((64, 2)))  # (cost, node as float64) per block
+    sizes = np.zeros(n_blocks, dtype=np.int64)
+    low = np.inf
     for s in range(len(seed_node)):
         v = seed_node[s]
         c = seed_cost[s]
         lab = seed_label[s]
         if not np.isfinite(c):
             continue
-        if c < dist[v]:
+        if c < dist[v] or (c == dist[v] and lab < label[v]):
             dist[v] = c
             label[v] = lab
-            if size == len(heap):
-                heap = _grow(heap, size)
-            _heap_push(heap, size, c, v)
-            size += 1
-        elif c == dist[v] and lab < label[v]:
-            label[v] = lab
-    while size > 0:
-        du = heap[0, 0]
-        u = int(heap[0, 1])
-        size -= 1
-        if size > 0:
-            _heap_pop_fix(heap, size)
-        if du > dist[u]:
-            continue  # a stale entry: u was reached more cheaply since
-        lu = label[u]
-        for e in range(indptr[u], indptr[u + 1]):
-            v = indices[e]
-            nd = du + data[e]
-            if nd < dist[v]:
-                dist[v] = nd
-                label[v] = lu
-                if size == len(heap):
-                    heap = _grow(heap, size)
-                _heap_push(heap, size, nd, v)
-                size += 1
+            b = v >> block_shift
+            h = heaps[b]
+            if sizes[b] == len(h):
+                h = _grow(h, sizes[b])
+                heaps[b] = h
+            _heap_push(h, sizes[b], c, v)
+            sizes[b] += 1
+            low = min(low, c)
+    edge = low + delta
+    while True:
+        busy = True
+        while busy:  # settle every block up to the band's edge
+            busy = False
+            for b in range(n_blocks):
+                size = sizes[b]
+                if size == 0:
+                    continue
+                heap = heaps[b]
+                if heap[0, 0] > edge:
+                    continue
+                busy = True
+                while size > 0 and heap[0, 0] <= edge:
+                    du = heap[0, 0]
+                    u = int(heap[0, 1])
+                    size -= 1
+                    if size > 0:
+                        _heap_pop_fix(heap, size)
+                    if du > dist[u]:
+                        continue  # a stale entry: u was reached more cheaply since
+                    lu = label[u]
+                    for e in range(indptr[u], indptr[u + 1]):
+                        v = indices[e]
+                        nd = du + data[e]
+                        if nd < dist[v] or (nd == dist[v] and lu < label[v]):
+                            dist[v] = nd
+                            label[v] = lu
+                            c = v >> block_shift
+                            if c == b:
+                                if size == len(heap):
+                                    heap = _grow(heap, size)
+                                    heaps[b] = heap
+                                _heap_push(heap, size, nd, v)
+                                size += 1
+                            else:
+                                h = heaps[c]
+                                if sizes[c] == len(h):
+                                    h = _grow(h, sizes[c])
+                                    heaps[c] = h
+                                _heap_push(h, sizes[c], nd, v)
+                                sizes[c] += 1
+                sizes[b] = size
+        nxt = np.inf
+        for b in range(n_blocks):
+            if sizes[b] > 0 and heaps[b][0, 0] < nxt:
+                nxt = heaps[b][0, 0]
+        if nxt == np.inf:
+            break
+        edge = max(edge + delta, nxt)
     return dist, label
 
 

@@ -58,6 +58,7 @@ def main() -> None:
             "nearest_library_s": eng["nearest_library_s"],
             "snapping_s": eng["snapping_s"],
             "engine_dijkstra_s": eng["engine_dijkstra_s"],
+            "engine_search_s": eng["engine_search_s"],
             "scipy_floor_s": eng["scipy_floor_s"],
             "scipy_floor_hilbert_s": eng["scipy_floor_hilbert_s"],
             "snap_plus_dijkstra_over_floor": eng["snap_plus_dijkstra_over_floor"],
@@ -72,7 +73,8 @@ def main() -> None:
         curve.write_text(json.dumps(rows, indent=1))
         print(json.dumps(row), flush=True)
     first, last = rows[0], rows[-1]
-    keys = ("nearest_library_s", "snapping_s", "engine_dijkstra_s", "scipy_floor_s")
+    keys = ("nearest_library_s", "snapping_s", "engine_dijkstra_s", "engine_search_s")
+    keys = (*keys, "scipy_floor_s")
     for key in (*keys, "scipy_floor_hilbert_s", "loader_s"):
         if key not in first or key not in last:
             continue
@@ -99,6 +101,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         "nearest_library_s": "nearest_library: snapping + Dijkstra (overlapped)",
         "snapping_s": "snapping (origins ∝ nodes, 400k from 1.6 M on)",
         "engine_dijkstra_s": "engine Dijkstra + origin costs",
+        "engine_search_s": "engine Dijkstra alone (node_costs, blocked bands)",
         "scipy_floor_s": "raw scipy dijkstra(min_only), OSM node order",
         "scipy_floor_hilbert_s": "raw scipy dijkstra(min_only), Hilbert order",
     }

@@ -2,12 +2,16 @@
 
     python benchmarks/bench_sites.py [--nodes 1600000] [--before-gemeenten N]
 
+``--before-gemeenten 0`` skips the old path (it takes about 20 minutes for all).
+
 Runs the pipeline once on the national synthetic case without site suggestions
 (cached Network under ``benchmarks/out/cache``), then times the site-suggestion
 stage for all flagged gemeenten (up to ``--before-gemeenten`` for the old path):
 
 * after: ``bereikbaar.pipeline._suggested_sites`` (one search graph for all
-  flagged gemeenten, every bounded Dijkstra on a local part of the network);
+  flagged gemeenten, every site's bounded search compiled, on two threads);
+* local: the same with the previous search (``_BoundedSearch.costs(method="local")``,
+  scipy's bounded Dijkstra on a part of the network around each tile of sites);
 * before: the code path it replaced, ``best_sites_for_gemeente`` once per gemeente
   as in ``scenarios.py`` of commit ``OLD_COMMIT`` (read with ``git show``), every
   bounded Dijkstra on the whole network.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import subprocess
@@ -108,6 +113,29 @@ def main() -> None:
     res["after_gemeenten"] = int(after[GEMEENTECODE].nunique())
     res["after_sites"] = len(after)
     res["loadavg_after"] = _loadavg()
+
+    # the same stage with the previous search of each site (scipy on a local part)
+    import bereikbaar.scenarios as sc
+
+    compiled_costs = sc._BoundedSearch.costs
+    sc._BoundedSearch.costs = functools.partialmethod(compiled_costs, method="local")  # type: ignore[method-assign]
+    try:
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            local = pipeline._suggested_sites(result, settings)
+        res["local_s"] = round(time.perf_counter() - t0, 2)
+    finally:
+        sc._BoundedSearch.costs = compiled_costs  # type: ignore[method-assign]
+    assert local is not None
+    res["local_over_compiled"] = round(res["local_s"] / res["after_s"], 2)
+    res["local_identical"] = bool(
+        pd.DataFrame(local).equals(pd.DataFrame(after))
+        and local.geometry.geom_equals_exact(after.geometry, 0).all()
+    )
+    if args.before_gemeenten == 0:
+        print(json.dumps(res))
+        return
 
     # before: the old per-gemeente path (prepare_baseline once, as the old _suggested_sites)
     old = _old_scenarios()

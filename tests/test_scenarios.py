@@ -332,17 +332,23 @@ def test_local_search_equals_full_network_search_bit_for_bit(
     xy[3] = np.nan  # an unsnapped site reaches nobody
     sites = snap_to_arcs(base.network, xy, max_snap_m=base.settings.max_snap_m)
     full = sc.bounded_costs(base.network, base.origins, sites, limit_m, method="full")
-    local = sc.bounded_costs(base.network, base.origins, sites, limit_m)
     assert full.nnz > 0
-    assert _same_csr(local, full)
-    # a subset of the sites, in another order, from one search graph
     search = sc._BoundedSearch.build(base.network, sites, limit_m)
     rows = np.array([7, 3, 0, 21, 7])
-    sub = search.costs(base.origins, rows)
     ref = sc.bounded_costs(
         base.network, base.origins, sc._slice_snapped(sites, rows), limit_m, method="full"
     )
-    assert _same_csr(sub, ref)
+    for method in ("compiled", "local"):
+        local = sc.bounded_costs(base.network, base.origins, sites, limit_m, method=method)
+        assert _same_csr(local, full), method
+        # a subset of the sites, in another order, from one search graph
+        assert _same_csr(search.costs(base.origins, rows, method=method), ref), method
+    # many rows: the compiled search splits them over two threads
+    many = np.tile(np.arange(len(sites.arc)), 3)
+    ref_many = sc.bounded_costs(
+        base.network, base.origins, sc._slice_snapped(sites, many), limit_m, method="full"
+    )
+    assert _same_csr(search.costs(base.origins, many), ref_many)
 
 
 def test_local_search_equals_full_search_in_travel_time(base: sc.Baseline) -> None:
@@ -351,11 +357,45 @@ def test_local_search_equals_full_search_in_travel_time(base: sc.Baseline) -> No
     sites = snap_to_arcs(base.network, xy, max_snap_m=base.settings.max_snap_m)
     kw: dict[str, Any] = {"weight": "time"}
     full = sc.bounded_costs(base.network, base.origins, sites, 300.0, method="full", **kw)
-    local = sc.bounded_costs(base.network, base.origins, sites, 300.0, **kw)
     assert full.nnz > 0
-    assert _same_csr(local, full)
+    for method in ("compiled", "local"):
+        local = sc.bounded_costs(base.network, base.origins, sites, 300.0, method=method, **kw)
+        assert _same_csr(local, full), method
     with pytest.raises(InputError, match="method"):
         sc.bounded_costs(base.network, base.origins, sites, 300.0, method="dense")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_compiled_bounded_search_equals_full_search_on_random_networks(seed: int) -> None:
+    # two-way and one-way roads, parallel arcs, sites and homes off the road, on it and
+    # exactly on junctions (at the head of an arc), limits from tiny to everything
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 60))
+    xy = rng.uniform(0, 5_000, size=(n, 2)) + [150_000.0, 450_000.0]
+    m = int(rng.integers(n, 4 * n))
+    a, b = rng.integers(0, n, m), rng.integers(0, n, m)
+    keep = a != b
+    a, b = a[keep], b[keep]
+    length = np.hypot(*(xy[a] - xy[b]).T) * rng.uniform(1.0, 1.5, len(a))
+    two_way = rng.random(len(a)) < 0.7
+    u = np.concatenate([a, b[two_way]])
+    v = np.concatenate([b, a[two_way]])
+    length = np.concatenate([length, length[two_way]])
+    time = length / rng.uniform(4.0, 30.0, len(length))
+    net = Network(xy[:, 0], xy[:, 1], u, v, length, time_s=time)
+    homes = np.vstack([rng.uniform(0, 5_000, (40, 2)) + [150_000.0, 450_000.0], xy[:5]])
+    sites = np.vstack([rng.uniform(0, 5_000, (8, 2)) + [150_000.0, 450_000.0], xy[5:8]])
+    o = snap_to_arcs(net, homes, core_only=False)
+    s = snap_to_arcs(net, sites, core_only=False)
+    for limit in (50.0, 1_500.0, 1e7):
+        for weight in ("length", "time"):
+            full = sc.bounded_costs(net, o, s, limit, weight=weight, method="full")
+            fast = sc.bounded_costs(net, o, s, limit, weight=weight)
+            assert _same_csr(fast, full), (limit, weight)
+    # a road distance is never shorter than the straight line from home to site
+    every = sc.bounded_costs(net, o, s, 1e7).tocoo()
+    line = np.hypot(*(homes[every.col] - sites[every.row]).T)
+    assert every.nnz > 0 and (every.data >= line - 1e-6).all()
 
 
 def test_local_search_grows_where_an_arc_is_shorter_than_its_chord() -> None:
@@ -375,10 +415,11 @@ def test_local_search_grows_where_an_arc_is_shorter_than_its_chord() -> None:
     o = snap_to_arcs(net, homes)
     s = snap_to_arcs(net, site)
     full = sc.bounded_costs(net, o, s, 6_000.0, method="full")
-    local = sc.bounded_costs(net, o, s, 6_000.0)
-    # home 1: 0.5 km to node 11, 0.1 km tunnel, 3.5 km along the road = 4.1 km
-    assert local.toarray().tolist() == [[5000.0, 4100.0]]
-    assert _same_csr(local, full)
+    for method in ("compiled", "local"):
+        local = sc.bounded_costs(net, o, s, 6_000.0, method=method)
+        # home 1: 0.5 km to node 11, 0.1 km tunnel, 3.5 km along the road = 4.1 km
+        assert local.toarray().tolist() == [[5000.0, 4100.0]], method
+        assert _same_csr(local, full), method
 
 
 # --------------------------------------------------------------------------- max coverage

@@ -472,3 +472,156 @@ def bucket_pieces(
             seg[q] = k
             p += 1
     return cell_start, ax, ay, bx, by, seg
+
+
+@_jit
+def bounded_site_costs(
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    site_seed_ptr: Any,
+    seed_node: Any,
+    seed_cost: Any,
+    site_arc: Any,
+    site_to_lib: Any,
+    site_leg: Any,
+    lim: float,
+    limit: float,
+    node_ptr: Any,
+    node_orig: Any,
+    arc_keys: Any,
+    arc_orig: Any,
+    o_arc: Any,
+    o_u: Any,
+    o_v: Any,
+    to_pt: Any,
+    from_pt: Any,
+    oleg: Any,
+    can_back: Any,
+    twin: Any,
+    eps: float,
+    dist: Any,
+    touched: Any,
+) -> tuple[Any, Any, Any]:
+    """Cost from every origin to each site, where at most ``limit``: one bounded search per site.
+
+    For site ``r`` a Dijkstra over the reversed CSR from its seeds
+    (``seed_node/seed_cost[site_seed_ptr[r]:site_seed_ptr[r + 1]]``, the ends of the
+    site's arc) that never goes beyond ``lim``; then, for every origin whose arc
+    ends at a reached node or that lies on the site's own arc, the cost home →
+    site with exactly the arithmetic of ``scenarios.bounded_costs(method="full")``
+    (the same float64 operations in the same order, so the same bits). A search
+    touches only the nodes within the limit; its arrays are reset through the list
+    of touched nodes, so a site costs time in proportion to its neighbourhood, not
+    to the network.
+
+    Origins are given per usable origin ``o`` (``o_arc``, the arc's tail and head
+    in the CSR's numbering ``o_u``/``o_v``, the along-arc costs, the leg, whether
+    it may leave its arc backwards and whether its arc has a twin); ``node_ptr``/
+    ``node_orig`` list the origins per node, ``arc_keys`` (sorted) / ``arc_orig``
+    the origins per arc. ``dist`` (``n``, all ``inf``) and ``touched`` (``n``)
+    are scratch arrays, reused across calls: ``dist`` is all ``inf`` again on
+    return (fresh memory is slow to obtain, a search small).
+
+    Returns
+    -------
+    rows, cols, costs
+        Triplets (site ``r``, origin ``o``, cost ``<= limit``), without duplicates.
+    """
+    n_sites = len(site_seed_ptr) - 1
+    seen = np.full(len(o_arc), -1, dtype=np.int64)
+    cand = np.empty(max(len(o_arc), 1), dtype=np.int64)
+    heap = np.empty((1 << 12, 2))
+    cap = 1 << 16
+    out_r = np.empty(cap, dtype=np.int64)
+    out_c = np.empty(cap, dtype=np.int64)
+    out_v = np.empty(cap)
+    n_out = 0
+    for r in range(n_sites):
+        n_touched = 0
+        size = 0
+        for s in range(site_seed_ptr[r], site_seed_ptr[r + 1]):
+            v = seed_node[s]
+            c = seed_cost[s]
+            if not c <= lim:
+                continue
+            if c < dist[v]:
+                if dist[v] == np.inf:
+                    touched[n_touched] = v
+                    n_touched += 1
+                dist[v] = c
+                if size == len(heap):
+                    heap = _grow(heap, size)
+                _heap_push(heap, size, c, v)
+                size += 1
+        while size > 0:
+            du = heap[0, 0]
+            u = int(heap[0, 1])
+            size -= 1
+            if size > 0:
+                _heap_pop_fix(heap, size)
+            if du > dist[u]:
+                continue
+            for e in range(indptr[u], indptr[u + 1]):
+                v = indices[e]
+                nd = du + data[e]
+                if nd <= lim and nd < dist[v]:
+                    if dist[v] == np.inf:
+                        touched[n_touched] = v
+                        n_touched += 1
+                    dist[v] = nd
+                    if size == len(heap):
+                        heap = _grow(heap, size)
+                    _heap_push(heap, size, nd, v)
+                    size += 1
+        # the origins at the reached nodes and on the site's own arc
+        n_cand = 0
+        for t in range(n_touched):
+            w = touched[t]
+            for q in range(node_ptr[w], node_ptr[w + 1]):
+                o = node_orig[q]
+                if seen[o] != r:
+                    seen[o] = r
+                    cand[n_cand] = o
+                    n_cand += 1
+        a = site_arc[r]
+        if a >= 0:
+            lo = np.searchsorted(arc_keys, a, side="left")
+            hi = np.searchsorted(arc_keys, a, side="right")
+            for q in range(lo, hi):
+                o = arc_orig[q]
+                if seen[o] != r:
+                    seen[o] = r
+                    cand[n_cand] = o
+                    n_cand += 1
+        for t in range(n_cand):
+            o = cand[t]
+            cost = from_pt[o] + dist[o_v[o]]
+            back = to_pt[o] + dist[o_u[o]] if can_back[o] else np.inf
+            if back < cost:
+                cost = back
+            if o_arc[o] == a:
+                s_o = to_pt[o]
+                s_l = site_to_lib[r]
+                if s_l >= s_o - eps:
+                    along = s_l - s_o
+                elif twin[o]:
+                    along = s_o - s_l
+                else:
+                    along = np.inf
+                direct = along + site_leg[r]
+                if direct < cost:
+                    cost = direct
+            cost = cost + oleg[o]
+            if np.isfinite(cost) and cost <= limit:
+                if n_out == len(out_r):
+                    out_r = np.concatenate((out_r, np.empty(len(out_r), dtype=np.int64)))
+                    out_c = np.concatenate((out_c, np.empty(len(out_c), dtype=np.int64)))
+                    out_v = np.concatenate((out_v, np.empty(len(out_v))))
+                out_r[n_out] = r
+                out_c[n_out] = o
+                out_v[n_out] = cost
+                n_out += 1
+        for t in range(n_touched):
+            dist[touched[t]] = np.inf
+    return out_r[:n_out], out_c[:n_out], out_v[:n_out]

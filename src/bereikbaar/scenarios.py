@@ -32,9 +32,12 @@ import dataclasses
 import heapq
 import logging
 import math
+import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -53,6 +56,7 @@ from .accessibility import (
     Snapped,
     _arc_cost,
     _leg_cost,
+    _library_seeds,
     _points_xy,
     library_graph,
     library_terms,
@@ -1226,6 +1230,7 @@ class _BoundedSearch:
     x_sorted: FloatArray
     m_per_cost: float
     local: IntArray = field(repr=False)
+    sites: Snapped = field(repr=False)
 
     @classmethod
     def build(
@@ -1256,10 +1261,13 @@ class _BoundedSearch:
             np.asarray(network.x[by_x], dtype=np.float64),
             max(m_per_cost, 0.0),
             np.full(graph.shape[0], -1, dtype=np.int64),
+            sites,
         )
 
-    def costs(self, origins: Snapped, rows: IntArray) -> sp.csr_array:
-        """``bounded_costs(network, origins, sites[rows], limit)``, searched locally.
+    def costs(
+        self, origins: Snapped, rows: IntArray, *, method: Literal["compiled", "local"] = "compiled"
+    ) -> sp.csr_array:
+        """``bounded_costs(network, origins, sites[rows], limit)``.
 
         Parameters
         ----------
@@ -1268,12 +1276,20 @@ class _BoundedSearch:
         rows
             Which sites (rows of the ``sites`` the search was built for), in the
             order of the rows of the result.
+        method
+            ``"compiled"`` (default): one compiled bounded search per site on the
+            whole network (:func:`bereikbaar._kernels.bounded_site_costs`), in two
+            threads; ``"local"``: scipy's bounded Dijkstra on a part of the network
+            around each tile of sites. Both equal :func:`bounded_costs`
+            ``(method="full")`` bit for bit.
 
         Returns
         -------
         scipy.sparse.csr_array
             ``(len(rows), n_origins)`` costs ``<= limit``, as :func:`bounded_costs`.
         """
+        if method == "compiled":
+            return self._costs_compiled(origins, np.asarray(rows, dtype=np.int64))
         rows = np.asarray(rows, dtype=np.int64)
         n_rows, n_orig = len(rows), len(origins.arc)
         js = self.slot[rows]
@@ -1310,6 +1326,111 @@ class _BoundedSearch:
                     (out_r, out_c, out_v),
                 )
         return _triplets_csr(out_r, out_c, out_v, (n_rows, n_orig))
+
+    def _costs_compiled(self, origins: Snapped, rows: IntArray) -> sp.csr_array:
+        """:meth:`costs` with the compiled bounded search (all cores, GIL released)."""
+        from ._kernels import bounded_site_costs
+
+        n_rows, n_orig = len(rows), len(origins.arc)
+        js = self.slot[rows]
+        o_ok = np.flatnonzero(origins.ok)
+        if not (js >= 0).any() or len(o_ok) == 0:
+            return sp.csr_array((n_rows, n_orig))
+        net, t = self.network, self.terms
+        graph, rank = net.search_csr(self.weight)
+        # seeds of each requested row, in row order (none for an unusable site)
+        seed_j, seed_node, seed_cost = self._seeds
+        per_j = np.bincount(seed_j, minlength=len(t.lib_ok))
+        j_start = np.cumsum(per_j) - per_j
+        cnt = np.where(js >= 0, per_j[np.maximum(js, 0)], 0)
+        ptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(cnt, out=ptr[1:])
+        take = np.repeat(j_start[np.maximum(js, 0)] - ptr[:-1], cnt) + np.arange(ptr[-1])
+        s_node, s_cost = rank[seed_node[take]], seed_cost[take]
+        safe = np.maximum(js, 0)
+        site_arc = np.where(js >= 0, t.arc[safe], -1)
+        site_to_lib = t.to_lib[safe]
+        site_leg = t.leg[safe]
+        # the usable origins, renumbered 0..len(o_ok)-1, with their arc terms
+        oarc = origins.arc[o_ok]
+        to_pt, from_pt = _arc_cost(net, self.weight, origins)
+        oleg = _leg_cost(net, self.weight, origins)
+        rev = net.reverse_arc()
+        can_back = (rev[oarc] >= 0) | (origins.offset_m[o_ok] <= _EPS)
+        twin = rev[oarc] >= 0
+        o_u, o_v = rank[net.u[oarc]], rank[net.v[oarc]]
+        ends = np.concatenate([o_u, o_v])
+        both = np.tile(np.arange(len(o_ok), dtype=np.int64), 2)
+        node_orig = both[np.argsort(ends, kind="stable")]
+        node_ptr = np.zeros(net.n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ends, minlength=net.n_nodes), out=node_ptr[1:])
+        arc_order = np.argsort(oarc, kind="stable")
+        lim = self.limit * (1.0 + 1e-12) + 1e-9
+        args = (
+            lim,
+            self.limit,
+            node_ptr,
+            node_orig,
+            oarc[arc_order],
+            arc_order.astype(np.int64),
+            oarc,
+            o_u,
+            o_v,
+            to_pt[o_ok],
+            from_pt[o_ok],
+            oleg[o_ok],
+            can_back,
+            twin,
+            _EPS,
+        )
+
+        workers = min(os.cpu_count() or 1, 2) if n_rows >= 64 else 1
+        scratch = self._scratch(graph.shape[0], workers)
+
+        def run(part: int, lo: int, hi: int) -> tuple[IntArray, IntArray, FloatArray]:
+            r, c, v = bounded_site_costs(
+                graph.indptr,
+                graph.indices,
+                graph.data,
+                ptr[lo : hi + 1] - ptr[lo],
+                s_node[ptr[lo] : ptr[hi]],
+                s_cost[ptr[lo] : ptr[hi]],
+                site_arc[lo:hi],
+                site_to_lib[lo:hi],
+                site_leg[lo:hi],
+                *args,
+                *scratch[part],
+            )
+            return r + lo, o_ok[c], v
+
+        # contiguous halves of the rows (sites of one gemeente are near each other)
+        bounds = np.linspace(0, n_rows, workers + 1).astype(np.int64).tolist()
+        if workers == 1:
+            parts = [run(0, 0, n_rows)]
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                parts = list(pool.map(run, range(workers), bounds[:-1], bounds[1:]))
+        return _triplets_csr(
+            [p[0] for p in parts], [p[1] for p in parts], [p[2] for p in parts], (n_rows, n_orig)
+        )
+
+    def _scratch(self, n: int, workers: int) -> list[tuple[FloatArray, IntArray]]:
+        """Per thread a distance array (all ``inf``) and a touched-node list, kept."""
+        have = self._scratch_arrays
+        while len(have) < workers:
+            have.append((np.full(n, np.inf), np.empty(max(n, 1), dtype=np.int64)))
+        return have[:workers]
+
+    @cached_property
+    def _scratch_arrays(self) -> list[tuple[FloatArray, IntArray]]:
+        return []
+
+    @cached_property
+    def _seeds(self) -> tuple[IntArray, IntArray, FloatArray]:
+        """Seeds of every usable site, sorted by site: ``(j, node, cost)``."""
+        j, node, cost = _library_seeds(self.network, self.sites, self.terms)
+        order = np.argsort(j, kind="stable")
+        return j[order], node[order], cost[order]
 
     def _part(self, js: IntArray, radius: float) -> IntArray:
         """Road nodes near the arcs of usable sites ``js``, then their virtual nodes."""
@@ -1418,7 +1539,7 @@ def bounded_costs(
     limit: float,
     *,
     weight: Weight = "length",
-    method: Literal["local", "full"] = "local",
+    method: Literal["compiled", "local", "full"] = "compiled",
 ) -> sp.csr_array:
     """Cost from each origin to each site, where at most ``limit`` (sparse).
 
@@ -1427,11 +1548,14 @@ def bounded_costs(
     the site, one-way streets respected, exactly as :func:`nearest_library`
     measures it when that site is the only library.
 
-    With ``method="local"`` (default) the sites are grouped in tiles and each
-    Dijkstra runs on the part of the network around its tile, which is checked
-    to hold everything within ``limit`` (else the part grows); the result is
-    identical to ``method="full"`` (every Dijkstra on the whole network, the
-    reference), which costs time proportional to the whole network per site.
+    With ``method="compiled"`` (default) each site's search is a compiled loop
+    that touches only the nodes within ``limit`` and computes the origins' costs
+    as it goes (two threads). With ``method="local"`` the sites are grouped in
+    tiles and scipy's Dijkstra runs on the part of the network around each tile,
+    which is checked to hold everything within ``limit`` (else the part grows).
+    Both are identical, bit for bit, to ``method="full"`` (scipy's Dijkstra on
+    the whole network per site, the reference), which costs time proportional to
+    the whole network per site.
 
     Parameters
     ----------
@@ -1446,7 +1570,7 @@ def bounded_costs(
     weight
         ``"length"`` or ``"time"``.
     method
-        ``"local"`` (default) or ``"full"``: same result (see above).
+        ``"compiled"`` (default), ``"local"`` or ``"full"``: same result (see above).
 
     Returns
     -------
@@ -1454,11 +1578,11 @@ def bounded_costs(
         ``(n_sites, n_origins)``; stored entries are costs ``<= limit`` (a stored
         0 is a cost of zero).
     """
-    if method == "local":
+    if method in ("compiled", "local"):
         search = _BoundedSearch.build(network, sites, limit, weight=weight)
-        return search.costs(origins, np.arange(len(sites.arc)))
+        return search.costs(origins, np.arange(len(sites.arc)), method=method)
     if method != "full":
-        msg = f"method must be 'local' or 'full', got {method!r}"
+        msg = f"method must be 'compiled', 'local' or 'full', got {method!r}"
         raise InputError(msg)
     n = network.n_nodes
     n_sites = len(sites.arc)
@@ -1540,7 +1664,7 @@ def _triplets_csr(
     if not rows:
         return sp.csr_array(shape)
     rr, cc, vv = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-    order = np.lexsort((cc, rr))
+    order = np.argsort(rr * np.int64(max(shape[1], 1)) + cc)  # one key: 2-3x a lexsort
     rr, cc, vv = rr[order], cc[order], vv[order]
     indptr = np.zeros(shape[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(rr, minlength=shape[0]), out=indptr[1:])

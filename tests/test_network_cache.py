@@ -46,6 +46,36 @@ def test_round_trip_equal(pbf: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(back.reverse_arc(), net.reverse_arc())
 
 
+def test_derived_indexes_are_stored_and_equal_a_fresh_build(pbf: Path, tmp_path: Path) -> None:
+    from bereikbaar.network import _DERIVED, _digest
+
+    net = load_network(pbf)
+    path = net.save(tmp_path / "net.npz")
+    with np.load(path, allow_pickle=False) as npz:
+        stored = {k: npz[k] for k in npz.files}
+    assert {f"derived{name}" for name in _DERIVED} <= set(stored)
+    back = Network.load(path)
+    assert {name for name in _DERIVED} <= set(vars(back))  # not rebuilt on first use
+    fresh = Network(net.x, net.y, net.u, net.v, net.length_m, time_s=net.time_s)
+    np.testing.assert_array_equal(back.reverse_arc(), fresh.reverse_arc())
+    np.testing.assert_array_equal(back.core_nodes(), fresh.core_nodes())
+    np.testing.assert_array_equal(back.snappable_nodes(), fresh.snappable_nodes())
+    np.testing.assert_array_equal(back.search_csr()[1], fresh.search_csr()[1])
+    # a file written before the indexes were stored still loads; they are built when needed
+    old = {k: v for k, v in stored.items() if not k.startswith("derived") and k != "sha256"}
+    old["sha256"] = np.array(_digest(old))
+    np.savez(tmp_path / "old.npz", **old)  # type: ignore[arg-type]
+    older = Network.load(tmp_path / "old.npz")
+    assert "_reverse_arc" not in vars(older)
+    np.testing.assert_array_equal(older.reverse_arc(), fresh.reverse_arc())
+    # a stored index of the wrong length is an incomplete file, not a silent wrong answer
+    bad = dict(old, derived_core=np.ones(3, dtype=bool))
+    bad["sha256"] = np.array(_digest({k: v for k, v in bad.items() if k != "sha256"}))
+    np.savez(tmp_path / "bad.npz", **bad)  # type: ignore[arg-type]
+    with pytest.raises(NetworkError, match="incomplete"):
+        Network.load(tmp_path / "bad.npz")
+
+
 def test_round_trip_without_optional_arrays(tmp_path: Path) -> None:
     net = Network(
         x=np.array([0.0, 3.0]),

@@ -370,8 +370,9 @@ def test_compiled_bounded_search_equals_full_search_on_random_networks(seed: int
     # two-way and one-way roads, parallel arcs, sites and homes off the road, on it and
     # exactly on junctions (at the head of an arc), limits from tiny to everything
     rng = np.random.default_rng(seed)
+    corner = np.array([150_000.0, 450_000.0])
     n = int(rng.integers(3, 60))
-    xy = rng.uniform(0, 5_000, size=(n, 2)) + [150_000.0, 450_000.0]
+    xy = rng.uniform(0, 5_000, size=(n, 2)) + corner
     m = int(rng.integers(n, 4 * n))
     a, b = rng.integers(0, n, m), rng.integers(0, n, m)
     keep = a != b
@@ -383,8 +384,8 @@ def test_compiled_bounded_search_equals_full_search_on_random_networks(seed: int
     length = np.concatenate([length, length[two_way]])
     time = length / rng.uniform(4.0, 30.0, len(length))
     net = Network(xy[:, 0], xy[:, 1], u, v, length, time_s=time)
-    homes = np.vstack([rng.uniform(0, 5_000, (40, 2)) + [150_000.0, 450_000.0], xy[:5]])
-    sites = np.vstack([rng.uniform(0, 5_000, (8, 2)) + [150_000.0, 450_000.0], xy[5:8]])
+    homes = np.vstack([rng.uniform(0, 5_000, (40, 2)) + corner, xy[:5]])
+    sites = np.vstack([rng.uniform(0, 5_000, (8, 2)) + corner, xy[5:8]])
     o = snap_to_arcs(net, homes, core_only=False)
     s = snap_to_arcs(net, sites, core_only=False)
     for limit in (50.0, 1_500.0, 1e7):

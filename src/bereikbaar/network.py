@@ -532,6 +532,10 @@ class Network:
             out["geometry_coords"] = shapely.get_coordinates(geoms)
             out["geometry_offsets"] = offsets
             out["geometry_missing"] = shapely.is_missing(geoms)
+        # derived indexes every run needs (twins, Hilbert order, connected parts): stored so
+        # that a cached run does not rebuild them (≈ 3 s at 1.6 M nodes); checked by the digest
+        for name in _DERIVED:
+            out[f"derived{name}"] = np.asarray(getattr(self, name))
         return out
 
     @classmethod
@@ -549,7 +553,7 @@ class Network:
             if len(have):
                 idx = np.repeat(np.arange(len(have)), counts[have])
                 geometry[have] = shapely.linestrings(a["geometry_coords"], indices=idx)
-        return cls(
+        net = cls(
             x=a["x"],
             y=a["y"],
             u=a["u"],
@@ -562,6 +566,16 @@ class Network:
             mode=str(a["mode"]),
             crs=str(a["crs"]),
         )
+        for name, size in _DERIVED.items():
+            arr = a.get(f"derived{name}")
+            if arr is None:  # written before they were stored: built when first needed
+                continue
+            if len(arr) != (net.n_nodes if size == "nodes" else net.n_arcs):
+                msg = f"derived array {name!r} has the wrong length"
+                raise ValueError(msg)
+            arr.flags.writeable = False
+            net.__dict__[name] = arr  # the cached_property's value
+        return net
 
 
 def hilbert_index(x: FloatArray, y: FloatArray, bits: int = 16) -> IntArray:
@@ -624,6 +638,13 @@ def _min_csr(rows: IntArray, cols: IntArray, w: FloatArray, n: int) -> sp.csr_ar
 
 
 _SAVE_FORMAT = "bereikbaar-network-1"
+# cached properties stored with a saved network (name -> one entry per "nodes" or "arcs")
+_DERIVED = {
+    "_reverse_arc": "arcs",
+    "_hilbert_rank": "nodes",
+    "_core": "nodes",
+    "_weak_labels": "nodes",
+}
 
 
 def _digest(arrays: dict[str, npt.NDArray[Any]]) -> str:

@@ -84,6 +84,27 @@ def _grow(heap: Any, size: int) -> Any:
     return bigger
 
 
+@_jit_inline
+def _push(heap: Any, size: int, key: float, node: int) -> Any:
+    """Push ``(key, node)`` onto a heap of ``size`` entries; the heap (grown if it was full)."""
+    if size == len(heap):
+        heap = _grow(heap, size)
+    _heap_push(heap, size, key, node)
+    return heap
+
+
+@_jit_inline
+def _reach(
+    dist: Any, touched: Any, n_touched: int, heap: Any, size: int, v: int, cost: float
+) -> tuple[Any, int]:
+    """``dist[v] = cost``, ``v`` noted as touched the first time, pushed: ``(heap, n_touched)``."""
+    if dist[v] == np.inf:
+        touched[n_touched] = v
+        n_touched += 1
+    dist[v] = cost
+    return _push(heap, size, cost, v), n_touched
+
+
 @_jit
 def multi_source_dijkstra(
     indptr: Any,
@@ -167,11 +188,7 @@ def multi_source_dijkstra(
             dist[v] = c
             label[v] = lab
             b = v >> block_shift
-            h = heaps[b]
-            if sizes[b] == len(h):
-                h = _grow(h, sizes[b])
-                heaps[b] = h
-            _heap_push(h, sizes[b], c, v)
+            heaps[b] = _push(heaps[b], sizes[b], c, v)
             sizes[b] += 1
             low = min(low, c)
     edge = low + delta
@@ -204,19 +221,13 @@ def multi_source_dijkstra(
                             label[v] = lu
                             c = v >> block_shift
                             if c == b:
-                                if size == len(heap):
-                                    heap = _grow(heap, size)
-                                    heaps[b] = heap
-                                _heap_push(heap, size, nd, v)
+                                heap = _push(heap, size, nd, v)
                                 size += 1
                             else:
-                                h = heaps[c]
-                                if sizes[c] == len(h):
-                                    h = _grow(h, sizes[c])
-                                    heaps[c] = h
-                                _heap_push(h, sizes[c], nd, v)
+                                heaps[c] = _push(heaps[c], sizes[c], nd, v)
                                 sizes[c] += 1
                 sizes[b] = size
+                heaps[b] = heap  # grown, maybe
         nxt = np.inf
         for b in range(n_blocks):
             if sizes[b] > 0 and heaps[b][0, 0] < nxt:
@@ -546,13 +557,7 @@ def bounded_site_costs(
             if not c <= lim:
                 continue
             if c < dist[v]:
-                if dist[v] == np.inf:
-                    touched[n_touched] = v
-                    n_touched += 1
-                dist[v] = c
-                if size == len(heap):
-                    heap = _grow(heap, size)
-                _heap_push(heap, size, c, v)
+                heap, n_touched = _reach(dist, touched, n_touched, heap, size, v, c)
                 size += 1
         while size > 0:
             du = heap[0, 0]
@@ -566,13 +571,7 @@ def bounded_site_costs(
                 v = indices[e]
                 nd = du + data[e]
                 if nd <= lim and nd < dist[v]:
-                    if dist[v] == np.inf:
-                        touched[n_touched] = v
-                        n_touched += 1
-                    dist[v] = nd
-                    if size == len(heap):
-                        heap = _grow(heap, size)
-                    _heap_push(heap, size, nd, v)
+                    heap, n_touched = _reach(dist, touched, n_touched, heap, size, v, nd)
                     size += 1
         # the origins at the reached nodes and on the site's own arc
         n_cand = 0

@@ -94,6 +94,17 @@ def _push(heap: Any, size: int, key: float, node: int) -> Any:
 
 
 @_jit_inline
+def _pop(heap: Any, size: int) -> tuple[float, int, int]:
+    """Take the root of a heap of ``size`` entries: ``(key, node, size - 1)``."""
+    key = heap[0, 0]
+    node = int(heap[0, 1])
+    size -= 1
+    if size > 0:
+        _heap_pop_fix(heap, size)
+    return key, node, size
+
+
+@_jit_inline
 def _reach(
     dist: Any, touched: Any, n_touched: int, heap: Any, size: int, v: int, cost: float
 ) -> tuple[Any, int]:
@@ -205,11 +216,7 @@ def multi_source_dijkstra(
                     continue
                 busy = True
                 while size > 0 and heap[0, 0] <= edge:
-                    du = heap[0, 0]
-                    u = int(heap[0, 1])
-                    size -= 1
-                    if size > 0:
-                        _heap_pop_fix(heap, size)
+                    du, u, size = _pop(heap, size)
                     if du > dist[u]:
                         continue  # a stale entry: u was reached more cheaply since
                     lu = label[u]
@@ -560,11 +567,7 @@ def bounded_site_costs(
                 heap, n_touched = _reach(dist, touched, n_touched, heap, size, v, c)
                 size += 1
         while size > 0:
-            du = heap[0, 0]
-            u = int(heap[0, 1])
-            size -= 1
-            if size > 0:
-                _heap_pop_fix(heap, size)
+            du, u, size = _pop(heap, size)
             if du > dist[u]:
                 continue
             for e in range(indptr[u], indptr[u + 1]):

@@ -1203,10 +1203,12 @@ _TILE_M = 5000.0  # side (m) of the tiles of sites that share one part of the ne
 
 @dataclass
 class _BoundedSearch:
-    """Bounded Dijkstras from many sites, each on a part of the network around it (internal).
+    """Bounded Dijkstras from many sites (internal).
 
-    The search graph is :func:`library_graph` of all ``sites``, built once. The
-    sites are grouped in square tiles (:data:`_TILE_M`); the Dijkstras of a tile
+    By default (:meth:`costs` ``method="compiled"``) each site is searched by a
+    compiled loop on the whole network that touches only the nodes within the
+    limit. The local path (``method="local"``, scipy) works on parts: the search
+    graph is :func:`library_graph` of all ``sites``, built once; the sites are grouped in square tiles (:data:`_TILE_M`); the Dijkstras of a tile
     run on the road nodes in the bounding box of its sites' arcs widened by a
     radius (the limit times the largest metres per unit of cost of any arc), plus
     the tile's virtual nodes. Such a part is exact when no arc leaving it can be
@@ -1221,48 +1223,63 @@ class _BoundedSearch:
 
     network: Network
     weight: Weight
-    terms: LibraryTerms
-    graph: sp.csr_array
-    virt: IntArray
-    limit: float
-    slot: IntArray
-    by_x: IntArray
-    x_sorted: FloatArray
-    m_per_cost: float
-    local: IntArray = field(repr=False)
     sites: Snapped = field(repr=False)
+    terms: LibraryTerms = field(repr=False)
+    limit: float
+    slot: IntArray = field(repr=False)
+    scratch: list[tuple[FloatArray, IntArray]] = field(default_factory=list, repr=False)
 
     @classmethod
     def build(
         cls, network: Network, sites: Snapped, limit: float, *, weight: Weight = "length"
     ) -> _BoundedSearch:
-        """The search graph of ``sites`` (snapped onto ``network``), bounded at ``limit``."""
+        """The search of ``sites`` (snapped onto ``network``), bounded at ``limit``."""
         terms = library_terms(network, weight, sites)
-        graph, virt = library_graph(network, weight, sites, terms)
         slot = np.full(len(sites.arc), -1, dtype=np.int64)
         slot[terms.lib_ok] = np.arange(len(terms.lib_ok))
-        by_x = np.argsort(network.x, kind="stable")
-        w = network.weights(weight)
-        length = network.length_m
+        return cls(network, weight, sites, terms, float(limit), slot)
+
+    # what only the local (scipy) path needs, built on its first use
+    @cached_property
+    def _library_graph(self) -> tuple[sp.csr_array, IntArray]:
+        return library_graph(self.network, self.weight, self.sites, self.terms)
+
+    @property
+    def graph(self) -> sp.csr_array:
+        """The search graph: :func:`library_graph` of all sites."""
+        return self._library_graph[0]
+
+    @property
+    def virt(self) -> IntArray:
+        """The virtual node of each usable site in :attr:`graph`."""
+        return self._library_graph[1]
+
+    @cached_property
+    def by_x(self) -> IntArray:
+        """Nodes sorted by x."""
+        return np.argsort(self.network.x, kind="stable")
+
+    @cached_property
+    def x_sorted(self) -> FloatArray:
+        """x of the nodes in :attr:`by_x` order."""
+        return np.asarray(self.network.x[self.by_x], dtype=np.float64)
+
+    @cached_property
+    def m_per_cost(self) -> float:
+        """The most metres per unit of cost on any arc (how far ``limit`` can reach)."""
+        net = self.network
+        w = net.weights(self.weight)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(length > 0, length / w, 0.0)
+            ratio = np.where(net.length_m > 0, net.length_m / w, 0.0)
         m_per_cost = float(ratio.max()) if len(ratio) else 1.0
         if not math.isfinite(m_per_cost):
             m_per_cost = math.inf
-        return cls(
-            network,
-            weight,
-            terms,
-            graph,
-            virt,
-            float(limit),
-            slot,
-            by_x,
-            np.asarray(network.x[by_x], dtype=np.float64),
-            max(m_per_cost, 0.0),
-            np.full(graph.shape[0], -1, dtype=np.int64),
-            sites,
-        )
+        return max(m_per_cost, 0.0)
+
+    @cached_property
+    def local(self) -> IntArray:
+        """Scratch: each node's number in the current part (-1 outside it)."""
+        return np.full(self.graph.shape[0], -1, dtype=np.int64)
 
     def costs(
         self, origins: Snapped, rows: IntArray, *, method: Literal["compiled", "local"] = "compiled"
@@ -1416,14 +1433,9 @@ class _BoundedSearch:
 
     def _scratch(self, n: int, workers: int) -> list[tuple[FloatArray, IntArray]]:
         """Per thread a distance array (all ``inf``) and a touched-node list, kept."""
-        have = self._scratch_arrays
-        while len(have) < workers:
-            have.append((np.full(n, np.inf), np.empty(max(n, 1), dtype=np.int64)))
-        return have[:workers]
-
-    @cached_property
-    def _scratch_arrays(self) -> list[tuple[FloatArray, IntArray]]:
-        return []
+        while len(self.scratch) < workers:
+            self.scratch.append((np.full(n, np.inf), np.empty(max(n, 1), dtype=np.int64)))
+        return self.scratch[:workers]
 
     @cached_property
     def _seeds(self) -> tuple[IntArray, IntArray, FloatArray]:

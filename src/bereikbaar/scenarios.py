@@ -1208,10 +1208,11 @@ class _BoundedSearch:
     By default (:meth:`costs` ``method="compiled"``) each site is searched by a
     compiled loop on the whole network that touches only the nodes within the
     limit. The local path (``method="local"``, scipy) works on parts: the search
-    graph is :func:`library_graph` of all ``sites``, built once; the sites are grouped in square tiles (:data:`_TILE_M`); the Dijkstras of a tile
-    run on the road nodes in the bounding box of its sites' arcs widened by a
-    radius (the limit times the largest metres per unit of cost of any arc), plus
-    the tile's virtual nodes. Such a part is exact when no arc leaving it can be
+    graph is :func:`library_graph` of all ``sites``, built once; the sites are
+    grouped in square tiles (:data:`_TILE_M`); the Dijkstras of a tile run on the
+    road nodes in the bounding box of its sites' arcs widened by a radius (the
+    limit times the largest metres per unit of cost of any arc), plus the tile's
+    virtual nodes. Such a part is exact when no arc leaving it can be
     reached within the limit: then every node outside costs more than the limit,
     and every node inside has the cost of the whole-network search (the same
     additions along the same shortest paths). That is checked after every

@@ -237,7 +237,7 @@ class Network:
         )
         _, labels = connected_components(g, directed=True, connection="strong")
         counts = np.bincount(labels)
-        return np.asarray(labels == counts.argmax())
+        return _frozen(np.asarray(labels == counts.argmax()))
 
     def snappable_nodes(self, min_island_nodes: int = 50) -> npt.NDArray[np.bool_]:
         """Mask of nodes whose roads origins and libraries may be snapped onto.
@@ -270,7 +270,7 @@ class Network:
             (np.ones(self.n_arcs), (self.u, self.v)), shape=(self.n_nodes, self.n_nodes)
         )
         _, labels = connected_components(g, directed=True, connection="weak")
-        return np.asarray(labels, dtype=np.int64)
+        return _frozen(np.asarray(labels, dtype=np.int64))
 
     def reverse_arc(self) -> IntArray:
         """For each arc ``u→v`` the index of a twin arc ``v→u`` with the same length, or -1."""
@@ -315,7 +315,7 @@ class Network:
             paired = partner < group_end
             out[lp] = -1
             out[lp[paired]] = lp[partner[paired]]
-        return out
+        return _frozen(out)
 
     # ------------------------------------------------------------------ osmnx
     @classmethod
@@ -576,6 +576,12 @@ class Network:
             arr.flags.writeable = False
             net.__dict__[name] = arr  # the cached_property's value
         return net
+
+
+def _frozen(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``arr``, read-only: a cached index is shared by every caller and saved with the network."""
+    arr.flags.writeable = False
+    return arr
 
 
 def hilbert_index(x: FloatArray, y: FloatArray, bits: int = 16) -> IntArray:

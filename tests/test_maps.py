@@ -387,11 +387,13 @@ def test_write_map_is_atomic(
     target.write_text("old map", encoding="utf-8")
     m = maps.make_map(_cells([]), summary, gpd.GeoDataFrame(geometry=[], crs=RD))
 
-    def broken_save(self: folium.Map, outfile: str) -> None:
-        Path(outfile).write_text("<html>half", encoding="utf-8")
+    real_write = Path.write_bytes
+
+    def broken_write(self: Path, data: bytes) -> int:
+        real_write(self, data[:10])
         raise OSError("disk full")
 
-    monkeypatch.setattr(folium.Map, "save", broken_save)
+    monkeypatch.setattr(Path, "write_bytes", broken_write)
     with pytest.raises(OutputError, match=r"kaart\.html"):
         maps.write_map(m, target)
     assert target.read_text(encoding="utf-8") == "old map"

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from . import __version__
 from .exceptions import BereikbaarError
@@ -188,7 +188,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result = run_demo(args.out, raw_dir=args.raw, progress=step)
     close()
     if not args.quiet:
-        print("\n".join(_summary_lines(result)))
+        _say(_summary_lines(result))
     return 0
 
 
@@ -212,7 +212,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = run(settings, progress=step)
     close()
     if not args.quiet:
-        print("\n".join(_summary_lines(result)))
+        _say(_summary_lines(result))
     return 0
 
 
@@ -237,8 +237,12 @@ def _cmd_download(args: argparse.Namespace) -> int:
     result = dl.download_source(source, args.out, progress=not args.quiet, verify=args.verify)
     if not args.quiet:
         state = "gedownload" if result.downloaded else "al compleet, niet opnieuw gedownload"
-        print(f"{result.path}: {state} ({result.size_bytes:,} bytes, sha256 {result.sha256})")
-        print(f"Bron: {source.url} — licentie: {source.licence}")
+        _say(
+            [
+                f"{result.path}: {state} ({result.size_bytes:,} bytes, sha256 {result.sha256})",
+                f"Bron: {source.url} — licentie: {source.licence}",
+            ]
+        )
     return 0
 
 
@@ -262,13 +266,37 @@ def _cmd_scenario(args: argparse.Namespace) -> int:
     )
     close()
     if not args.quiet:
-        print("\n".join(lines))
+        _say(lines)
     return 0
 
 
+def _printable(text: str) -> str:
+    r"""Text for the terminal: each control or format character shown as an escape.
+
+    A gemeente name such as ``"\x1b]0;…\x07\x1b[2J"`` would retitle or clear the terminal;
+    it is printed as the visible text ``\x1b]0;…\x07\x1b[2J`` instead.
+
+    >>> _printable("Bibliostad\x1b[2J")
+    'Bibliostad\\x1b[2J'
+    """
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def _say(lines: Sequence[str], file: TextIO | None = None) -> None:
+    """Print lines for the user (stdout unless ``file``), each made :func:`_printable`."""
+    print("\n".join(_printable(line) for line in lines), file=file or sys.stdout)
+
+
+class _ConsoleFormatter(logging.Formatter):
+    """Log lines whose message part is :func:`_printable` (tracebacks stay multi-line)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging API)
+        return _printable(super().formatMessage(record))
+
+
 def _one_line(err: BaseException) -> str:
-    """The error message on one line: control characters (newlines, NUL) become spaces."""
-    return " ".join("".join(c if c.isprintable() else " " for c in str(err)).split())
+    """The error message on one line: whitespace runs become one space, controls escaped."""
+    return _printable(" ".join(str(err).split()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -285,9 +313,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         Exit code: 0 success, 2 bad input, 1 internal error, 130 interrupted.
     """
     args = _parser().parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(_ConsoleFormatter("%(levelname)s: %(message)s"))
     logging.basicConfig(
         level=logging.DEBUG if args.debug else (logging.ERROR if args.quiet else logging.WARNING),
-        format="%(levelname)s: %(message)s",
+        handlers=[handler],
     )
     commands = {
         "demo": _cmd_demo,

@@ -26,12 +26,15 @@ import logging
 import math
 import re
 import struct
+import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import branca.element
 import folium
 import geopandas as gpd
 import mapclassify
@@ -56,6 +59,7 @@ __all__ = [
     "DEFAULT_BINS_KM",
     "CellDetails",
     "RasterImage",
+    "TextElement",
     "add_backgrounds",
     "branch_icon_svg",
     "catchment_areas",
@@ -68,8 +72,10 @@ __all__ = [
     "inline_resources",
     "make_map",
     "make_offline",
+    "make_safe",
     "merc_to_rd",
     "rasterize_cells",
+    "render_page",
     "self_contained_html",
     "write_map",
 ]
@@ -658,18 +664,110 @@ def inline_resources(html_text: str, *, keep_icon_fonts: bool | None = None) -> 
     return out
 
 
-class _OfflineFigure(Figure):
-    """A branca Figure whose rendered page has every JS/CSS file inlined."""
+class TextElement(Element):
+    """A branca element whose text is emitted verbatim, never compiled as a Jinja template.
+
+    ``branca.element.Element(text)`` compiles ``text`` as a template, so ``{{ … }}`` or
+    ``{% … %}`` inside it would run. Use this class for every piece of finished HTML/JS.
+
+    Parameters
+    ----------
+    text
+        The finished text.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "TextElement"
+        self.text = text
 
     def render(self, **kwargs: Any) -> str:
-        return inline_resources(super().render(**kwargs))  # type: ignore[no-untyped-call]
+        """The text, unchanged."""
+        return self.text
 
 
-def make_offline(m: folium.Map) -> folium.Map:
-    """Attach the map to a figure that inlines all JS/CSS whenever it is rendered.
+class _VerbatimTemplate:
+    """Stands in for ``jinja2.Template`` while a figure renders: its source is its output."""
 
-    After this, ``m.save(...)``, ``m.get_root().render()`` and the notebook display
-    (``_repr_html_``) all give a self-contained page.
+    def __init__(self, source: str, *args: Any, **kwargs: Any) -> None:
+        self.source = source
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        return self.source
+
+
+_RENDER_LOCK = threading.RLock()
+
+
+@contextmanager
+def _rendered_text_is_data() -> Iterator[None]:
+    """While a figure renders, text wrapped into a new ``Element`` is never compiled.
+
+    branca and folium render an element to text and then wrap that text in
+    ``Element(text)`` (``MacroElement.render``, ``Popup.render``, ``GeoJson`` styles, …),
+    whose constructor compiles the text as a new Jinja template: a branch name such as
+    ``{{ cycler.__init__.__globals__.os.system('…') }}``, already rendered once as a value,
+    would then run. During one render (under a lock) the ``Template`` name that
+    ``branca.element.Element`` compiles with is swapped for :class:`_VerbatimTemplate`, and
+    restored afterwards, also when rendering fails. Class-level templates (the elements'
+    own macros) were compiled at import and are not affected.
+    """
+    with _RENDER_LOCK:
+        original = getattr(branca.element, "Template")  # noqa: B009 (not re-exported)
+        setattr(branca.element, "Template", _VerbatimTemplate)  # noqa: B010
+        try:
+            yield
+        finally:
+            setattr(branca.element, "Template", original)  # noqa: B010
+
+
+def render_page(root: Figure) -> str:
+    """Render a branca figure with every element's output treated as data, not template.
+
+    Parameters
+    ----------
+    root
+        The figure (``m.get_root()`` of a folium map).
+
+    Returns
+    -------
+    str
+        The HTML page as folium renders it, minus the second template pass.
+    """
+    with _rendered_text_is_data():
+        return str(root.render())  # type: ignore[no-untyped-call]
+
+
+class _SafeFigure(Figure):
+    """A branca Figure that always renders element output as data (:func:`render_page`).
+
+    ``m.save(...)``, ``m.get_root().render()`` and the notebook display all go through it.
+    """
+
+    def render(self, **kwargs: Any) -> str:
+        with _rendered_text_is_data():
+            return str(super().render(**kwargs))  # type: ignore[no-untyped-call]
+
+
+class _OfflineFigure(_SafeFigure):
+    """A safe figure whose rendered page has every JS/CSS file inlined."""
+
+    def render(self, **kwargs: Any) -> str:
+        return inline_resources(super().render(**kwargs))
+
+
+def _attach_figure(m: folium.Map, kind: type[_SafeFigure]) -> folium.Map:
+    root = m.get_root()
+    if not isinstance(root, kind):
+        figure = kind()
+        if isinstance(root, Figure):
+            figure.width, figure.height = root.width, root.height
+        figure.add_child(m)  # type: ignore[no-untyped-call]
+    return m
+
+
+def make_safe(m: folium.Map) -> folium.Map:
+    """Attach the map to a figure that never compiles element output as a template.
 
     Parameters
     ----------
@@ -681,13 +779,26 @@ def make_offline(m: folium.Map) -> folium.Map:
     folium.Map
         The same map (for chaining).
     """
-    root = m.get_root()
-    if not isinstance(root, _OfflineFigure):
-        figure = _OfflineFigure()  # type: ignore[no-untyped-call]
-        if isinstance(root, Figure):
-            figure.width, figure.height = root.width, root.height
-        figure.add_child(m)  # type: ignore[no-untyped-call]
-    return m
+    return _attach_figure(m, _SafeFigure)
+
+
+def make_offline(m: folium.Map) -> folium.Map:
+    """Attach the map to a figure that inlines all JS/CSS whenever it is rendered.
+
+    After this, ``m.save(...)``, ``m.get_root().render()`` and the notebook display
+    (``_repr_html_``) all give a self-contained page, rendered as data (:func:`render_page`).
+
+    Parameters
+    ----------
+    m
+        A folium map.
+
+    Returns
+    -------
+    folium.Map
+        The same map (for chaining).
+    """
+    return _attach_figure(m, _OfflineFigure)
 
 
 def self_contained_html(m: folium.Map | Figure) -> str:
@@ -714,7 +825,10 @@ def self_contained_html(m: folium.Map | Figure) -> str:
     False
     """
     root = m.get_root()
-    return inline_resources(root.render())  # type: ignore[no-untyped-call]
+    if not isinstance(root, Figure):
+        msg = "cannot render the map: it is not inside a branca Figure"
+        raise OutputError(msg)
+    return inline_resources(render_page(root))
 
 
 # --------------------------------------------------------------------------- backgrounds
@@ -1902,10 +2016,12 @@ def make_map(
     )
     if offline:
         make_offline(m)
+    else:
+        make_safe(m)
     m.add_child(_MetricScale())
     # folium sets L_DISABLE_3D after leaflet.js has read it; set it before.
     m.get_root().header.add_child(  # type: ignore[attr-defined]
-        Element("<script>window.L_DISABLE_3D = true;</script>"), name="bereikbaar_no_3d"
+        TextElement("<script>window.L_DISABLE_3D = true;</script>"), name="bereikbaar_no_3d"
     )
     add_backgrounds(m, default=background)
     # Panes: the cell raster above the gemeente fills (overlayPane, 400), outlines above it.
@@ -1951,7 +2067,7 @@ def make_map(
         kinds = _add_libraries(m, libraries)
 
     m.get_root().header.add_child(  # type: ignore[attr-defined]
-        Element(f"<title>{html.escape(title)}</title>"), name="bereikbaar_title"
+        TextElement(f"<title>{html.escape(title)}</title>"), name="bereikbaar_title"
     )
     m.get_root().add_child(_HtmlBox(_title_html(title)))
     m.get_root().add_child(_HtmlBox(_legend_html(bins, threshold_km, kinds)))
@@ -1979,7 +2095,12 @@ def write_map(m: folium.Map, path: str | Path) -> Path:
         The written file.
     """
     path = Path(path)
+    root = m.get_root()
+    if not isinstance(root, Figure):
+        msg = f"cannot write the map {path}: it is not inside a branca Figure"
+        raise OutputError(msg)
+    page = render_page(root)
     with atomic_path(path) as tmp:
-        m.save(str(tmp))
+        tmp.write_bytes(page.encode("utf-8"))
     logger.info("wrote map %s (%d bytes)", path, path.stat().st_size)
     return path

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # The public API is imported lazily (PEP 562): ``import bereikbaar`` stays cheap for the
 # CLI, notebooks and Dask workers, and each stage's heavy dependencies (folium, scipy.stats,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
+from ._version import __version__
 from .exceptions import BereikbaarError
 
 log = logging.getLogger("bereikbaar")

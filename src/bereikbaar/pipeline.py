@@ -26,7 +26,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .accessibility import nearest_library
 from .aggregate import aggregate_gemeenten
 from .compare import (

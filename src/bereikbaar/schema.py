@@ -6,7 +6,12 @@ Every GeoDataFrame that flows between pipeline stages uses these names and
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    import pandas as pd
 
 CRS_RD: Final = "EPSG:28992"
 """RD New: every metric computation happens in this CRS (metres)."""
@@ -114,3 +119,28 @@ CAPACITY_COLUMNS: Final = (
     "collectieomvang",
 )
 """Branch-list columns read as capacity for 2SFCA (first match wins); kept by the loader."""
+
+
+def full_service_mask(libraries: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Which branches are full-service: the ``full_service`` column, missing counted as no.
+
+    Parameters
+    ----------
+    libraries
+        A branch table with a ``full_service`` column (bool, possibly with missing values).
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> full_service_mask(pd.DataFrame({"full_service": [True, None, False]})).tolist()
+    [True, False, False]
+    """
+    import numpy as np
+
+    column = libraries[FULL_SERVICE]
+    return np.asarray(column.fillna(False).astype(bool).to_numpy(), dtype=bool)

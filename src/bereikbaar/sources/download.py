@@ -39,7 +39,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from .. import __version__
+from .._version import __version__
 from ..exceptions import DownloadError, InputError
 
 __all__ = [

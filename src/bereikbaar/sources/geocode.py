@@ -39,7 +39,7 @@ import pandas as pd
 import requests
 from shapely.geometry import Point
 
-from .. import __version__
+from .._version import __version__
 from ..exceptions import BereikbaarWarning, GeocodeError, InputError, where
 from ..schema import (
     ADDRESS,

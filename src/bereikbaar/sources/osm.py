@@ -623,7 +623,7 @@ def load_network(
 
 def network_cache_key(path: Path, mode: str, settings: Settings | None) -> str:
     """Cache key of a built network: SHA-256 over the file's SHA-256, mode, speeds, version."""
-    from .. import __version__
+    from .._version import __version__
 
     settings = settings if settings is not None else Settings()
     h = hashlib.sha256()

@@ -11,6 +11,8 @@ defaults of :class:`FlagRule` are adjustable policy choices (see README).
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import tomllib
 import types
 import typing
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import ConfigError
+from .schema import BRANCH_TYPES, MODES
 
 # Default car speeds (km/h) per OSM highway class where no maxspeed is tagged;
 # Dutch legal defaults (50 in built-up areas, 80 outside, 100 on motorways).
@@ -76,8 +79,8 @@ class FlagRule:
     def __post_init__(self) -> None:
         for name in ("threshold_km", "no_library_mean_km", "max_mean_km"):
             value = getattr(self, name)
-            if not value > 0:
-                msg = f"FlagRule.{name} must be a positive number of km, got {value!r}"
+            if not _positive_finite(value):
+                msg = f"FlagRule.{name} must be a positive number of km (finite), got {value!r}"
                 raise ConfigError(msg)
         if not 0 < self.max_share_beyond <= 1:
             msg = f"FlagRule.max_share_beyond must be in (0, 1], got {self.max_share_beyond!r}"
@@ -195,16 +198,41 @@ class Settings:
         if self.geocoder == "table" and self.inputs.address_table is None:
             msg = "geocoder = 'table' needs inputs.address_table (an address → point table)"
             raise ConfigError(msg)
-        if self.mode not in ("car", "bike", "walk"):
-            msg = f"mode must be one of 'car', 'bike', 'walk', got {self.mode!r}"
+        if self.mode not in MODES:
+            msg = f"mode must be one of {', '.join(map(repr, MODES))}, got {self.mode!r}"
             raise ConfigError(msg)
         for name in ("max_snap_m", "bike_speed_kmh", "walk_speed_kmh", "ferry_speed_kmh"):
-            if not getattr(self, name) > 0:
-                msg = f"{name} must be positive, got {getattr(self, name)!r}"
+            if not _positive_finite(getattr(self, name)):
+                msg = f"{name} must be a positive, finite number, got {getattr(self, name)!r}"
                 raise ConfigError(msg)
-        if not self.study_buffer_m >= 0:
-            msg = f"study_buffer_m must be zero or more (m), got {self.study_buffer_m!r}"
+        if not (self.study_buffer_m >= 0 and math.isfinite(self.study_buffer_m)):
+            msg = f"study_buffer_m must be a finite number >= 0 (m), got {self.study_buffer_m!r}"
             raise ConfigError(msg)
+        for highway, speed in self.car_speeds_kmh.items():
+            if highway not in CAR_SPEEDS_KMH:
+                hint = _did_you_mean(highway, CAR_SPEEDS_KMH)
+                msg = (
+                    f"car_speeds_kmh: unknown road class {highway!r}{hint}"
+                    f" (expected OSM highway classes: {', '.join(CAR_SPEEDS_KMH)})"
+                )
+                raise ConfigError(msg)
+            if not _positive_finite(speed):
+                msg = (
+                    f"car_speeds_kmh.{highway} must be a positive, finite speed (km/h),"
+                    f" got {speed!r}"
+                )
+                raise ConfigError(msg)
+        if not self.full_service_types:
+            msg = "full_service_types must name at least one branch type (e.g. ['vestiging'])"
+            raise ConfigError(msg)
+        for kind in self.full_service_types:
+            if kind not in BRANCH_TYPES:
+                hint = _did_you_mean(kind, BRANCH_TYPES)
+                msg = (
+                    f"full_service_types: unknown branch type {kind!r}{hint}"
+                    f" (expected any of: {', '.join(BRANCH_TYPES)})"
+                )
+                raise ConfigError(msg)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Settings:
@@ -271,6 +299,15 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable representation (for ``run.json``)."""
         return _to_plain(self)  # type: ignore[no-any-return]
+
+
+def _positive_finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf
+
+
+def _did_you_mean(value: str, choices: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(value).lower(), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _to_plain(obj: Any) -> Any:

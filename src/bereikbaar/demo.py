@@ -2,32 +2,5 @@
 
 from __future__ import annotations
 
-from .examples.demo import (
-    BRANCHES,
-    DESIGN_POPULATION,
-    EXPECTED_TE_GROOT,
-    GEMEENTEN,
-    REGION_BOUNDS,
-    SETTLEMENTS,
-    SUPPRESSED,
-    DemoBranch,
-    DemoInputs,
-    Settlement,
-    run_demo,
-    write_demo_inputs,
-)
-
-__all__ = [
-    "BRANCHES",
-    "DESIGN_POPULATION",
-    "EXPECTED_TE_GROOT",
-    "GEMEENTEN",
-    "REGION_BOUNDS",
-    "SETTLEMENTS",
-    "SUPPRESSED",
-    "DemoBranch",
-    "DemoInputs",
-    "Settlement",
-    "run_demo",
-    "write_demo_inputs",
-]
+from .examples.demo import *  # noqa: F403  (its public names: those in its __all__)
+from .examples.demo import __all__ as __all__

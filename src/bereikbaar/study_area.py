@@ -2,20 +2,5 @@
 
 from __future__ import annotations
 
-from .sources.study_area import (
-    PROVINCES,
-    StudyArea,
-    clip_network,
-    resolve_study_area,
-    study_area_geometry,
-    within,
-)
-
-__all__ = [
-    "PROVINCES",
-    "StudyArea",
-    "clip_network",
-    "resolve_study_area",
-    "study_area_geometry",
-    "within",
-]
+from .sources.study_area import *  # noqa: F403  (its public names: those in its __all__)
+from .sources.study_area import __all__ as __all__

@@ -2,20 +2,5 @@
 
 from __future__ import annotations
 
-from .examples.synthetic import (
-    NATIONAL,
-    SyntheticInputs,
-    SyntheticSpec,
-    make_road_grid,
-    write_pbf,
-    write_synthetic_case,
-)
-
-__all__ = [
-    "NATIONAL",
-    "SyntheticInputs",
-    "SyntheticSpec",
-    "make_road_grid",
-    "write_pbf",
-    "write_synthetic_case",
-]
+from .examples.synthetic import *  # noqa: F403  (its public names: those in its __all__)
+from .examples.synthetic import __all__ as __all__

@@ -28,24 +28,6 @@ from ..exceptions import InputError, NetworkError
 from .network import FloatArray, IntArray, Network, Weight
 from .snap import Snapped
 
-__all__ = [
-    "DEFAULT_ENGINE",
-    "EPS",
-    "Engine",
-    "LibraryTerms",
-    "NodeSearch",
-    "arc_cost",
-    "costs_from_search",
-    "leg_cost",
-    "library_graph",
-    "library_seeds",
-    "library_terms",
-    "node_costs",
-    "node_search",
-    "origin_costs",
-    "solve",
-]
-
 EPS: Final = 1e-9
 """Tolerance (m or s along an arc) under which a point counts as lying at an arc end."""
 
@@ -59,10 +41,8 @@ def arc_cost(network: Network, weight: Weight, snapped: Snapped) -> tuple[FloatA
 
     Parameters
     ----------
-    network
-        The road network.
-    weight
-        ``"length"`` (m) or ``"time"`` (s).
+    network, weight
+        The road network, and the cost: ``"length"`` (m) or ``"time"`` (s).
     snapped
         Points snapped onto the network's arcs.
 
@@ -87,10 +67,8 @@ def leg_cost(network: Network, weight: Weight, snapped: Snapped) -> FloatArray:
 
     Parameters
     ----------
-    network
-        The road network.
-    weight
-        ``"length"`` (m) or ``"time"`` (s).
+    network, weight
+        The road network, and the cost: ``"length"`` (m) or ``"time"`` (s).
     snapped
         Points snapped onto the network's arcs.
 
@@ -149,10 +127,8 @@ def library_terms(network: Network, weight: Weight, libs: Snapped) -> LibraryTer
 
     Parameters
     ----------
-    network
-        The road network.
-    weight
-        ``"length"`` (m) or ``"time"`` (s).
+    network, weight
+        The road network, and the cost: ``"length"`` (m) or ``"time"`` (s).
     libs
         The libraries, snapped; the unsnapped ones are left out.
 
@@ -215,10 +191,8 @@ def library_graph(
 
     Parameters
     ----------
-    network
-        The road network.
-    weight
-        ``"length"`` (m) or ``"time"`` (s).
+    network, weight
+        The road network, and the cost: ``"length"`` (m) or ``"time"`` (s).
     libs
         The libraries, snapped.
     terms
@@ -274,10 +248,8 @@ def origin_costs(
 
     Parameters
     ----------
-    network
-        The road network.
-    weight
-        ``"length"`` (m) or ``"time"`` (s).
+    network, weight
+        The road network, and the cost: ``"length"`` (m) or ``"time"`` (s).
     origins
         The origins, snapped.
     node_cost, node_lib
@@ -356,10 +328,8 @@ def node_costs(
 
     Parameters
     ----------
-    network
-        The road network.
-    weight
-        ``"length"`` (m) or ``"time"`` (s).
+    network, weight
+        The road network, and the cost: ``"length"`` (m) or ``"time"`` (s).
     libs
         The libraries, snapped.
     terms
@@ -421,10 +391,8 @@ def solve(
 
     Parameters
     ----------
-    network
-        The road network.
-    weight
-        ``"length"`` (m) or ``"time"`` (s).
+    network, weight
+        The road network, and the cost: ``"length"`` (m) or ``"time"`` (s).
     origins, libs
         The origins and the libraries, snapped.
     engine
@@ -451,10 +419,8 @@ def node_search(
 
     Parameters
     ----------
-    network
-        The road network.
-    weight
-        ``"length"`` (m) or ``"time"`` (s).
+    network, weight
+        The road network, and the cost: ``"length"`` (m) or ``"time"`` (s).
     libs
         The libraries, snapped.
     engine
@@ -481,10 +447,8 @@ def costs_from_search(
 
     Parameters
     ----------
-    network
-        The road network.
-    weight
-        ``"length"`` (m) or ``"time"`` (s): the weight of ``search``.
+    network, weight
+        The road network, and the cost of ``search``: ``"length"`` (m) or ``"time"`` (s).
     origins
         The origins, snapped.
     search

@@ -30,8 +30,6 @@ from scipy.spatial import cKDTree
 from ..exceptions import InputError, NetworkError
 from .network import FloatArray, IntArray, Network
 
-__all__ = ["Snapped", "eligible_arcs", "snap_to_arcs"]
-
 log = logging.getLogger(__name__)
 
 
@@ -365,7 +363,7 @@ class _GridIndex(_SegmentIndex):
         self, xy: FloatArray, max_snap_m: float, workers: int | None = None
     ) -> tuple[IntArray, FloatArray, FloatArray]:
         """Nearest arc, fraction along its geometry and distance (m) per point (-1 if none)."""
-        from ._kernels import snap_grid  # numba only when it runs (see __init__)
+        from ._kernels import snap_grid  # numba only when it runs (as in __init__ above)
 
         n = len(xy)
         arc = np.full(n, -1, dtype=np.int64)

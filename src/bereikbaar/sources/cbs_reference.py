@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..exceptions import InputError, where
 from ..schema import GEMEENTECODE, GEMEENTENAAM
-from .tabular import find_column, read_delimited
+from .tabular import find_column, read_delimited, require_column
 
 __all__ = ["CBS_MEAN_DISTANCE_KM", "load_cbs_reference"]
 
@@ -121,13 +121,12 @@ def load_cbs_reference(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     frame = _read(path).reset_index(drop=True)
     found = ", ".join(map(str, frame.columns[:12])) + (", …" if len(frame.columns) > 12 else "")
-    code_col = find_column(frame.columns, CODE_ALIASES)
-    if code_col is None:
-        msg = (
-            f"{where(path, column=GEMEENTECODE)}: no region code column; accepted names:"
-            f" {', '.join(CODE_ALIASES)} (found: {found})"
-        )
-        raise InputError(msg)
+    code_col = require_column(
+        frame.columns,
+        CODE_ALIASES,
+        f"{where(path, column=GEMEENTECODE)}: no region code column; accepted names:"
+        f" {', '.join(CODE_ALIASES)} (found: {found})",
+    )
     dist_col = find_column(frame.columns, DISTANCE_ALIASES) or next(
         (str(c) for c in frame.columns if _STATLINE_RE.match(str(c).strip())), None
     )

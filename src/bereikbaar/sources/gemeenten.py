@@ -20,6 +20,7 @@ from ..exceptions import InputError, where
 from ..schema import CRS_RD, GEMEENTECODE, GEMEENTENAAM
 from .tabular import find_column as find_column  # kept: the old public home
 from .tabular import normalise_gemeentecode as normalise_gemeentecode  # kept: the old home
+from .tabular import require_column
 
 logger = logging.getLogger(__name__)
 
@@ -147,20 +148,18 @@ def load_gemeenten(path: str | Path, *, stats: str | Path | None = None) -> gpd.
     if stats is not None or stats_path.is_file():
         gdf = _attach_stats(gdf, path, stats_path)
 
-    code_col = find_column(gdf.columns, CODE_ALIASES)
-    if code_col is None:
-        msg = (
-            f"{where(path, column='gemeentecode')}: no gemeente code column"
-            f" (accepted names: {', '.join(CODE_ALIASES)})"
-        )
-        raise InputError(msg)
-    name_col = find_column(gdf.columns, NAME_ALIASES)
-    if name_col is None:
-        msg = (
-            f"{where(path, column='gemeentenaam')}: no gemeente name column"
-            f" (accepted names: {', '.join(NAME_ALIASES)}); pass stats= with a table that has one"
-        )
-        raise InputError(msg)
+    code_col = require_column(
+        gdf.columns,
+        CODE_ALIASES,
+        f"{where(path, column='gemeentecode')}: no gemeente code column"
+        f" (accepted names: {', '.join(CODE_ALIASES)})",
+    )
+    name_col = require_column(
+        gdf.columns,
+        NAME_ALIASES,
+        f"{where(path, column='gemeentenaam')}: no gemeente name column"
+        f" (accepted names: {', '.join(NAME_ALIASES)}); pass stats= with a table that has one",
+    )
     if gdf.crs is None:
         msg = f"{where(path)}: the file has no CRS (expected e.g. EPSG:28992 or EPSG:4326)"
         raise InputError(msg)

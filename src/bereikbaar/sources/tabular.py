@@ -28,6 +28,7 @@ __all__ = [
     "normalise_postcode",
     "postcode_key",
     "read_delimited",
+    "require_column",
 ]
 
 logger = logging.getLogger(__name__)
@@ -217,6 +218,34 @@ def find_column(columns: Any, aliases: tuple[str, ...]) -> str | None:
         if alias in by_lower:
             return by_lower[alias]
     return None
+
+
+def require_column(columns: Any, aliases: tuple[str, ...], missing: str) -> str:
+    """:func:`find_column`, for a column a table must have.
+
+    Parameters
+    ----------
+    columns
+        Column names (an iterable of labels).
+    aliases
+        Accepted names, lower case, in order of preference.
+    missing
+        The message when none is present (naming the file and the accepted names).
+
+    Returns
+    -------
+    str
+        The column's name as spelled in the file.
+
+    Raises
+    ------
+    InputError
+        No column has an accepted name (with message ``missing``).
+    """
+    found = find_column(columns, aliases)
+    if found is None:
+        raise InputError(missing)
+    return found
 
 
 _POSTCODE_RE = re.compile(r"^\s*([1-9]\d{3})\s*([A-Za-z]{2})?\s*$")

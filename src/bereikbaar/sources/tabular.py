@@ -225,10 +225,8 @@ def require_column(columns: Any, aliases: tuple[str, ...], missing: str) -> str:
 
     Parameters
     ----------
-    columns
-        Column names (an iterable of labels).
-    aliases
-        Accepted names, lower case, in order of preference.
+    columns, aliases
+        As for :func:`find_column`.
     missing
         The message when none is present (naming the file and the accepted names).
 

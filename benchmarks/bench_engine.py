@@ -35,16 +35,15 @@ import scipy.sparse as sp
 from common import DATA, case, emit, timed
 from scipy.sparse.csgraph import dijkstra
 
-from bereikbaar.accessibility import (
-    _points_xy,
-    _solve,
+from bereikbaar.accessibility import nearest_library, points_xy
+from bereikbaar.engine import (
+    Network,
     library_graph,
     library_terms,
-    nearest_library,
     node_costs,
     snap_to_arcs,
+    solve,
 )
-from bereikbaar.network import Network
 from bereikbaar.settings import Settings
 from bereikbaar.sources.cbs_grid import load_cbs_grid
 from bereikbaar.sources.libraries import load_libraries
@@ -94,8 +93,8 @@ def main() -> None:
         libs = load_libraries(inputs.libraries, settings=Settings())
     libs = libs[libs["full_service"]]
     res.update(nodes=net.n_nodes, arcs=net.n_arcs, origins=len(cells), libraries=len(libs))
-    o_xy = _points_xy(cells, "origins")
-    l_xy = _points_xy(libs, "libraries")
+    o_xy = points_xy(cells, "origins")
+    l_xy = points_xy(libs, "libraries")
     # indexes, Hilbert order, compiled kernels (from disk)
     with timed(res, "first_call"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -120,13 +119,13 @@ def main() -> None:
         l_snap = snap_to_arcs(net, l_xy)
         snap_t.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        cost, _ = _solve(net, "length", o_snap, l_snap)
+        cost, _ = solve(net, "length", o_snap, l_snap)
         solve_t.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         node_costs(net, "length", l_snap, terms)
         search_t.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        cost_sp, _ = _solve(net, "length", o_snap, l_snap, engine="scipy")
+        cost_sp, _ = solve(net, "length", o_snap, l_snap, engine="scipy")
         scipy_t.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         dist = dijkstra(graph, directed=True, indices=virt, min_only=True)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bereikbaar.synthetic import SyntheticInputs, SyntheticSpec, write_synthetic_case
+from bereikbaar.examples.synthetic import SyntheticInputs, SyntheticSpec, write_synthetic_case
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("BEREIKBAAR_BENCH_DIR", ROOT / "benchmarks" / "out"))

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bereikbaar.accessibility import nearest_library, snap_to_arcs
+from bereikbaar.engine.network import Network
 from bereikbaar.exceptions import BereikbaarWarning, InputError
-from bereikbaar.network import Network
 
 
 def make_network(
@@ -358,7 +358,7 @@ def test_fast_snap_equals_strtree_on_tudelft(shared_data, mode: str) -> None:  #
 
 def test_grid_snap_many_points_in_threads_equals_strtree() -> None:
     # more points than the single-thread limit: the points are split over threads
-    from bereikbaar.accessibility import _THREAD_MIN_POINTS
+    from bereikbaar.engine.snap import _THREAD_MIN_POINTS
 
     net = curvy_network(3)
     rng = np.random.default_rng(11)
@@ -382,7 +382,7 @@ def test_grid_snap_point_far_outside_the_grid() -> None:
 
 @pytest.mark.parametrize("seed", range(60))
 def test_compiled_dijkstra_equals_networkx_with_weighted_seeds(seed: int) -> None:
-    from bereikbaar._kernels import multi_source_dijkstra
+    from bereikbaar.engine._kernels import multi_source_dijkstra
 
     rng = np.random.default_rng(seed)
     n = int(rng.integers(2, 80))
@@ -422,7 +422,7 @@ def test_compiled_dijkstra_equals_networkx_with_weighted_seeds(seed: int) -> Non
 
 @pytest.mark.parametrize("seed", range(40))
 def test_numba_engine_equals_scipy_engine(seed: int) -> None:
-    from bereikbaar.accessibility import _solve
+    from bereikbaar.engine.search import solve
 
     rng = np.random.default_rng(seed)
     net, _ = random_network(rng, int(rng.integers(5, 80)), int(rng.integers(10, 250)), True)
@@ -430,20 +430,20 @@ def test_numba_engine_equals_scipy_engine(seed: int) -> None:
     lib_xy = rng.uniform(0, 10_000, (int(rng.integers(1, 6)), 2))
     o = snap_to_arcs(net, pts, core_only=False)
     lib = snap_to_arcs(net, lib_xy, core_only=False)
-    c_nb, l_nb = _solve(net, "length", o, lib)
-    c_sp, l_sp = _solve(net, "length", o, lib, engine="scipy")
+    c_nb, l_nb = solve(net, "length", o, lib)
+    c_sp, l_sp = solve(net, "length", o, lib, engine="scipy")
     assert np.array_equal(c_nb, c_sp, equal_nan=True)  # bit-identical costs
     # the chosen libraries may differ only where two are exactly as near
     assert np.array_equal(l_nb < 0, l_sp < 0)
 
 
 def test_unknown_engine_is_an_error() -> None:
-    from bereikbaar.accessibility import _solve
+    from bereikbaar.engine.search import solve
 
     net = ring(False)
     s = snap_to_arcs(net, np.array([[10.0, 5.0]]))
     with pytest.raises(InputError, match="engine"):
-        _solve(net, "length", s, s, engine="fortran")  # type: ignore[arg-type]
+        solve(net, "length", s, s, engine="fortran")  # type: ignore[arg-type]
 
 
 def test_search_csr_is_the_reversed_graph_renumbered() -> None:
@@ -483,7 +483,7 @@ def test_hilbert_rank_puts_map_neighbours_close_together() -> None:
 def test_compiled_dijkstra_equal_costs_take_the_lowest_label() -> None:
     # a path 0 - 1 - 2 - 3 - 4 (both ways, 10 m each); seeds at 0 (label 5) and 4 (label 2)
     # meet at 2 at the same 20 m: 2 goes to label 2, whichever block or band reaches it first
-    from bereikbaar._kernels import multi_source_dijkstra
+    from bereikbaar.engine._kernels import multi_source_dijkstra
 
     u = np.array([0, 1, 1, 2, 2, 3, 3, 4])
     v = np.array([1, 0, 2, 1, 3, 2, 4, 3], dtype=np.int32)
@@ -505,7 +505,7 @@ def test_compiled_dijkstra_equal_costs_take_the_lowest_label() -> None:
 
 def test_compiled_dijkstra_grows_its_heap() -> None:
     # a star of 200,000 arcs from one seed: more entries than the heap starts with
-    from bereikbaar._kernels import multi_source_dijkstra
+    from bereikbaar.engine._kernels import multi_source_dijkstra
 
     n = 200_001
     w = np.arange(n - 1, 0, -1, dtype=float)  # descending: every push sifts to the top

@@ -34,7 +34,7 @@ from bereikbaar import pipeline
 from bereikbaar.accessibility import nearest_library
 from bereikbaar.aggregate import assign_gemeenten
 from bereikbaar.cli import main
-from bereikbaar.demo import DemoInputs, write_demo_inputs
+from bereikbaar.examples.demo import DemoInputs, write_demo_inputs
 from bereikbaar.exceptions import (
     BereikbaarError,
     BereikbaarWarning,

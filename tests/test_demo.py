@@ -1,4 +1,4 @@
-"""Tests of the demo region generator (bereikbaar.demo).
+"""Tests of the demo region generator (bereikbaar.examples.demo).
 
 The demo files are written once per module; each test reads them back with
 independent readers (pyogrio, osmium, pandas), and the last tests with the
@@ -23,7 +23,7 @@ import pytest
 from pyproj import Transformer
 from shapely.geometry import box
 
-from bereikbaar.demo import (
+from bereikbaar.examples.demo import (
     BRANCHES,
     DESIGN_POPULATION,
     EXPECTED_TE_GROOT,

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import shapely
 
+from bereikbaar.engine.network import Network
+from bereikbaar.examples.synthetic import SyntheticSpec, write_synthetic_case
 from bereikbaar.exceptions import BereikbaarWarning, NetworkError
-from bereikbaar.network import Network
 from bereikbaar.sources.osm import load_network, network_cache_key
-from bereikbaar.synthetic import SyntheticSpec, write_synthetic_case
 
 TINY = SyntheticSpec(n_nodes=300, n_cells=40, n_branches=6, n_gemeenten=4, seed=3)
 
@@ -47,7 +47,7 @@ def test_round_trip_equal(pbf: Path, tmp_path: Path) -> None:
 
 
 def test_derived_indexes_are_stored_and_equal_a_fresh_build(pbf: Path, tmp_path: Path) -> None:
-    from bereikbaar.network import _DERIVED, _digest
+    from bereikbaar.engine.network import _DERIVED, _digest
 
     net = load_network(pbf)
     path = net.save(tmp_path / "net.npz")

@@ -7,18 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bereikbaar.demo import write_demo_inputs
+from bereikbaar.examples.demo import write_demo_inputs
+from bereikbaar.examples.synthetic import SyntheticSpec, write_synthetic_case
 from bereikbaar.settings import Settings
-from bereikbaar.sources import osm
+from bereikbaar.sources import osm, osm_tags
 from bereikbaar.sources.pbf import UnsupportedPbfError, decode_varints, read_pbf_ways
-from bereikbaar.synthetic import SyntheticSpec, write_synthetic_case
 
 FIELDS = ("refs", "x7", "y7", "size", "direction", "speed_kmh", "ferry")
 
 
 def assert_same_ways(path: Path) -> None:
     for mode in osm.MODES:
-        rules = osm._rules_for(mode, Settings())
+        rules = osm_tags.rules_for(mode, Settings())
         fast = osm._read_ways_pbf(path, rules)
         slow = osm._read_ways_osmium(path, rules)
         for name in FIELDS:
@@ -62,7 +62,7 @@ def test_same_as_pyosmium_real_extracts(shared_data: Path) -> None:
 
 
 def test_missing_nodes_are_undefined(tmp_path: Path) -> None:
-    from bereikbaar.synthetic import write_pbf
+    from bereikbaar.examples.synthetic import write_pbf
 
     path = tmp_path / "cut.osm.pbf"
     write_pbf(

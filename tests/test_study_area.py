@@ -1,4 +1,4 @@
-"""Tests for bereikbaar.study_area: provinces, gemeentecodes, buffers and province runs."""
+"""Tests for bereikbaar.sources.study_area: provinces, gemeentecodes, buffers and province runs."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import pytest
 import shapely
 
 from bereikbaar.cli import main
-from bereikbaar.demo import write_demo_inputs
+from bereikbaar.engine.network import Network
+from bereikbaar.examples.demo import write_demo_inputs
 from bereikbaar.exceptions import ConfigError
-from bereikbaar.network import Network
 from bereikbaar.pipeline import run
 from bereikbaar.settings import Settings
-from bereikbaar.study_area import (
+from bereikbaar.sources.study_area import (
     PROVINCES,
     StudyArea,
     clip_network,

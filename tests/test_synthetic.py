@@ -1,4 +1,4 @@
-"""Tests of the synthetic case generator (bereikbaar.synthetic), on a tiny instance."""
+"""Tests of the synthetic case generator (bereikbaar.examples.synthetic), on a tiny instance."""
 
 from __future__ import annotations
 
@@ -9,19 +9,19 @@ import numpy as np
 import osmium
 import pytest
 
-from bereikbaar.exceptions import BereikbaarWarning
-from bereikbaar.settings import Settings
-from bereikbaar.sources.cbs_grid import load_cbs_grid
-from bereikbaar.sources.gemeenten import load_gemeenten
-from bereikbaar.sources.libraries import load_libraries
-from bereikbaar.sources.osm import load_network
-from bereikbaar.synthetic import (
+from bereikbaar.examples.synthetic import (
     SyntheticInputs,
     SyntheticSpec,
     make_road_grid,
     write_pbf,
     write_synthetic_case,
 )
+from bereikbaar.exceptions import BereikbaarWarning
+from bereikbaar.settings import Settings
+from bereikbaar.sources.cbs_grid import load_cbs_grid
+from bereikbaar.sources.gemeenten import load_gemeenten
+from bereikbaar.sources.libraries import load_libraries
+from bereikbaar.sources.osm import load_network
 
 TINY = SyntheticSpec(n_nodes=2_000, n_cells=300, n_branches=25, n_gemeenten=7, seed=11)
 

@@ -37,8 +37,7 @@ from ..schema import (
     POPULATION_65PLUS,
     SUPPRESSED,
 )
-from .gemeenten import find_column, normalise_gemeentecode
-from .libraries import read_delimited
+from .tabular import find_column, normalise_gemeentecode, read_delimited
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..exceptions import InputError, where
 from ..schema import GEMEENTECODE, GEMEENTENAAM
-from .libraries import read_delimited
+from .tabular import find_column, read_delimited, require_column
 
 __all__ = ["CBS_MEAN_DISTANCE_KM", "load_cbs_reference"]
 
@@ -47,14 +47,6 @@ NAME_ALIASES: Final = ("gemeentenaam", "statnaam", "gemeentenaam_1", "regionaam"
 
 _STATLINE_RE: Final = re.compile(r"^afstandtotbibliotheek(?:_\d+)?$", re.IGNORECASE)
 _GM_RE: Final = re.compile(r"^GM\d{4}$")
-
-
-def _find(columns: pd.Index, aliases: tuple[str, ...]) -> str | None:
-    by_lower = {str(c).strip().lower(): str(c) for c in columns}
-    for alias in aliases:
-        if alias in by_lower:
-            return by_lower[alias]
-    return None
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -129,14 +121,13 @@ def load_cbs_reference(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     frame = _read(path).reset_index(drop=True)
     found = ", ".join(map(str, frame.columns[:12])) + (", …" if len(frame.columns) > 12 else "")
-    code_col = _find(frame.columns, CODE_ALIASES)
-    if code_col is None:
-        msg = (
-            f"{where(path, column=GEMEENTECODE)}: no region code column; accepted names:"
-            f" {', '.join(CODE_ALIASES)} (found: {found})"
-        )
-        raise InputError(msg)
-    dist_col = _find(frame.columns, DISTANCE_ALIASES) or next(
+    code_col = require_column(
+        frame.columns,
+        CODE_ALIASES,
+        f"{where(path, column=GEMEENTECODE)}: no region code column; accepted names:"
+        f" {', '.join(CODE_ALIASES)} (found: {found})",
+    )
+    dist_col = find_column(frame.columns, DISTANCE_ALIASES) or next(
         (str(c) for c in frame.columns if _STATLINE_RE.match(str(c).strip())), None
     )
     if dist_col is None:
@@ -147,7 +138,7 @@ def load_cbs_reference(path: str | Path) -> pd.DataFrame:
         raise InputError(msg)
     codes = frame[code_col].astype(str).str.strip().str.upper()
     keep = np.array(codes.str.match(_GM_RE.pattern).to_numpy(), dtype=bool)
-    water_col = _find(frame.columns, ("water",))
+    water_col = find_column(frame.columns, ("water",))
     if water_col is not None:
         keep &= frame[water_col].astype(str).str.strip().str.upper().to_numpy() != "JA"
     rows = np.flatnonzero(keep)
@@ -166,7 +157,7 @@ def load_cbs_reference(path: str | Path) -> pd.DataFrame:
         raise InputError(msg)
     distance = _numbers(frame[dist_col].iloc[rows])
     distance[distance < 0] = np.nan  # -99997 etc.: suppressed
-    name_col = _find(frame.columns, NAME_ALIASES)
+    name_col = find_column(frame.columns, NAME_ALIASES)
     names = (
         frame[name_col].iloc[rows].astype(str).str.strip().to_numpy(dtype=object)
         if name_col is not None

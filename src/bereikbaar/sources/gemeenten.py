@@ -8,9 +8,7 @@ water-only parts dropped, parts that share a code dissolved, invalid geometries 
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,6 +18,9 @@ from shapely.geometry.base import BaseGeometry
 
 from ..exceptions import InputError, where
 from ..schema import CRS_RD, GEMEENTECODE, GEMEENTENAAM
+from .tabular import find_column as find_column  # kept: the old public home
+from .tabular import normalise_gemeentecode as normalise_gemeentecode  # kept: the old home
+from .tabular import require_column
 
 logger = logging.getLogger(__name__)
 
@@ -30,75 +31,6 @@ NAME_ALIASES: tuple[str, ...] = ("gemeentenaam", "statnaam", "gm_naam", "gmnaam"
 """Accepted names (case-insensitive) of the gemeente name column, in order of preference."""
 
 WATER_COLUMN = "water"
-
-_GM_RE = re.compile(r"^(?:GM)?(\d{1,4})$", re.IGNORECASE)
-
-
-def normalise_gemeentecode(value: object) -> str | None:
-    """Normalise a gemeente code to the CBS form ``GMxxxx``.
-
-    Parameters
-    ----------
-    value
-        A code such as ``"GM0363"``, ``"gm0363"``, ``"0363"``, ``"363"`` or ``363``.
-
-    Returns
-    -------
-    str or None
-        ``"GM"`` plus four digits, or None when ``value`` is empty or not a code
-        (for example a gemeente name).
-
-    Examples
-    --------
-    >>> normalise_gemeentecode("363")
-    'GM0363'
-    >>> normalise_gemeentecode(" gm0014 ")
-    'GM0014'
-    >>> normalise_gemeentecode(599.0)
-    'GM0599'
-    >>> normalise_gemeentecode("Rotterdam") is None
-    True
-    """
-    if value is None:
-        return None
-    if isinstance(value, float):
-        if not np.isfinite(value) or not value.is_integer():
-            return None
-        value = int(value)
-    text = str(value).strip()
-    if text.endswith(".0"):
-        text = text[:-2]
-    match = _GM_RE.match(text)
-    if match is None:
-        return None
-    return f"GM{int(match.group(1)):04d}"
-
-
-def find_column(columns: Any, aliases: tuple[str, ...]) -> str | None:
-    """Return the first column whose name matches one of ``aliases`` (case-insensitive).
-
-    Parameters
-    ----------
-    columns
-        Column names (an iterable of labels).
-    aliases
-        Accepted names, lower case, in order of preference.
-
-    Returns
-    -------
-    str or None
-        The column's name as spelled in the file, or None.
-
-    Examples
-    --------
-    >>> find_column(["STATCODE", "geometry"], ("gemeentecode", "statcode"))
-    'STATCODE'
-    """
-    by_lower = {str(c).strip().lower(): str(c) for c in columns}
-    for alias in aliases:
-        if alias in by_lower:
-            return by_lower[alias]
-    return None
 
 
 def _read_vector(path: Path) -> gpd.GeoDataFrame:
@@ -216,20 +148,18 @@ def load_gemeenten(path: str | Path, *, stats: str | Path | None = None) -> gpd.
     if stats is not None or stats_path.is_file():
         gdf = _attach_stats(gdf, path, stats_path)
 
-    code_col = find_column(gdf.columns, CODE_ALIASES)
-    if code_col is None:
-        msg = (
-            f"{where(path, column='gemeentecode')}: no gemeente code column"
-            f" (accepted names: {', '.join(CODE_ALIASES)})"
-        )
-        raise InputError(msg)
-    name_col = find_column(gdf.columns, NAME_ALIASES)
-    if name_col is None:
-        msg = (
-            f"{where(path, column='gemeentenaam')}: no gemeente name column"
-            f" (accepted names: {', '.join(NAME_ALIASES)}); pass stats= with a table that has one"
-        )
-        raise InputError(msg)
+    code_col = require_column(
+        gdf.columns,
+        CODE_ALIASES,
+        f"{where(path, column='gemeentecode')}: no gemeente code column"
+        f" (accepted names: {', '.join(CODE_ALIASES)})",
+    )
+    name_col = require_column(
+        gdf.columns,
+        NAME_ALIASES,
+        f"{where(path, column='gemeentenaam')}: no gemeente name column"
+        f" (accepted names: {', '.join(NAME_ALIASES)}); pass stats= with a table that has one",
+    )
     if gdf.crs is None:
         msg = f"{where(path)}: the file has no CRS (expected e.g. EPSG:28992 or EPSG:4326)"
         raise InputError(msg)

@@ -53,6 +53,7 @@ from ..schema import (
     POSTCODE,
 )
 from ..settings import Settings
+from .tabular import name_key, normalise_gemeentecode, postcode_key, read_delimited
 
 __all__ = [
     "GEOCODE_MATCH",
@@ -92,7 +93,6 @@ _WKT_POINT_RE: Final = re.compile(
     r"^\s*POINT\s*\(\s*([-+]?[0-9.]+(?:[eE][-+]?\d+)?)\s+([-+]?[0-9.]+(?:[eE][-+]?\d+)?)\s*\)\s*$",
     re.IGNORECASE,
 )
-_PC6_RE: Final = re.compile(r"^\s*([1-9]\d{3})\s*([A-Za-z]{2})\s*$")
 _ADDRESS_RE: Final = re.compile(
     r"^(?P<street>.*?\D)\s*(?P<number>\d+)\s*[-/]?\s*(?P<suffix>[A-Za-z0-9]{1,4})?\s*$"
 )
@@ -128,14 +128,6 @@ def parse_wkt_point(text: str) -> tuple[float, float]:
         msg = f"not a WKT POINT(x y): {text!r}"
         raise ValueError(msg)
     return float(match.group(1)), float(match.group(2))
-
-
-def _pc6(value: str | None) -> str | None:
-    """``"2312 nh"`` → ``"2312NH"``; None for anything that is not a full postcode."""
-    if not value:
-        return None
-    match = _PC6_RE.match(value)
-    return None if match is None else f"{match.group(1)}{match.group(2).upper()}"
 
 
 def _norm(text: str) -> str:
@@ -208,7 +200,7 @@ class AddressQuery:
                     self.street or "",
                     self.housenumber or "",
                     _suffix_key(self.suffix),
-                    _pc6(self.postcode) or (self.postcode or ""),
+                    postcode_key(self.postcode) or (self.postcode or ""),
                     self.place or "",
                     self.text or "",
                 ]
@@ -618,7 +610,7 @@ class PdokGeocoder:
     # ------------------------------------------------------------------ per address
     def _plan(self, q: AddressQuery) -> Iterator[tuple[str, str, str]]:
         """(quality, q, fq) to try, best first."""
-        pc = _pc6(q.postcode)
+        pc = postcode_key(q.postcode)
         number = f"{q.housenumber or ''}{q.suffix or ''}"
         if q.housenumber and (pc or (q.street and q.place)):
             text = " ".join(p for p in (q.street, number, pc, q.place) if p)
@@ -662,9 +654,9 @@ def _accept(quality: str, doc: Mapping[str, Any], q: AddressQuery) -> bool:
     """Does a hit really answer the query at this quality (postcode/number agree)?"""
     if q.text and not (q.street or q.postcode or q.place):
         return True
-    pc = _pc6(q.postcode)
+    pc = postcode_key(q.postcode)
     if quality == "adres":
-        if pc and _pc6(str(doc.get("postcode") or "")) != pc:
+        if pc and postcode_key(str(doc.get("postcode") or "")) != pc:
             return False
         if q.housenumber and str(doc.get("huisnummer", "")) != str(int(q.housenumber)):
             return False
@@ -675,17 +667,14 @@ def _accept(quality: str, doc: Mapping[str, Any], q: AddressQuery) -> bool:
             return got == _suffix_key(q.suffix)
         return True
     if quality == "postcode":
-        return _pc6(str(doc.get("postcode") or "")) in (None, pc)
+        return postcode_key(str(doc.get("postcode") or "")) in (None, pc)
     return True
 
 
 def _result(quality: str, doc: Mapping[str, Any]) -> GeocodeResult:
     x, y = parse_wkt_point(str(doc.get("centroide_rd", "")))
     code = doc.get("gemeentecode")
-    gm = None
-    if code not in (None, ""):
-        digits = str(code).upper().removeprefix("GM")
-        gm = f"GM{int(digits):04d}" if digits.isdigit() else None
+    gm = None if code in (None, "") else normalise_gemeentecode(str(code))
     score = doc.get("score")
     return GeocodeResult(
         x=x,
@@ -767,8 +756,6 @@ class TableGeocoder:
         logger.info("%s: %d addresses for offline geocoding", self.path, len(self._addresses))
 
     def _read(self, layer: str | None) -> pd.DataFrame:
-        from .libraries import read_delimited
-
         if not self.path.is_file():
             msg = f"{where(self.path)}: address table not found (expected CSV or GeoPackage)"
             raise InputError(msg)
@@ -802,7 +789,7 @@ class TableGeocoder:
                 return pd.Series([""] * len(table), index=table.index)
             return table[cols[name]].astype(str).str.strip()
 
-        postcodes = [_pc6(v) or "" for v in col("postcode")]
+        postcodes = [postcode_key(v) or "" for v in col("postcode")]
         numbers = [str(int(float(v))) if v not in ("", "nan") else "" for v in col("huisnummer")]
         suffixes = [
             _suffix_key(a + b) for a, b in zip(col("huisletter"), col("toevoeging"), strict=True)
@@ -823,7 +810,7 @@ class TableGeocoder:
         return [self._one(q) for q in queries]
 
     def _one(self, q: AddressQuery) -> GeocodeResult:
-        pc = _pc6(q.postcode)
+        pc = postcode_key(q.postcode)
         if pc and q.housenumber:
             nr = str(int(q.housenumber))
             xy = self._addresses.get((pc, nr, _suffix_key(q.suffix)))
@@ -848,7 +835,7 @@ def _mean(points: list[tuple[float, float]]) -> tuple[float, float]:
 
 
 def _table_columns(table: pd.DataFrame, path: Path, *, need_xy: bool) -> dict[str, str]:
-    by_key = {re.sub(r"[\s\-_]+", "", str(c).lower()): str(c) for c in table.columns}
+    by_key = {name_key(str(c)): str(c) for c in table.columns}
     found: dict[str, str] = {}
     for name, aliases in _TABLE_ALIASES.items():
         for alias in aliases:

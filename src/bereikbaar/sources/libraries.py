@@ -9,14 +9,10 @@ normalised from the spellings people write; ``full_service`` follows
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import logging
-import re
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -41,10 +37,10 @@ from ..schema import (
     POSTCODE,
 )
 from ..settings import Settings
-from .gemeenten import normalise_gemeentecode
-
-if TYPE_CHECKING:
-    from .geocode import Geocoder
+from .geocode import Geocoder, geocode_libraries
+from .tabular import name_key, normalise_gemeentecode
+from .tabular import normalise_postcode as normalise_postcode  # kept: the old public home
+from .tabular import read_delimited as read_delimited  # kept: the old public home
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +82,8 @@ _BRANCH_SPELLINGS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _key(text: str) -> str:
-    """Comparison key: lower case without whitespace, hyphens and underscores."""
-    return re.sub(r"[\s\-_]+", "", text.strip().lower())
-
-
 _BRANCH_LOOKUP: dict[str, str] = {
-    _key(spelling): branch
+    name_key(spelling): branch
     for branch, spellings in _BRANCH_SPELLINGS.items()
     for spelling in (*spellings, branch)
 }
@@ -132,7 +123,7 @@ def normalise_branch_type(value: str) -> str:
     >>> normalise_branch_type("BoS")
     'bibliotheek_op_school'
     """
-    branch = _BRANCH_LOOKUP.get(_key(str(value)))
+    branch = _BRANCH_LOOKUP.get(name_key(str(value)))
     if branch is None:
         msg = (
             f"unknown branch type {value!r}; accepted spellings (case-insensitive):"
@@ -140,135 +131,6 @@ def normalise_branch_type(value: str) -> str:
         )
         raise ValueError(msg)
     return branch
-
-
-_POSTCODE_RE = re.compile(r"^\s*([1-9]\d{3})\s*([A-Za-z]{2})?\s*$")
-
-
-def normalise_postcode(value: str) -> str | None:
-    """Normalise a Dutch postcode to ``"1234 AB"``.
-
-    Parameters
-    ----------
-    value
-        A postcode as written (``"1234ab"``, ``"1234 AB"``, ``" 1234  ab "``).
-
-    Returns
-    -------
-    str or None
-        The normalised postcode (a bare four-digit PC4 such as ``"2611"`` is kept as
-        is), or None when ``value`` is not a Dutch postcode.
-
-    Examples
-    --------
-    >>> normalise_postcode("2611cs")
-    '2611 CS'
-    >>> normalise_postcode(" 2611 ")
-    '2611'
-    >>> normalise_postcode("26111") is None
-    True
-    """
-    match = _POSTCODE_RE.match(str(value))
-    if match is None:
-        return None
-    if match.group(2) is None:
-        return match.group(1)
-    return f"{match.group(1)} {match.group(2).upper()}"
-
-
-def read_delimited(path: str | Path) -> pd.DataFrame:
-    """Read a CSV whose delimiter (``;``, ``,`` or tab) and encoding are not known.
-
-    The delimiter is the one that occurs most often in the header line; the encoding is
-    UTF-8 (with or without BOM) or UTF-16 with BOM (Excel's "Unicode text"), falling back
-    to cp1252 (Excel on Dutch Windows). Every cell is read as text; empty cells are empty
-    strings.
-
-    Parameters
-    ----------
-    path
-        The CSV file.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The table, header from the first line, default integer index (data row ``i`` is
-        row ``i + 1`` in messages).
-
-    Raises
-    ------
-    InputError
-        The file is missing, unreadable, binary (NUL bytes) or has no header.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as err:
-        msg = f"{where(path)}: file not found"
-        raise InputError(msg) from err
-    except OSError as err:
-        msg = f"{where(path)}: cannot read ({err})"
-        raise InputError(msg) from err
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel "Unicode text": UTF-16 with BOM
-        try:
-            text = raw.decode("utf-16")
-        except UnicodeDecodeError as err:
-            msg = f"{where(path)}: starts like UTF-16 text but cannot be decoded ({err})"
-            raise InputError(msg) from err
-    else:
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = raw.decode("cp1252", errors="replace")
-            logger.info("%s: not UTF-8, read as cp1252", path)
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        msg = (
-            f"{where(path)}: NUL byte on line {line}; this is not a text CSV (a binary file,"
-            " or UTF-16 without byte-order mark?); save it as 'CSV UTF-8'"
-        )
-        raise InputError(msg)
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    if not header:
-        msg = f"{where(path)}: the file is empty (expected a header line)"
-        raise InputError(msg)
-    sep = max((";", ",", "\t"), key=header.count)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(
-                io.StringIO(text),
-                sep=sep,
-                dtype=str,
-                keep_default_na=False,
-                skipinitialspace=True,
-                index_col=False,  # never take a column as the index (rows stay numbered)
-            )
-    except (pd.errors.ParserWarning, pd.errors.ParserError, ValueError) as err:
-        found = _row_with_extra_fields(text, sep)
-        if found is not None:
-            row, n = found
-            msg = (
-                f"{where(path, row)}: more fields than the header's {n}"
-                f" (delimiter {sep!r}); is a {sep!r} inside a value missing its quotes?"
-            )
-        else:
-            one_line = " ".join(str(err).split())
-            msg = f"{where(path)}: cannot parse as CSV with delimiter {sep!r} ({one_line})"
-        raise InputError(msg) from err
-
-
-def _row_with_extra_fields(text: str, sep: str) -> tuple[int, int] | None:
-    """(1-based data row, header width) of the first row wider than the header, if any."""
-    try:
-        lines = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep) if r]
-    except csv.Error:
-        return None
-    if not lines:
-        return None
-    n = len(lines[0])
-    row = next((i for i, line in enumerate(lines[1:], 1) if len(line) > n), None)
-    return None if row is None else (row, n)
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -296,11 +158,11 @@ def _map_columns(frame: pd.DataFrame) -> dict[str, str]:
     """Field → column name in the file, for every field whose alias is present."""
     by_key: dict[str, str] = {}
     for col in frame.columns:
-        by_key.setdefault(_key(str(col).lstrip("\ufeff")), str(col))
+        by_key.setdefault(name_key(str(col).lstrip("\ufeff")), str(col))
     found: dict[str, str] = {}
     for field_name, aliases in COLUMN_ALIASES.items():
         for alias in aliases:
-            match = by_key.get(_key(alias))
+            match = by_key.get(name_key(alias))
             if match is not None and match not in found.values():
                 found[field_name] = match
                 break
@@ -560,8 +422,6 @@ def load_libraries(
 
     missing_rows = [int(r) for r in rows[~has_xy]]
     if missing_rows and geocoder is not None:
-        from .geocode import geocode_libraries
-
         out, _ = geocode_libraries(out, geocoder, rows=[int(r) for r in rows])
         missing_rows = []  # geocode_libraries warns about the rows it could not place
     if missing_rows:

@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..engine.network import Network
 from ..exceptions import InputError, NetworkError, where
-from ..network import Network
-from ..schema import CRS_RD
+from ..schema import CRS_RD, MODES
 from ..settings import Settings
 
 __all__ = ["ACCEPTED_SUFFIXES", "load_nwb"]
@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 
 ACCEPTED_SUFFIXES: Final = (".gml", ".gpkg", ".shp", ".shp.zip", ".geojson")
 """File name endings :func:`load_nwb` reads."""
-
-MODES: Final = ("car", "bike", "walk")
 
 BEGIN_COLUMN: Final = "jte_id_beg"
 END_COLUMN: Final = "jte_id_end"

@@ -1,4 +1,4 @@
-"""OpenStreetMap files (PBF or XML) → :class:`~bereikbaar.network.Network`.
+"""OpenStreetMap files (PBF or XML) → :class:`~bereikbaar.engine.network.Network`.
 
 :func:`load_network` reads ``.osm.pbf`` with pyosmium (and ``.osm`` /
 ``.osm.gz`` / ``.osm.bz2`` XML, which pyosmium reads too), keeps the ways a
@@ -8,14 +8,8 @@ way); the degree-2 nodes inside ways are merged away, so each edge runs from
 graph node to graph node and keeps its full geometry. Coordinates are projected
 to RD New (EPSG:28992) in one vectorised call.
 
-The tag filters per mode are deliberate (compare osmnx's ``network_type``):
-
-- ``car`` (CBS-comparable): paved public roads a car may use, ferries included,
-  one-way respected;
-- ``bike``: no motorways, trunk roads only with ``bicycle=yes``, cycleways and
-  paths, footways only where cycling is allowed; one-way unless
-  ``oneway:bicycle=no``;
-- ``walk``: every walkable way, always both directions.
+Which ways a mode keeps, in which direction and at what speed is decided by the
+tag rules of :mod:`bereikbaar.sources.osm_tags` (shared with Overpass).
 """
 
 from __future__ import annotations
@@ -24,10 +18,9 @@ import functools
 import hashlib
 import json
 import logging
-import re
 import warnings
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, cast
@@ -37,10 +30,13 @@ import numpy.typing as npt
 import pyproj
 import shapely
 
+from .._version import __version__
+from ..engine.network import Network
 from ..exceptions import BereikbaarWarning, InputError, NetworkError, where
-from ..network import Network
-from ..schema import CRS_RD, CRS_WGS84
-from ..settings import CAR_SPEEDS_KMH, Settings
+from ..schema import CRS_RD, CRS_WGS84, MODES
+from ..settings import Settings
+from .nwb import load_nwb
+from .osm_tags import WAY_KEYS, WayAttrs, WayRules, parse_maxspeed, rules_for
 from .pbf import UnsupportedPbfError, read_pbf_ways
 
 __all__ = ["ACCEPTED_SUFFIXES", "MODES", "load_network", "network_cache_key", "parse_maxspeed"]
@@ -50,280 +46,9 @@ log = logging.getLogger(__name__)
 ACCEPTED_SUFFIXES: Final = (".osm.pbf", ".pbf", ".osm", ".osm.gz", ".osm.bz2")
 """File name endings :func:`load_network` reads."""
 
-MODES: Final = ("car", "bike", "walk")
-"""Travel modes :func:`load_network` builds."""
-
 # Fixed-point OSM coordinates (degrees * 1e7); this value marks a missing location.
 _UNDEFINED_COORDINATE: Final = 2147483647
 _COORDINATE_PRECISION: Final = 10_000_000
-
-_CAR_HIGHWAYS: Final = frozenset(
-    {
-        "motorway",
-        "motorway_link",
-        "trunk",
-        "trunk_link",
-        "primary",
-        "primary_link",
-        "secondary",
-        "secondary_link",
-        "tertiary",
-        "tertiary_link",
-        "unclassified",
-        "residential",
-        "living_street",
-        "service",
-        "road",
-    }
-)
-_BIKE_HIGHWAYS: Final = frozenset(
-    {
-        "primary",
-        "primary_link",
-        "secondary",
-        "secondary_link",
-        "tertiary",
-        "tertiary_link",
-        "unclassified",
-        "residential",
-        "living_street",
-        "service",
-        "road",
-        "cycleway",
-        "path",
-        "track",
-    }
-)
-# Bike only with bicycle=yes/designated/permissive.
-_BIKE_IF_ALLOWED: Final = frozenset(
-    {"trunk", "trunk_link", "pedestrian", "footway", "bridleway", "steps", "corridor"}
-)
-# Never walkable, or not a way at all (plans, ruins, bus-only roads).
-_WALK_EXCLUDED: Final = frozenset(
-    {
-        "motorway",
-        "motorway_link",
-        "abandoned",
-        "bus_guideway",
-        "busway",
-        "construction",
-        "disused",
-        "emergency_bay",
-        "no",
-        "planned",
-        "platform",
-        "proposed",
-        "raceway",
-        "razed",
-        "rest_area",
-        "services",
-    }
-)
-_WALK_IF_ALLOWED: Final = frozenset({"trunk", "trunk_link"})
-
-_YES: Final = frozenset({"yes", "designated", "permissive"})
-_NO: Final = frozenset({"no", "private", "agricultural", "forestry", "emergency", "use_sidepath"})
-_ONEWAY_FORWARD: Final = frozenset({"yes", "1", "true"})
-_ONEWAY_REVERSE: Final = frozenset({"-1", "reverse"})
-
-# Access keys from the most specific to the most general (OSM access hierarchy).
-_ACCESS_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
-    "car": ("motorcar", "motor_vehicle", "vehicle", "access"),
-    "bike": ("bicycle", "vehicle", "access"),
-    "walk": ("foot", "access"),
-}
-
-_NL_SPEEDS_KMH: Final[Mapping[str, float]] = {
-    "nl:urban": 50.0,
-    "nl:rural": 80.0,
-    "nl:motorway": 130.0,
-    "nl:trunk": 100.0,
-    "nl:living_street": 15.0,
-    "nl:walk": 5.0,
-}
-_SPEED_RE: Final = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(mph|km/h|kmh|kph)?\s*$", re.IGNORECASE)
-_ZONE_RE: Final = re.compile(r"^\s*[a-z]{2}:zone:?(\d+)\s*$", re.IGNORECASE)
-_MPH_TO_KMH: Final = 1.609344
-_MAX_PLAUSIBLE_KMH: Final = 200.0
-
-
-@functools.lru_cache(maxsize=1024)
-def parse_maxspeed(value: str | None) -> float | None:
-    """Parse an OSM ``maxspeed`` value to km/h.
-
-    Understands plain numbers (km/h), ``"50 mph"``, ``"50 km/h"``, the Dutch
-    implicit values (``NL:urban`` 50, ``NL:rural`` 80, ``NL:motorway`` 130,
-    ``NL:trunk`` 100), zones (``NL:zone30`` 30) and lists (``"30;50"``, mean of
-    the parts, as osmnx does). Anything else (``none``, ``signals``, typos,
-    zero, above 200 km/h) is junk and gives ``None``.
-
-    Parameters
-    ----------
-    value
-        The raw tag value.
-
-    Returns
-    -------
-    float or None
-        Speed in km/h, or ``None`` when the value cannot be used.
-
-    Examples
-    --------
-    >>> parse_maxspeed("50")
-    50.0
-    >>> round(parse_maxspeed("30 mph"), 2)
-    48.28
-    >>> parse_maxspeed("NL:zone30"), parse_maxspeed("NL:rural"), parse_maxspeed("snel")
-    (30.0, 80.0, None)
-    """
-    if value is None:
-        return None
-    speeds = []
-    for part in value.split(";"):
-        speed = _parse_one_speed(part)
-        if speed is None:
-            return None
-        speeds.append(speed)
-    return sum(speeds) / len(speeds) if speeds else None
-
-
-def _parse_one_speed(text: str) -> float | None:
-    text = text.strip()
-    if text.lower() in _NL_SPEEDS_KMH:
-        return _NL_SPEEDS_KMH[text.lower()]
-    zone = _ZONE_RE.match(text)
-    if zone:
-        speed = float(zone.group(1))
-    else:
-        match = _SPEED_RE.match(text)
-        if not match:
-            return None
-        speed = float(match.group(1).replace(",", "."))
-        if match.group(2) and match.group(2).lower() == "mph":
-            speed *= _MPH_TO_KMH
-    return speed if 0 < speed <= _MAX_PLAUSIBLE_KMH else None
-
-
-# ---------------------------------------------------------------------- tag rules
-# A rule returns None to drop the way, else (direction, speed_kmh, is_ferry) with
-# direction +1 forward only, -1 reverse only, 0 both ways.
-_WayAttrs = tuple[int, float, bool]
-_Tags = Callable[[str], str | None]
-
-
-def _access_value(get: _Tags, mode: str) -> str | None:
-    for key in _ACCESS_KEYS[mode]:
-        value = get(key)
-        if value is not None:
-            return value
-    return None
-
-
-def _oneway(get: _Tags, highway: str | None) -> int:
-    value = get("oneway")
-    if value in _ONEWAY_FORWARD:
-        return 1
-    if value in _ONEWAY_REVERSE:
-        return -1
-    if value is not None:  # no, reversible, alternating, junk: both ways
-        return 0
-    if get("junction") in ("roundabout", "circular"):
-        return 1
-    if highway in ("motorway", "motorway_link"):
-        return 1
-    return 0
-
-
-def _bike_oneway(get: _Tags, highway: str | None) -> int:
-    special = get("oneway:bicycle")
-    if special == "no":
-        return 0
-    if special in _ONEWAY_FORWARD:
-        return 1
-    if special in _ONEWAY_REVERSE:
-        return -1
-    for key in ("cycleway", "cycleway:left", "cycleway:right", "cycleway:both"):
-        value = get(key)
-        if value is not None and value.startswith("opposite"):
-            return 0
-    return _oneway(get, highway)
-
-
-@dataclass(frozen=True)
-class _Rules:
-    mode: str
-    speed_kmh: float
-    ferry_speed_kmh: float
-    car_speeds_kmh: Mapping[str, float] = field(default_factory=dict)
-
-    def __call__(self, get: _Tags) -> _WayAttrs | None:
-        if get("area") == "yes":
-            return None
-        highway = get("highway")
-        ferry = highway is None and get("route") == "ferry"
-        if highway is None and not ferry:
-            return None
-        access = _access_value(get, self.mode)
-        if self.mode == "car":
-            return self._car(get, highway, ferry, access)
-        if self.mode == "bike":
-            return self._bike(get, highway, ferry, access)
-        return self._walk(get, highway, ferry, access)
-
-    def _car(
-        self, get: _Tags, highway: str | None, ferry: bool, access: str | None
-    ) -> _WayAttrs | None:
-        if not ferry and highway not in _CAR_HIGHWAYS:
-            return None
-        if access in _NO:
-            return None
-        if ferry:
-            return _oneway(get, None), self.ferry_speed_kmh, True
-        assert highway is not None
-        speed = parse_maxspeed(get("maxspeed"))
-        if speed is None:
-            speed = self.car_speeds_kmh.get(highway) or CAR_SPEEDS_KMH.get(highway, 30.0)
-        return _oneway(get, highway), speed, False
-
-    def _bike(
-        self, get: _Tags, highway: str | None, ferry: bool, access: str | None
-    ) -> _WayAttrs | None:
-        bicycle = get("bicycle")
-        if bicycle in _NO:
-            return None
-        if ferry:
-            if access in _NO:
-                return None
-            return _oneway(get, None), self.ferry_speed_kmh, True
-        if highway in _BIKE_IF_ALLOWED:
-            if bicycle not in _YES:
-                return None
-        elif highway not in _BIKE_HIGHWAYS:
-            return None
-        if access in _NO:
-            return None
-        return _bike_oneway(get, highway), self.speed_kmh, False
-
-    def _walk(
-        self, get: _Tags, highway: str | None, ferry: bool, access: str | None
-    ) -> _WayAttrs | None:
-        if ferry:
-            return None if access in _NO else (0, self.ferry_speed_kmh, True)
-        if highway in _WALK_EXCLUDED:
-            return None
-        if highway in _WALK_IF_ALLOWED and get("foot") not in _YES:
-            return None
-        if access in _NO:
-            return None
-        return 0, self.speed_kmh, False
-
-
-def _rules_for(mode: str, settings: Settings) -> _Rules:
-    if mode == "car":
-        return _Rules("car", 0.0, settings.ferry_speed_kmh, settings.car_speeds_kmh)
-    if mode == "bike":
-        return _Rules("bike", settings.bike_speed_kmh, settings.ferry_speed_kmh)
-    return _Rules("walk", settings.walk_speed_kmh, settings.ferry_speed_kmh)
 
 
 # ---------------------------------------------------------------------- reading
@@ -355,7 +80,7 @@ def _check_path(path: Path) -> None:
         raise InputError(msg)
 
 
-def _read_ways(path: Path, rules: _Rules) -> _Ways:
+def _read_ways(path: Path, rules: WayRules) -> _Ways:
     """Kept ways: the vectorised PBF reader, else (XML, lzma/zstd PBF) pyosmium."""
     if path.name.lower().endswith(".pbf"):
         try:
@@ -365,10 +90,10 @@ def _read_ways(path: Path, rules: _Rules) -> _Ways:
     return _read_ways_osmium(path, rules)
 
 
-def _read_ways_pbf(path: Path, rules: _Rules) -> _Ways:
+def _read_ways_pbf(path: Path, rules: WayRules) -> _Ways:
     """Kept ways through :func:`~bereikbaar.sources.pbf.read_pbf_ways` (same result)."""
-    got = read_pbf_ways(path, ("highway", "route"), lambda tags: rules(tags.get))
-    attrs = cast("list[_WayAttrs]", got.attrs)
+    got = read_pbf_ways(path, WAY_KEYS, lambda tags: rules(tags.get))
+    attrs = cast("list[WayAttrs]", got.attrs)
     return _Ways(
         refs=got.refs,
         x7=got.x7,
@@ -381,7 +106,7 @@ def _read_ways_pbf(path: Path, rules: _Rules) -> _Ways:
     )
 
 
-def _read_ways_osmium(path: Path, rules: _Rules) -> _Ways:
+def _read_ways_osmium(path: Path, rules: WayRules) -> _Ways:
     import osmium
 
     out = _Ways()
@@ -394,7 +119,7 @@ def _read_ways_osmium(path: Path, rules: _Rules) -> _Ways:
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
         .with_locations()
         .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter("highway", "route"))
+        .with_filter(osmium.filter.KeyFilter(*WAY_KEYS))
     )
     for way in processor:
         out.n_seen += 1
@@ -587,15 +312,13 @@ def load_network(
     if cache_dir is not None:
         return _load_cached(path, mode, settings, Path(cache_dir))
     if path.name.lower().endswith((".gml", ".gpkg", ".shp")):  # NWB wegvakken
-        from .nwb import load_nwb
-
         return load_nwb(path, mode, settings=settings)
     if mode not in MODES:
         msg = f"mode must be one of {', '.join(MODES)}; got {mode!r}"
         raise NetworkError(msg)
     _check_path(path)
     settings = settings if settings is not None else Settings()
-    rules = _rules_for(mode, settings)
+    rules = rules_for(mode, settings)
     try:
         ways = _read_ways(path, rules)
     except (RuntimeError, OSError, ValueError) as err:
@@ -623,8 +346,6 @@ def load_network(
 
 def network_cache_key(path: Path, mode: str, settings: Settings | None) -> str:
     """Cache key of a built network: SHA-256 over the file's SHA-256, mode, speeds, version."""
-    from .._version import __version__
-
     settings = settings if settings is not None else Settings()
     h = hashlib.sha256()
     with path.open("rb") as f:

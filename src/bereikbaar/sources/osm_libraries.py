@@ -44,7 +44,7 @@ from ..schema import (
     POSTCODE,
 )
 from ..settings import Settings
-from .libraries import normalise_postcode
+from .tabular import normalise_postcode
 
 __all__ = [
     "CLASSIFICATIONS",

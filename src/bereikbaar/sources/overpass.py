@@ -3,9 +3,10 @@
 :func:`network_from_overpass` goes online. osmnx only fetches the ways (every edge in the
 way's own node order, with its tags); which ways a mode may use, in which direction and
 at what speed is decided by the same tag rules as the PBF loader
-(:func:`bereikbaar.sources.osm.load_network`), so both give the same network for the same
-data. osmnx's global settings (cache, tags, one-way handling, Overpass URL, timeout) are
-set only for the duration of the call and restored afterwards.
+(:mod:`bereikbaar.sources.osm_tags`, used by :func:`bereikbaar.sources.osm.load_network`
+too), so both give the same network for the same data. osmnx's global settings (cache,
+tags, one-way handling, Overpass URL, timeout) are set only for the duration of the call
+and restored afterwards.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from ..engine.network import Network
 from ..exceptions import InputError, NetworkError
-from ..network import Network
-from ..schema import CRS_RD, CRS_WGS84
+from ..schema import CRS_RD, CRS_WGS84, MODES
 from ..settings import Settings
-from .osm import _BIKE_HIGHWAYS, _BIKE_IF_ALLOWED, _CAR_HIGHWAYS, MODES, _rules_for
+from .osm_tags import BIKE_HIGHWAYS, BIKE_IF_ALLOWED, CAR_HIGHWAYS, WAY_TAGS, rules_for
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -42,27 +43,8 @@ logger = logging.getLogger(__name__)
 OVERPASS_URL: Final = "https://overpass-api.de/api"
 """Default Overpass API (osmnx's default)."""
 
-# Way tags the mode rules read (osmnx keeps only the tags listed here).
-_WAY_TAGS: Final = (
-    "highway",
-    "route",
-    "area",
-    "oneway",
-    "oneway:bicycle",
-    "junction",
-    "maxspeed",
-    "access",
-    "motorcar",
-    "motor_vehicle",
-    "vehicle",
-    "bicycle",
-    "foot",
-    "cycleway",
-    "cycleway:left",
-    "cycleway:right",
-    "cycleway:both",
-    "name",
-)
+# Way tags osmnx keeps (only these): the ones the mode rules read, and the name.
+_WAY_TAGS: Final = (*WAY_TAGS, "name")
 # osmnx settings this module changes (and restores).
 _OSMNX_SETTINGS: Final = (
     "use_cache",
@@ -99,9 +81,9 @@ def overpass_filter(mode: str) -> list[str]:
     ['["highway"]["area"!~"yes"]', '["route"="ferry"]']
     """
     if mode == "car":
-        highways = sorted(_CAR_HIGHWAYS)
+        highways = sorted(CAR_HIGHWAYS)
     elif mode == "bike":
-        highways = sorted(_BIKE_HIGHWAYS | _BIKE_IF_ALLOWED)
+        highways = sorted(BIKE_HIGHWAYS | BIKE_IF_ALLOWED)
     elif mode == "walk":
         return ['["highway"]["area"!~"yes"]', '["route"="ferry"]']
     else:
@@ -156,7 +138,7 @@ def _build(graph: nx.MultiDiGraph, mode: str, settings: Settings) -> Network:
     """Apply the mode's tag rules to osmnx's way-order edges → Network (RD New)."""
     import networkx as nx
 
-    rules = _rules_for(mode, settings)
+    rules = rules_for(mode, settings)
     nodes = list(graph.nodes)
     to_rd = pyproj.Transformer.from_crs(CRS_WGS84, CRS_RD, always_xy=True)
     lon = [float(graph.nodes[n]["x"]) for n in nodes]

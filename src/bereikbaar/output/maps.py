@@ -279,6 +279,13 @@ _DOM_LINES_JS = """
 """
 
 
+_JSON_DATA_HTML = """
+{% macro html(this, kwargs) %}
+<script type="application/json" id="{{ this.get_name() }}_data">{{ this.data_json }}</script>
+{% endmacro %}"""
+"""The ``html`` macro of an element whose data (``this.data_json``) the script parses."""
+
+
 class _BranchMarkers(MacroElement):
     """Branch markers built in the browser from one JSON array (fast for 1,000s of branches).
 
@@ -287,10 +294,8 @@ class _BranchMarkers(MacroElement):
     """
 
     _template = Template(
-        """
-{% macro html(this, kwargs) %}
-<script type="application/json" id="{{ this.get_name() }}_data">{{ this.data_json }}</script>
-{% endmacro %}
+        _JSON_DATA_HTML
+        + """
 {% macro script(this, kwargs) %}
 (function () {
   var groups = [{{ this.full.get_name() }}, {{ this.other.get_name() }}];
@@ -351,10 +356,8 @@ class _LazyAreas(MacroElement):
     """
 
     _template = Template(
-        """
-{% macro html(this, kwargs) %}
-<script type="application/json" id="{{ this.get_name() }}_data">{{ this.data_json }}</script>
-{% endmacro %}
+        _JSON_DATA_HTML
+        + """
 {% macro script(this, kwargs) %}
 (function () {
   var group = {{ this.group.get_name() }};

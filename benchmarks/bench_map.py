@@ -3,7 +3,7 @@
 Generates ~400,000 populated 100 m cells over the extent of the Netherlands (towns of
 random size plus scattered farms), 1,200 library branches (800 full service), 342 Voronoi
 "gemeenten", distances = 1.25 × straight line to the nearest full-service branch, then
-writes ``kaart.html`` with :func:`bereikbaar.maps.make_map` and opens it in headless Debian
+writes ``kaart.html`` with :func:`bereikbaar.output.maps.make_map` and opens it in headless Debian
 Chromium (Playwright, ``/usr/bin/chromium``) with the network cut off by a dead proxy.
 
 Prints the HTML size, the size of its parts, and the first render time: from navigation
@@ -27,7 +27,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from bereikbaar import maps
+from bereikbaar import output
 
 RD = "EPSG:28992"
 X0, X1, Y0, Y1 = 15_000, 275_000, 310_000, 610_000
@@ -170,16 +170,16 @@ def main() -> None:
     cells, summary, libraries = synthetic_country(args.cells)
     t_gen = time.perf_counter() - t
     t = time.perf_counter()
-    m = maps.make_map(cells, summary, libraries)
+    m = output.make_map(cells, summary, libraries)
     t_make = time.perf_counter() - t
     t = time.perf_counter()
-    path = maps.write_map(m, args.out / "kaart.html")
+    path = output.write_map(m, args.out / "kaart.html")
     t_write = time.perf_counter() - t
     html_text = path.read_text(encoding="utf-8")
 
-    raster = maps.rasterize_cells(cells)
-    details = maps.cell_details(cells, libraries)
-    areas = maps.catchment_areas(cells, libraries)
+    raster = output.rasterize_cells(cells)
+    details = output.cell_details(cells, libraries)
+    areas = output.catchment_areas(cells, libraries)
     parts = {
         "raster_png_b64_mb": len(raster.to_data_uri()) / 1e6 if raster else 0.0,
         "cell_details_b64_mb": len(details.data) * 4 / 3 / 1e6 if details else 0.0,

@@ -1,7 +1,7 @@
 """Nothing lost: atomic outputs, interrupted runs, stale temp files, corrupt caches, determinism.
 
 A run writes every output to a hidden temp file in the output folder and renames it over the
-old one (:func:`bereikbaar.report.atomic_path`). These tests interrupt real runs: an exception
+old one (:func:`bereikbaar.output.files.atomic_path`). These tests interrupt real runs: an exception
 in the middle of writing a file (in process), and ``bereikbaar run`` in a subprocess that gets
 SIGINT or SIGKILL while its outputs are being written. Afterwards every output is either the
 previous file, byte for byte, or a complete new one; no temp file survives SIGINT; and the temp
@@ -29,11 +29,13 @@ import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
 
-from bereikbaar import pipeline, report
+from bereikbaar import pipeline
 from bereikbaar.demo import write_demo_inputs
-from bereikbaar.exceptions import BereikbaarWarning, InputError
+from bereikbaar.exceptions import BereikbaarWarning, InputError, OutputError
+from bereikbaar.output import tables
+from bereikbaar.output.files import TEMP_FILE_PATTERN as TEMP_RE
+from bereikbaar.output.files import atomic_path, remove_stale_temp_files
 from bereikbaar.pipeline import RunResult
-from bereikbaar.report import _TEMP_RE, atomic_path, remove_stale_temp_files
 from bereikbaar.settings import FlagRule, Settings
 
 TABLES = ("gemeenten.csv", "gemeenten.parquet")
@@ -49,7 +51,7 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 
 def _temps(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.rglob("*") if _TEMP_RE.match(p.name))
+    return sorted(p.name for p in folder.rglob("*") if TEMP_RE.match(p.name))
 
 
 def _complete(path: Path) -> bool:
@@ -109,9 +111,9 @@ def test_temp_names_match_the_stale_pattern(tmp_path: Path) -> None:
     for name in ("gemeenten.csv", "cells.gpkg", "kaart.html", "README"):
         with atomic_path(tmp_path / name) as tmp:
             seen.append(tmp.name)
-            assert _TEMP_RE.match(tmp.name) and _TEMP_RE.match(tmp.name + "-journal")
+            assert TEMP_RE.match(tmp.name) and TEMP_RE.match(tmp.name + "-journal")
             tmp.write_text("x")
-    assert not any(_TEMP_RE.match(name) for name in ("gemeenten.csv", ".hidden", "a.tmp.csv"))
+    assert not any(TEMP_RE.match(name) for name in ("gemeenten.csv", ".hidden", "a.tmp.csv"))
     assert len(set(seen)) == 4 and _temps(tmp_path) == []
 
 
@@ -149,7 +151,7 @@ def test_exception_mid_write_keeps_every_previous_output(
 ) -> None:
     """The CSV writer dies after a few cells: nothing of the new run replaces anything."""
     calls = {"n": 0}
-    real = report._csv_cell
+    real = tables.csv_cell
 
     def dying(value: object, column: str) -> str:
         calls["n"] += 1
@@ -157,11 +159,11 @@ def test_exception_mid_write_keeps_every_previous_output(
             raise OSError(28, "No space left on device")
         return real(value, column)
 
-    monkeypatch.setattr(report, "_csv_cell", dying)
+    monkeypatch.setattr(tables, "csv_cell", dying)
     settings = dataclasses.replace(done.settings, flag_rule=FlagRule(threshold_km=2.0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BereikbaarWarning)
-        with pytest.raises(report.OutputError, match=r"gemeenten\.csv"):
+        with pytest.raises(OutputError, match=r"gemeenten\.csv"):
             pipeline.run(settings)
     assert calls["n"] > 20
     assert _hashes(done.out) == done.hashes
@@ -199,7 +201,7 @@ def _signal_when_writing(
                 waiting.discard(name)
                 continue
             with os.scandir(out) as it:
-                if any(_TEMP_RE.match(e.name) and wanted in e.name for e in it):
+                if any(TEMP_RE.match(e.name) and wanted in e.name for e in it):
                     proc.send_signal(sig)
                     hit[name] = True
                     waiting.discard(name)

@@ -26,6 +26,7 @@ from shapely.geometry import Point, box
 
 from bereikbaar import maps
 from bereikbaar.exceptions import InputError, OutputError
+from bereikbaar.output import offline, raster
 
 RD = "EPSG:28992"
 XSS_NAME = "<img src=x onerror=alert(1)>"
@@ -544,7 +545,7 @@ def test_inline_resources_refuses_unknown_urls_and_escapes_script_ends(
     with pytest.raises(OutputError, match=r"https://example\.org/x\.js"):
         maps.inline_resources(page)
     monkeypatch.setattr(
-        maps,
+        offline,
         "_offline_resources",
         lambda: {"https://example.org/x.js": 'var s = "</script><b>";'},
     )
@@ -644,7 +645,7 @@ def test_cell_details_pack_every_cell(cells: gpd.GeoDataFrame, libraries: gpd.Ge
 
 def test_hover_polynomial_matches_pyproj() -> None:
     """The Mercator→RD polynomial the browser evaluates is sub-metre over the country."""
-    params = maps._fit_merc_to_rd((13_000.0, 306_000.0, 278_000.0, 620_000.0))
+    params = raster.fit_merc_to_rd((13_000.0, 306_000.0, 278_000.0, 620_000.0))
     assert params["max_error_m"] < 0.5
     to_merc = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
     # Amersfoort, the RD origin (155000, 463000): 52.15517440 N, 5.38720621 E.

@@ -15,6 +15,7 @@ from shapely.geometry import Point, box
 
 from bereikbaar import report
 from bereikbaar.exceptions import InputError, OutputError
+from bereikbaar.output import tables
 
 RD = "EPSG:28992"
 
@@ -183,7 +184,7 @@ def test_failed_write_keeps_old_file(
     report.write_tables(tmp_path, cells, summary, libraries)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     calls = {"n": 0}
-    real = report._csv_cell
+    real = tables.csv_cell
 
     def failing_cell(value: object, column: str) -> str:
         calls["n"] += 1
@@ -191,7 +192,7 @@ def test_failed_write_keeps_old_file(
             raise RuntimeError("simulated crash mid-write")
         return real(value, column)
 
-    monkeypatch.setattr(report, "_csv_cell", failing_cell)
+    monkeypatch.setattr(tables, "csv_cell", failing_cell)
     changed = summary.assign(gemeentenaam=["X", "Y", "Z"])
     with pytest.raises(RuntimeError, match="simulated"):
         report.write_tables(tmp_path, cells, changed, libraries)
@@ -230,13 +231,13 @@ def test_unwritable_folder_raises_output_error(
 
 
 def test_csv_cell_formatting() -> None:
-    assert report._csv_cell(True, "te_groot") == "ja"
-    assert report._csv_cell(np.bool_(False), "te_groot") == "nee"
-    assert report._csv_cell(np.nan, "population") == ""
-    assert report._csv_cell(None, "reasons") == ""
-    assert report._csv_cell(np.int64(7), "full_service_libraries") == "7"
-    assert report._csv_cell(-1.5, "x") == "-1,5"  # numbers are not formula-escaped
-    assert report._csv_cell("-1,5", "x") == "'-1,5"  # text is
+    assert tables.csv_cell(True, "te_groot") == "ja"
+    assert tables.csv_cell(np.bool_(False), "te_groot") == "nee"
+    assert tables.csv_cell(np.nan, "population") == ""
+    assert tables.csv_cell(None, "reasons") == ""
+    assert tables.csv_cell(np.int64(7), "full_service_libraries") == "7"
+    assert tables.csv_cell(-1.5, "x") == "-1,5"  # numbers are not formula-escaped
+    assert tables.csv_cell("-1,5", "x") == "'-1,5"  # text is
 
 
 def test_csv_columns_parse_back() -> None:
@@ -446,7 +447,7 @@ def test_gemeenten_csv_round_trips_with_pandas(
         if col == "te_groot":
             assert got.tolist() == ["ja" if v else "nee" for v in want]
         elif pd.api.types.is_numeric_dtype(want):
-            decimals = report._CSV_DECIMALS.get(col, 10)
+            decimals = tables.CSV_DECIMALS.get(col, 10)
             np.testing.assert_allclose(
                 got.to_numpy(float), want.to_numpy(float), atol=10.0**-decimals, equal_nan=True
             )

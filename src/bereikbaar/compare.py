@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,12 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:  # the real one is served by __getattr__ (see there); this is its signature
+
+    def write_comparison(path: str | Path, per_gemeente: pd.DataFrame) -> Path:
+        """See :func:`bereikbaar.output.tables.write_comparison`."""
+
 
 CBS_BRANCH_TYPES: Final = ("vestiging", "servicepunt")
 """Branch types CBS counts as a library location."""
@@ -157,38 +163,16 @@ def compare_with_cbs(
     return per, result
 
 
-def write_comparison(path: str | Path, per_gemeente: pd.DataFrame) -> Path:
-    """Write the per-gemeente comparison as a CSV for Dutch Excel (atomically).
+def __getattr__(name: str) -> Any:
+    """``write_comparison``, which moved to :mod:`bereikbaar.output.tables`.
 
-    ``;``-separated, decimal comma, UTF-8 with BOM, Dutch headers
-    (:data:`COMPARISON_HEADERS_NL`), km with two decimals, empty cells where a
-    figure is missing.
-
-    Parameters
-    ----------
-    path
-        Output file, e.g. ``vergelijking_cbs.csv``.
-    per_gemeente
-        The first result of :func:`compare_with_cbs`.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
+    The writer belongs to the output layer, which sits above this module: importing it at
+    module level would make compare depend on output (and output.tables imports compare).
+    Deprecated import path, kept for one release: use bereikbaar.output.tables.write_comparison.
     """
-    from .report import atomic_path, neutralise_frame
+    if name == "write_comparison":
+        from .output.tables import write_comparison  # lazy: output sits above compare
 
-    path = Path(path)
-    table = per_gemeente[list(COMPARISON_HEADERS_NL)].rename(columns=COMPARISON_HEADERS_NL)
-    table = neutralise_frame(table)  # names from input data: no spreadsheet formulas
-    with atomic_path(path) as tmp:
-        table.to_csv(
-            tmp,
-            sep=";",
-            decimal=",",
-            float_format="%.2f",
-            index=False,
-            encoding="utf-8-sig",
-            lineterminator="\r\n",
-        )
-    return path
+        return write_comparison
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -1,0 +1,249 @@
+"""The result tables: CSV for Dutch Excel, Parquet, GeoPackage, the CBS comparison.
+
+Every file is written atomically (:func:`bereikbaar.output.files.atomic_path`): a failing run
+never leaves a half-written table and never clobbers the previous one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyogrio.errors
+
+from bereikbaar import schema as s
+from bereikbaar.compare import COMPARISON_HEADERS_NL
+from bereikbaar.exceptions import OutputError
+from bereikbaar.output.files import atomic_path, neutralise_formula, write_excel_csv
+from bereikbaar.output.style import nl_decimal
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CSV_DECIMALS",
+    "CSV_HEADERS_NL",
+    "csv_cell",
+    "write_comparison",
+    "write_tables",
+]
+
+CSV_HEADERS_NL: dict[str, str] = {
+    s.GEMEENTECODE: "Gemeentecode",
+    s.GEMEENTENAAM: "Gemeente",
+    s.POPULATION: "Inwoners",
+    s.MEAN_DISTANCE_KM: "Gemiddelde afstand (km)",
+    s.MEDIAN_DISTANCE_KM: "Mediane afstand (km)",
+    s.P90_DISTANCE_KM: "P90-afstand (km)",
+    s.POPULATION_BEYOND: "Inwoners boven drempel",
+    s.SHARE_BEYOND: "Aandeel inwoners boven drempel (0-1)",
+    s.FULL_SERVICE_LIBRARIES: "Volwaardige bibliotheken",
+    s.POPULATION_UNREACHABLE: "Inwoners zonder bereikbare bibliotheek",
+    s.TE_GROOT: "Te groot",
+    s.REASONS: "Redenen",
+    "cells": "Bewoonde vierkanten",
+    "suppressed_cells": "Vierkanten met geheimgehouden inwonertal",
+    # per target group (when the grid has the age columns)
+    "population_0_15": "Kinderen 0-15 jaar",
+    "mean_distance_km_0_15": "Gemiddelde afstand kinderen 0-15 (km)",
+    "population_beyond_0_15": "Kinderen 0-15 boven drempel",
+    "share_beyond_0_15": "Aandeel kinderen 0-15 boven drempel (0-1)",
+    "population_65plus": "65-plussers",
+    "mean_distance_km_65plus": "Gemiddelde afstand 65-plussers (km)",
+    "population_beyond_65plus": "65-plussers boven drempel",
+    "share_beyond_65plus": "Aandeel 65-plussers boven drempel (0-1)",
+    # comparison with CBS (when inputs.cbs_reference is set)
+    "cbs_comparable_mean_km": "Gemiddelde afstand zoals CBS (km, vestigingen en servicepunten)",
+    "cbs_mean_distance_km": "Gemiddelde afstand volgens CBS (km)",
+    "cbs_difference_km": "Verschil met CBS (km)",
+}
+"""Stable mapping from contract column names to the Dutch headers of ``gemeenten.csv``.
+
+Columns not listed keep their English contract name as header.
+"""
+
+CSV_DECIMALS: dict[str, int] = {
+    s.MEAN_DISTANCE_KM: 3,
+    s.MEDIAN_DISTANCE_KM: 3,
+    s.P90_DISTANCE_KM: 3,
+    s.SHARE_BEYOND: 4,
+    "mean_distance_km_0_15": 3,
+    "mean_distance_km_65plus": 3,
+    "share_beyond_0_15": 4,
+    "share_beyond_65plus": 4,
+    "cbs_comparable_mean_km": 3,
+    "cbs_mean_distance_km": 1,  # CBS publishes one decimal
+    "cbs_difference_km": 3,
+}
+"""Decimals per column in ``gemeenten.csv``; other floats get up to 10 significant digits."""
+
+
+def csv_cell(value: object, column: str) -> str:
+    """Text of one cell of ``gemeenten.csv`` (Dutch Excel).
+
+    Booleans are ``ja``/``nee``, missing values empty, floats have a decimal comma and the
+    decimals of :data:`CSV_DECIMALS`, infinities are ``oneindig``; text a spreadsheet would
+    run as a formula gets a leading apostrophe.
+
+    Parameters
+    ----------
+    value
+        The cell value.
+    column
+        Its contract column name (for the decimals).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> csv_cell(True, "te_groot"), csv_cell(6.25, "mean_distance_km"), csv_cell("=1", "x")
+    ('ja', '6,250', "'=1")
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "ja" if value else "nee"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        if math.isnan(f):
+            return ""
+        if math.isinf(f):
+            return "oneindig" if f > 0 else "-oneindig"
+        return nl_decimal(f, CSV_DECIMALS.get(column))
+    return neutralise_formula(str(value))
+
+
+def _table_columns(df: pd.DataFrame) -> list[str]:
+    geom = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
+    first = [c for c in s.SUMMARY_COLUMNS if c in df.columns]
+    rest = [c for c in df.columns if c not in first and c != geom]
+    return first + [str(c) for c in rest]
+
+
+def _write_csv(path: Path, summary: pd.DataFrame, columns: Sequence[str]) -> None:
+    # csv_cell is looked up here, at call time, so that tests can replace it.
+    write_excel_csv(summary[list(columns)], path, headers=CSV_HEADERS_NL, format_cell=csv_cell)
+
+
+def _write_parquet(path: Path, summary: pd.DataFrame, columns: Sequence[str]) -> None:
+    table = pa.Table.from_pandas(pd.DataFrame(summary[list(columns)]), preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def _write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    with atomic_path(path) as tmp:
+        for name, gdf in layers.items():
+            try:
+                gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+            except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as err:
+                msg = f"could not write layer '{name}' of '{path}': {err}"
+                raise OutputError(msg) from err
+
+
+def write_tables(
+    out_dir: str | os.PathLike[str],
+    cells: gpd.GeoDataFrame,
+    summary: gpd.GeoDataFrame,
+    libraries: gpd.GeoDataFrame,
+) -> dict[str, Path]:
+    """Write the result tables of a run into ``out_dir``.
+
+    Files (each written atomically):
+
+    - ``gemeenten.csv``: the gemeente summary for Dutch Excel: ``;`` separator, decimal comma,
+      UTF-8 with BOM, CRLF line ends, Dutch headers (:data:`CSV_HEADERS_NL`), booleans as
+      ``ja``/``nee``, empty cells for missing values, km with 3 decimals, shares (0–1) with 4;
+      text that a spreadsheet would run as a formula gets a leading apostrophe.
+    - ``gemeenten.parquet``: the same table with the English contract column names and
+      dtypes, without geometry.
+    - ``gemeenten.gpkg``: layers ``gemeenten`` (summary with polygons) and ``bibliotheken``.
+    - ``cells.gpkg``: layer ``cells``.
+
+    The geometries stay in the inputs' CRS (RD New, EPSG:28992). Writing the same inputs twice
+    gives byte-identical CSV and Parquet files.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder; created when missing.
+    cells
+        Per-cell result (GeoDataFrame of squares).
+    summary
+        Gemeente summary (GeoDataFrame of gemeente polygons).
+    libraries
+        Library branches (GeoDataFrame of points; rows without geometry are kept).
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        File name → written path.
+
+    Raises
+    ------
+    OutputError
+        When the folder cannot be created or a file cannot be written; files already there
+        from an earlier run are left as they were.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        msg = f"cannot create the output folder '{out}': {err}"
+        raise OutputError(msg) from err
+    columns = _table_columns(summary)
+    written: dict[str, Path] = {}
+
+    path = out / "gemeenten.csv"
+    _write_csv(path, summary, columns)
+    written[path.name] = path
+
+    path = out / "gemeenten.parquet"
+    _write_parquet(path, summary, columns)
+    written[path.name] = path
+
+    path = out / "gemeenten.gpkg"
+    _write_gpkg(path, {"gemeenten": summary, "bibliotheken": libraries})
+    written[path.name] = path
+
+    path = out / "cells.gpkg"
+    _write_gpkg(path, {"cells": cells})
+    written[path.name] = path
+
+    logger.info("wrote %s in %s", ", ".join(written), out)
+    return written
+
+
+def write_comparison(path: str | Path, per_gemeente: pd.DataFrame) -> Path:
+    """Write the per-gemeente comparison with CBS as a CSV for Dutch Excel (atomically).
+
+    ``;``-separated, decimal comma, UTF-8 with BOM, Dutch headers
+    (:data:`~bereikbaar.compare.COMPARISON_HEADERS_NL`), km with two decimals, empty cells
+    where a figure is missing; names that a spreadsheet would run as a formula get a leading
+    apostrophe.
+
+    Parameters
+    ----------
+    path
+        Output file, e.g. ``vergelijking_cbs.csv``.
+    per_gemeente
+        The first result of :func:`~bereikbaar.compare.compare_with_cbs`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    table = per_gemeente[list(COMPARISON_HEADERS_NL)]
+    return write_excel_csv(table, path, headers=COMPARISON_HEADERS_NL, float_format="%.2f")

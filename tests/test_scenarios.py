@@ -70,6 +70,30 @@ def test_no_change_reproduces_the_baseline(demo: tuple[RunResult, Path], base: s
     assert (s.deltas["mean_distance_km_delta"].fillna(0) == 0).all()
 
 
+def test_baseline_uses_the_settings_the_run_carries(
+    demo: tuple[RunResult, Path], base: sc.Baseline
+) -> None:
+    result = demo[0]
+    assert result.settings is not None
+    assert base.settings is result.settings
+    # a result built by hand without settings: rebuilt from the provenance, same answers
+    bare = sc.prepare_baseline(dataclasses.replace(result, settings=None))
+    for name in ("flag_rule", "full_service_types", "max_snap_m", "mode", "dask_scheduler"):
+        assert getattr(bare.settings, name) == getattr(result.settings, name), name
+    assert np.array_equal(bare.origins.arc, base.origins.arc)
+    # a scenario is its own baseline
+    s = sc.scenario(base)
+    assert sc.prepare_baseline(s).libraries is s.libraries
+
+
+def test_scenarios_never_load_folium() -> None:
+    import subprocess
+    import sys
+
+    code = "import bereikbaar.scenarios, sys; assert 'folium' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_scenario_equals_full_rerun_with_edited_branch_list(
     demo: tuple[RunResult, Path], base: sc.Baseline, tmp_path: Path
 ) -> None:

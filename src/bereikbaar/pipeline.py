@@ -47,7 +47,7 @@ from .exceptions import (
 )
 from .maps import make_map, write_map
 from .network import Network
-from .output.scenario import write_closure_ranking, write_scenario, write_site_suggestion
+from .output.scenario import write_excel_csv, write_scenario
 from .report import atomic_path, remove_stale_temp_files, write_dossier, write_tables
 from .result import RunResult
 from .scenarios import (
@@ -345,11 +345,12 @@ def run_scenario(
     sites = None
     if n_sites > 0:
         sites = suggest_sites(res, k=n_sites)
-        outputs["scenario_locaties"] = write_site_suggestion(sites, out / "scenario_locaties.csv")
+        table = sites.sites.drop(columns="geometry")
+        outputs["scenario_locaties"] = write_excel_csv(table, out / "scenario_locaties.csv")
     closures = None
     if rank:
         closures = closure_impact(res, settings=settings, scheduler=scheduler)
-        outputs["sluitingseffect"] = write_closure_ranking(closures, out / "sluitingseffect.csv")
+        outputs["sluitingseffect"] = write_excel_csv(closures.ranking, out / "sluitingseffect.csv")
     return ScenarioRun(baseline, res, outputs, sites, closures)
 
 

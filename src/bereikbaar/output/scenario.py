@@ -18,7 +18,7 @@ import shapely
 
 from ..maps import escape_text, make_map, rasterize_cells, write_map
 from ..report import atomic_path, neutralise_frame
-from ..scenarios import ClosureImpact, ScenarioResult, SiteSuggestion
+from ..scenarios import ScenarioResult
 from ..schema import (
     ADDRESS,
     BRANCH_TYPE,
@@ -38,9 +38,8 @@ from ..schema import (
 __all__ = [
     "scenario_layer",
     "write_branch_list",
-    "write_closure_ranking",
+    "write_excel_csv",
     "write_scenario",
-    "write_site_suggestion",
 ]
 
 
@@ -186,10 +185,10 @@ def write_scenario(result: ScenarioResult, out_dir: str | Path) -> dict[str, Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    paths["scenario_gemeenten"] = _write_excel_csv(result.deltas, out / "scenario_gemeenten.csv")
+    paths["scenario_gemeenten"] = write_excel_csv(result.deltas, out / "scenario_gemeenten.csv")
     changed = result.cells[_distance_changed(result.cells)]
     cols = [k for k in (CELL_ID, GEMEENTECODE, POPULATION, LIBRARY_ID) if k in changed.columns]
-    paths["scenario_cellen"] = _write_excel_csv(
+    paths["scenario_cellen"] = write_excel_csv(
         changed[[*cols, "distance_m_before", DISTANCE_M, "delta_m"]], out / "scenario_cellen.csv"
     )
     paths["scenario_bibliotheken"] = write_branch_list(
@@ -214,44 +213,24 @@ def write_scenario(result: ScenarioResult, out_dir: str | Path) -> dict[str, Pat
     return paths
 
 
-def write_site_suggestion(suggestion: SiteSuggestion, path: str | Path) -> Path:
-    """Write the greedy sites of a suggestion as a CSV for Excel (``;``, decimal comma).
+def write_excel_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table as CSV for Excel (``;``, decimal comma, UTF-8 with BOM), atomically.
+
+    Text that a spreadsheet would run as a formula is neutralised.
 
     Parameters
     ----------
-    suggestion
-        From :func:`~bereikbaar.scenarios.suggest_sites`.
+    frame
+        The table (its index is not written).
     path
-        Output CSV (UTF-8 with BOM), written atomically.
+        Output CSV.
 
     Returns
     -------
     pathlib.Path
         The written file.
     """
-    return _write_excel_csv(suggestion.sites.drop(columns="geometry"), Path(path))
-
-
-def write_closure_ranking(impact: ClosureImpact, path: str | Path) -> Path:
-    """Write the ranking of a closure impact as a CSV for Excel (``;``, decimal comma).
-
-    Parameters
-    ----------
-    impact
-        From :func:`~bereikbaar.scenarios.closure_impact`.
-    path
-        Output CSV (UTF-8 with BOM), written atomically.
-
-    Returns
-    -------
-    pathlib.Path
-        The written file.
-    """
-    return _write_excel_csv(impact.ranking, Path(path))
-
-
-def _write_excel_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """``frame`` as CSV for Excel (``;``, decimal comma, BOM), neutralised, atomically."""
+    path = Path(path)
     with atomic_path(path) as tmp:
         neutralise_frame(frame).to_csv(tmp, sep=";", decimal=",", index=False, encoding="utf-8-sig")
     return path

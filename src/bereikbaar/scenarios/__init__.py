@@ -113,13 +113,10 @@ _MOVED: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
+    if name not in _MOVED:
         msg = f"module 'bereikbaar.scenarios' has no attribute {name!r}"
         raise AttributeError(msg)
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return getattr(importlib.import_module(_MOVED[name]), name)
 
 
 def __dir__() -> list[str]:

@@ -10,7 +10,7 @@ stage for all flagged gemeenten (up to ``--before-gemeenten`` for the old path):
 
 * after: ``bereikbaar.pipeline._suggested_sites`` (one search graph for all
   flagged gemeenten, every site's bounded search compiled, on two threads);
-* local: the same with the previous search (``_BoundedSearch.costs(method="local")``,
+* local: the same with the previous search (``BoundedSearch.costs(method="local")``,
   scipy's bounded Dijkstra on a part of the network around each tile of sites);
 * before: the code path it replaced, ``best_sites_for_gemeente`` once per gemeente
   as in ``scenarios.py`` of commit ``OLD_COMMIT`` (read with ``git show``), every
@@ -58,6 +58,10 @@ def _old_scenarios() -> types.ModuleType:
         text=True,
         check=True,
     ).stdout
+    # the per-area statistics it imported privately are public now (same function)
+    src = src.replace(
+        "from .aggregate import _stats,", "from .aggregate import area_stats as _stats,"
+    )
     mod = types.ModuleType("bereikbaar._scenarios_old")
     mod.__package__ = "bereikbaar"
     sys.modules[mod.__name__] = mod
@@ -115,10 +119,10 @@ def main() -> None:
     res["loadavg_after"] = _loadavg()
 
     # the same stage with the previous search of each site (scipy on a local part)
-    import bereikbaar.scenarios as sc
+    from bereikbaar.engine.bounded import BoundedSearch
 
-    compiled_costs = sc._BoundedSearch.costs
-    sc._BoundedSearch.costs = functools.partialmethod(compiled_costs, method="local")  # type: ignore[method-assign]
+    compiled_costs = BoundedSearch.costs
+    BoundedSearch.costs = functools.partialmethod(compiled_costs, method="local")  # type: ignore[method-assign]
     try:
         t0 = time.perf_counter()
         with warnings.catch_warnings():
@@ -126,7 +130,7 @@ def main() -> None:
             local = pipeline._suggested_sites(result, settings)
         res["local_s"] = round(time.perf_counter() - t0, 2)
     finally:
-        sc._BoundedSearch.costs = compiled_costs  # type: ignore[method-assign]
+        BoundedSearch.costs = compiled_costs  # type: ignore[method-assign]
     assert local is not None
     res["local_over_compiled"] = round(res["local_s"] / res["after_s"], 2)
     res["local_identical"] = bool(

@@ -19,7 +19,9 @@ import shapely
 
 from bereikbaar import scenarios as sc
 from bereikbaar.accessibility import nearest_library, snap_to_arcs
+from bereikbaar.aggregate import cell_gemeenten
 from bereikbaar.demo import run_demo
+from bereikbaar.engine import bounded
 from bereikbaar.exceptions import GeocodeError, InputError
 from bereikbaar.network import Network
 from bereikbaar.pipeline import RunResult, run
@@ -66,6 +68,30 @@ def test_no_change_reproduces_the_baseline(demo: tuple[RunResult, Path], base: s
     assert (s.cells[LIBRARY_ID].to_numpy() == result.cells[LIBRARY_ID].to_numpy()).all()
     assert (s.deltas["flag_change"] == "").all()
     assert (s.deltas["mean_distance_km_delta"].fillna(0) == 0).all()
+
+
+def test_baseline_uses_the_settings_the_run_carries(
+    demo: tuple[RunResult, Path], base: sc.Baseline
+) -> None:
+    result = demo[0]
+    assert result.settings is not None
+    assert base.settings is result.settings
+    # a result built by hand without settings: rebuilt from the provenance, same answers
+    bare = sc.prepare_baseline(dataclasses.replace(result, settings=None))
+    for name in ("flag_rule", "full_service_types", "max_snap_m", "mode", "dask_scheduler"):
+        assert getattr(bare.settings, name) == getattr(result.settings, name), name
+    assert np.array_equal(bare.origins.arc, base.origins.arc)
+    # a scenario is its own baseline
+    s = sc.scenario(base)
+    assert sc.prepare_baseline(s).libraries is s.libraries
+
+
+def test_scenarios_never_load_folium() -> None:
+    import subprocess
+    import sys
+
+    code = "import bereikbaar.scenarios, sys; assert 'folium' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_scenario_equals_full_rerun_with_edited_branch_list(
@@ -188,7 +214,7 @@ def test_map_layer_and_written_outputs(base: sc.Baseline, tmp_path: Path) -> Non
     assert "ImageOverlay" in kinds and "CircleMarker" in kinds
     # distance rose only where Middeldorp's branch was nearest
     rose = (s.cells["delta_m"] > 0).to_numpy()
-    codes = sc._cell_gemeenten(s.cells, base.gemeenten)
+    codes = cell_gemeenten(s.cells, base.gemeenten).to_numpy()
     assert rose.sum() > 300
     assert set(codes[rose]) <= {MIDDELDORP, "GM9002", "GM9004"}
     assert (s.cells["delta_m"].dropna() >= 0).all()
@@ -324,7 +350,7 @@ def _same_csr(a: sp.csr_array, b: sp.csr_array) -> bool:
 def test_local_search_equals_full_network_search_bit_for_bit(
     base: sc.Baseline, monkeypatch: pytest.MonkeyPatch, tile_m: float, limit_m: float
 ) -> None:
-    monkeypatch.setattr(sc, "_TILE_M", tile_m)
+    monkeypatch.setattr(bounded, "_TILE_M", tile_m)
     rng = np.random.default_rng(11)
     cells = base.cells
     pick = rng.choice(len(cells), size=40, replace=False)
@@ -333,10 +359,10 @@ def test_local_search_equals_full_network_search_bit_for_bit(
     sites = snap_to_arcs(base.network, xy, max_snap_m=base.settings.max_snap_m)
     full = sc.bounded_costs(base.network, base.origins, sites, limit_m, method="full")
     assert full.nnz > 0
-    search = sc._BoundedSearch.build(base.network, sites, limit_m)
+    search = bounded.BoundedSearch.build(base.network, sites, limit_m)
     rows = np.array([7, 3, 0, 21, 7])
     ref = sc.bounded_costs(
-        base.network, base.origins, sc._slice_snapped(sites, rows), limit_m, method="full"
+        base.network, base.origins, sc.slice_snapped(sites, rows), limit_m, method="full"
     )
     for method in ("compiled", "local"):
         local = sc.bounded_costs(base.network, base.origins, sites, limit_m, method=method)
@@ -346,7 +372,7 @@ def test_local_search_equals_full_network_search_bit_for_bit(
     # many rows: the compiled search splits them over two threads
     many = np.tile(np.arange(len(sites.arc)), 3)
     ref_many = sc.bounded_costs(
-        base.network, base.origins, sc._slice_snapped(sites, many), limit_m, method="full"
+        base.network, base.origins, sc.slice_snapped(sites, many), limit_m, method="full"
     )
     assert _same_csr(search.costs(base.origins, many), ref_many)
 
@@ -532,7 +558,7 @@ def test_best_sites_for_gemeenten_equal_brute_force_greedy(base: sc.Baseline) ->
     # there and nowhere else), every candidate cell of the gemeente, plain greedy
     thr_m = base.rule.threshold_km * 1000.0
     cells = base.cells
-    codes = sc._cell_gemeenten(cells, base.gemeenten).astype(str)
+    codes = cell_gemeenten(cells, base.gemeenten).to_numpy().astype(str)
     pop = cells["population"].to_numpy(dtype=float)
     dist = cells[DISTANCE_M].to_numpy(dtype=float)
     xy = np.column_stack([cells.geometry.centroid.x, cells.geometry.centroid.y])

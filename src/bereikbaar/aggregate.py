@@ -44,12 +44,22 @@ from .schema import (
     REASONS,
     SHARE_BEYOND,
     TE_GROOT,
+    full_service_mask,
 )
 from .settings import FlagRule
 
 log = logging.getLogger(__name__)
 
-__all__ = ["aggregate_gemeenten", "assign_gemeenten", "flag_reasons", "weighted_quantile"]
+__all__ = [
+    "aggregate_gemeenten",
+    "area_stats",
+    "assign_gemeenten",
+    "branches_per_gemeente",
+    "cell_gemeenten",
+    "flag_reasons",
+    "point_gemeenten",
+    "weighted_quantile",
+]
 
 
 def weighted_quantile(values: npt.ArrayLike, weights: npt.ArrayLike, q: float) -> float:
@@ -115,6 +125,90 @@ def assign_gemeenten(cells: gpd.GeoDataFrame, gemeenten: gpd.GeoDataFrame) -> pd
     return out
 
 
+def cell_gemeenten(cells: gpd.GeoDataFrame, gemeenten: gpd.GeoDataFrame) -> pd.Series:
+    """Gemeentecode of each cell as :func:`aggregate_gemeenten` counts it.
+
+    A cell's own ``gemeentecode`` (when the column exists and the value is filled)
+    wins; otherwise the gemeente containing its centroid (:func:`assign_gemeenten`).
+
+    Parameters
+    ----------
+    cells
+        Cells (squares or points) in any CRS, optionally with ``gemeentecode``.
+    gemeenten
+        Gemeente polygons with ``gemeentecode``.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed like ``cells``; NaN for a cell without code outside all gemeenten.
+    """
+    code = assign_gemeenten(cells, gemeenten)
+    if GEMEENTECODE in cells.columns:
+        given = cells[GEMEENTECODE]
+        code = given.where(given.notna() & (given.astype(str) != ""), code)
+    return code
+
+
+def _within(points: gpd.GeoDataFrame, gemeenten: gpd.GeoDataFrame) -> pd.Series:
+    """Gemeentecode per (point, gemeente it lies within) pair, indexed by the point's label."""
+    located = points[points.geometry.notna() & ~points.geometry.is_empty].to_crs(CRS_RD)
+    hit = gpd.sjoin(
+        located[["geometry"]],
+        gemeenten[[GEMEENTECODE, "geometry"]].to_crs(CRS_RD),
+        predicate="within",
+    )
+    pairs: pd.Series = hit[GEMEENTECODE]
+    return pairs
+
+
+def point_gemeenten(points: gpd.GeoDataFrame, gemeenten: gpd.GeoDataFrame) -> pd.Series:
+    """Gemeentecode of the gemeente each point (e.g. a branch) lies within.
+
+    Parameters
+    ----------
+    points
+        Points (e.g. branches) in any CRS; rows without a location are allowed.
+    gemeenten
+        Gemeente polygons with ``gemeentecode``.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed like ``points``; NaN without a location or outside all gemeenten
+        (a point in two overlapping gemeenten: the first).
+    """
+    pairs = _within(points, gemeenten)
+    out: pd.Series = pairs[~pairs.index.duplicated(keep="first")].reindex(points.index)
+    return out
+
+
+def branches_per_gemeente(libraries: gpd.GeoDataFrame, gemeenten: gpd.GeoDataFrame) -> pd.Series:
+    """Number of branches lying within each gemeente (criterion a counts the full-service ones).
+
+    Parameters
+    ----------
+    libraries
+        The branches to count (filter them first, e.g. with
+        :func:`~bereikbaar.schema.full_service_mask`); rows without a location do not count.
+    gemeenten
+        Gemeente polygons with ``gemeentecode``.
+
+    Returns
+    -------
+    pandas.Series
+        Int count per ``gemeentecode`` of every gemeente (0 where none).
+    """
+    n_lib = pd.Series(0, index=gemeenten[GEMEENTECODE].to_numpy())
+    if len(libraries) == 0:
+        return n_lib
+    pairs = _within(libraries, gemeenten)
+    if len(pairs) == 0:
+        return n_lib
+    counts = pairs.groupby(pairs).size()
+    return n_lib.add(counts, fill_value=0).astype(int)
+
+
 def _fmt(x: float, digits: int = 1) -> str:
     return f"{x:.{digits}f}".replace(".", ",")
 
@@ -167,9 +261,41 @@ def flag_reasons(
     return reasons
 
 
-def _stats(
-    dist_km: np.ndarray, pop: np.ndarray, reach: np.ndarray, threshold_km: float
+def area_stats(
+    dist_km: npt.NDArray[np.float64],
+    pop: npt.NDArray[np.float64],
+    reach: npt.NDArray[np.bool_],
+    threshold_km: float,
 ) -> dict[str, float]:
+    """Person-weighted distance statistics of one area (a gemeente, or any set of cells).
+
+    Parameters
+    ----------
+    dist_km
+        Road distance (km) per cell.
+    pop
+        Residents per cell (NaN: suppressed, no weight).
+    reach
+        Whether each cell can reach a library.
+    threshold_km
+        The "te groot" distance threshold (km).
+
+    Returns
+    -------
+    dict
+        ``population`` (known residents), ``reachable`` (residents who can reach a
+        library), ``mean``, ``median``, ``p90`` (km, over reachable residents; NaN when
+        none), ``beyond`` (residents beyond ``threshold_km`` or without route),
+        ``share`` (``beyond`` over ``population``) and ``unreachable`` (residents without
+        route).
+
+    Examples
+    --------
+    >>> s = area_stats(np.array([1.0, 6.0, np.nan]), np.array([30.0, 10.0, 5.0]),
+    ...                np.array([True, True, False]), 5.0)
+    >>> s["mean"], s["beyond"], s["unreachable"]
+    (2.25, 15.0, 5.0)
+    """
     known = np.isfinite(pop)
     total = float(pop[known].sum())
     ok = known & reach & np.isfinite(dist_km)
@@ -234,10 +360,7 @@ def aggregate_gemeenten(
             msg = f"gemeenten have no '{col}' column"
             raise InputError(msg)
     gem = gemeenten.to_crs(CRS_RD)
-    code = assign_gemeenten(cells_result, gem)
-    if GEMEENTECODE in cells_result.columns:
-        given = cells_result[GEMEENTECODE]
-        code = given.where(given.notna() & (given.astype(str) != ""), code)
+    code = cell_gemeenten(cells_result, gem)
     outside = code.isna()
     pop_all = cells_result[POPULATION].to_numpy(dtype=float)
     if outside.any():
@@ -254,23 +377,18 @@ def aggregate_gemeenten(
     )
     groups = [g for g in GROUP_COLUMNS if g in cells_result.columns]
 
-    n_lib = pd.Series(0, index=gem[GEMEENTECODE].to_numpy())
-    if libraries is not None and len(libraries):
-        fs = libraries
-        if FULL_SERVICE in fs.columns:
-            fs = fs[fs[FULL_SERVICE].fillna(False).astype(bool)]
-        fs = fs[fs.geometry.notna() & ~fs.geometry.is_empty].to_crs(CRS_RD)
-        if len(fs):
-            hit = gpd.sjoin(fs[["geometry"]], gem[[GEMEENTECODE, "geometry"]], predicate="within")
-            counts = hit.groupby(GEMEENTECODE).size()
-            n_lib = n_lib.add(counts, fill_value=0).astype(int)
+    if libraries is None:
+        n_lib = pd.Series(0, index=gem[GEMEENTECODE].to_numpy())
+    else:
+        full = full_service_mask(libraries) if FULL_SERVICE in libraries.columns else None
+        n_lib = branches_per_gemeente(libraries if full is None else libraries[full], gem)
 
     codes = code.to_numpy()
     rows = []
     for _, g in gem.iterrows():
         gc = g[GEMEENTECODE]
         m = codes == gc
-        s = _stats(dist_km[m], pop_all[m], reach[m], rule.threshold_km)
+        s = area_stats(dist_km[m], pop_all[m], reach[m], rule.threshold_km)
         nfs = int(n_lib.get(gc, 0))
         reasons = flag_reasons(s["mean"], s["share"], nfs, s["reachable"], rule)
         row = {
@@ -291,7 +409,7 @@ def aggregate_gemeenten(
         }
         for grp in groups:
             gp = cells_result[grp].to_numpy(dtype=float)[m]
-            gs = _stats(dist_km[m], gp, reach[m], rule.threshold_km)
+            gs = area_stats(dist_km[m], gp, reach[m], rule.threshold_km)
             suffix = grp.removeprefix("population_")
             row[f"{POPULATION}_{suffix}"] = gs["population"]
             row[f"{MEAN_DISTANCE_KM}_{suffix}"] = gs["mean"]

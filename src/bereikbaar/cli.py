@@ -2,6 +2,10 @@
 
 Bad input ends in one line on stderr and exit code 2 (no traceback unless
 ``--debug``).
+
+The stages are imported inside the commands, not at the top: they load geopandas,
+numba and folium, and ``bereikbaar --version`` or a bad argument should
+answer at once.
 """
 
 from __future__ import annotations
@@ -9,13 +13,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ._version import __version__
-from .exceptions import BereikbaarError
+from .exceptions import BereikbaarError, ConfigError, InputError
+from .schema import GEMEENTECODE, GEMEENTENAAM, MEAN_DISTANCE_KM, POPULATION_BEYOND
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .scenarios import OpenSpec, ScenarioResult
 
 log = logging.getLogger("bereikbaar")
 
@@ -158,7 +168,7 @@ def _progress(enabled: bool) -> tuple[Callable[[str], None] | None, Callable[[],
 
 
 def _summary_lines(result: object) -> list[str]:
-    from .pipeline import RunResult
+    from .result import RunResult
 
     assert isinstance(result, RunResult)
     lines = [f"{len(result.summary)} gemeenten, {len(result.flagged)} met afstand 'te groot':"]
@@ -169,12 +179,8 @@ def _summary_lines(result: object) -> list[str]:
     return lines
 
 
-def _require_inputs(settings: object, config: Path) -> None:
+def _require_inputs(settings: Settings, config: Path) -> None:
     """ConfigError naming the TOML file when one of the four inputs is not set."""
-    from .exceptions import ConfigError
-    from .settings import Settings
-
-    assert isinstance(settings, Settings)
     for name in ("network", "cells", "libraries", "gemeenten"):
         if getattr(settings.inputs, name) is None:
             msg = f"file '{config}': [inputs] {name} is not set (give the path of the {name} file)"
@@ -194,7 +200,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .pipeline import run
-    from .settings import Settings
 
     settings = Settings.from_toml(args.config)
     _require_inputs(settings, args.config)
@@ -217,7 +222,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
-    from .exceptions import InputError
     from .sources import download as dl
 
     if args.source != "osm" and args.year is None:
@@ -247,9 +251,6 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
 
 def _cmd_scenario(args: argparse.Namespace) -> int:
-    from .scenarios import run_scenario_command
-    from .settings import Settings
-
     settings = Settings.from_toml(args.config)
     _require_inputs(settings, args.config)
     step, close = _progress(not args.quiet)
@@ -268,6 +269,115 @@ def _cmd_scenario(args: argparse.Namespace) -> int:
     if not args.quiet:
         _say(lines)
     return 0
+
+
+def parse_open(text: str) -> OpenSpec:
+    """Parse ``--open``: ``"x,y"`` or ``"x,y,type"`` (RD New, m), else an address.
+
+    Examples
+    --------
+    >>> parse_open("206000, 560000")
+    (206000.0, 560000.0)
+    >>> parse_open("206000,560000,servicepunt")
+    (206000.0, 560000.0, 'servicepunt')
+    >>> parse_open("Kerkplein 3, Middeldorp")
+    'Kerkplein 3, Middeldorp'
+    """
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) in (2, 3):
+        try:
+            x, y = float(parts[0]), float(parts[1])
+        except ValueError:
+            return text.strip()
+        return (x, y) if len(parts) == 2 else (x, y, parts[2])
+    return text.strip()
+
+
+def parse_retype(text: str) -> tuple[str, str]:
+    """Parse ``--type ID=TYPE``.
+
+    Examples
+    --------
+    >>> parse_retype("lib-0004=servicepunt")
+    ('lib-0004', 'servicepunt')
+    """
+    lid, sep, btype = text.partition("=")
+    if not sep or not lid.strip() or not btype.strip():
+        msg = f"--type {text!r}: expected ID=TYPE, e.g. lib-0004=servicepunt"
+        raise InputError(msg)
+    return lid.strip(), btype.strip()
+
+
+def run_scenario_command(
+    settings: Settings,
+    *,
+    close: Sequence[str] = (),
+    open_specs: Sequence[str] = (),
+    retype: Sequence[str] = (),
+    out_dir: Path | None = None,
+    n_sites: int = 0,
+    rank: bool = False,
+    scheduler: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[ScenarioResult, dict[str, Path], list[str]]:
+    """What ``bereikbaar scenario`` does: baseline run, scenario, outputs, summary lines.
+
+    The arguments are parsed here (:func:`parse_open`, :func:`parse_retype`); the work
+    is :func:`bereikbaar.pipeline.run_scenario`. The baseline is written to
+    ``settings.out_dir`` (as ``bereikbaar run``), the scenario to ``out_dir`` (default
+    ``settings.out_dir / "scenario"``). Addresses in ``open_specs`` are geocoded online
+    with the PDOK Locatieserver.
+
+    Returns
+    -------
+    result, outputs, lines
+        The scenario, its output files and Dutch summary lines for the terminal.
+    """
+    from .pipeline import run_scenario
+    from .sources.geocode import PdokGeocoder
+
+    opened = [parse_open(t) for t in open_specs]
+    geocoder = PdokGeocoder(settings.pdok_url) if any(isinstance(o, str) for o in opened) else None
+    types = dict(parse_retype(t) for t in retype)
+    done = run_scenario(
+        settings,
+        close=close,
+        open=opened,
+        retype=types,
+        geocoder=geocoder,
+        out_dir=out_dir,
+        n_sites=n_sites,
+        rank=rank,
+        scheduler=scheduler,
+        progress=progress,
+    )
+    res = done.scenario
+    lines = [
+        f"scenario: {len(res.closed)} gesloten, {len(res.opened)} geopend, "
+        f"{len(res.retyped)} van type veranderd"
+    ]
+    for _, row in res.deltas.iterrows():
+        d = row[f"{MEAN_DISTANCE_KM}_delta"]
+        if row["flag_change"] or (isinstance(d, float) and math.isfinite(d) and d != 0):
+            lines.append(
+                f"  {row[GEMEENTECODE]} {row[GEMEENTENAAM]}: gemiddelde afstand "
+                f"{row[f'{MEAN_DISTANCE_KM}_before']:.2f} → {row[f'{MEAN_DISTANCE_KM}_after']:.2f}"
+                f" km, verder dan de drempel {row[f'{POPULATION_BEYOND}_before']:.0f} → "
+                f"{row[f'{POPULATION_BEYOND}_after']:.0f}"
+                + (f" ({row['flag_change']})" if row["flag_change"] else "")
+            )
+    if done.sites is not None:
+        sug = done.sites
+        lines.append(
+            f"voorgestelde locaties (greedy {sug.greedy_population:.0f} inwoners erbij"
+            + (f", optimaal {sug.milp_population:.0f}" if sug.milp_population is not None else "")
+            + ")"
+        )
+    if done.closures is not None:
+        ci = done.closures
+        lines.append(f"sluitingseffect van {len(ci.ranking)} vestigingen in {ci.elapsed_s:.1f} s")
+    lines.extend(f"{name}: {path}" for name, path in done.outputs.items())
+    return res, done.outputs, lines
 
 
 def _printable(text: str) -> str:

@@ -4,7 +4,8 @@
 populated cell to the nearest full-service library, aggregates per gemeente,
 and writes the outputs (``cells.gpkg``, ``gemeenten.gpkg``, ``gemeenten.csv``,
 ``gemeenten.parquet``, ``kaart.html``, ``rapport.html``, ``run.json``) atomically into
-``settings.out_dir``.
+``settings.out_dir``. ``run_scenario(settings, ...)`` chains a run with a what-if
+scenario and its outputs (what ``bereikbaar scenario`` does).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import platform
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +37,33 @@ from .compare import (
     compare_with_cbs,
     write_comparison,
 )
-from .exceptions import BereikbaarWarning, ConfigError, InputError, OutputError, where
+from .exceptions import (
+    BereikbaarError,
+    BereikbaarWarning,
+    ConfigError,
+    InputError,
+    OutputError,
+    where,
+)
 from .maps import make_map, write_map
 from .network import Network
+from .output.scenario import write_excel_csv, write_scenario
 from .report import atomic_path, remove_stale_temp_files, write_dossier, write_tables
+from .result import RunResult
+from .scenarios import (
+    ClosureImpact,
+    OpenSpec,
+    ScenarioResult,
+    SiteSuggestion,
+    best_sites_for_gemeenten,
+    closure_impact,
+    prepare_baseline,
+    scenario,
+    suggest_sites,
+)
 from .schema import (
     BRANCH_TYPE,
     DISTANCE_M,
-    FULL_SERVICE,
     GEMEENTECODE,
     GEMEENTENAAM,
     LIBRARY_ID,
@@ -53,16 +73,20 @@ from .schema import (
     SNAP_M,
     TE_GROOT,
     TIME_S,
+    full_service_mask,
 )
 from .settings import Settings
 from .sources.cbs_grid import load_cbs_grid
 from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM
 from .sources.gemeenten import load_gemeenten
+from .sources.geocode import Geocoder, PdokGeocoder, TableGeocoder
 from .sources.libraries import load_libraries
 from .sources.osm import load_network
 from .study_area import StudyArea
 
 log = logging.getLogger(__name__)
+
+__all__ = ["STAGES", "RunResult", "ScenarioRun", "run", "run_scenario", "sha256_file"]
 
 STAGES = (
     "gemeenten laden",
@@ -73,41 +97,6 @@ STAGES = (
     "per gemeente samenvatten",
     "tabellen en kaart schrijven",
 )
-
-
-@dataclass
-class RunResult:
-    """Everything a run produced.
-
-    Attributes
-    ----------
-    cells
-        Populated cells with ``library_id``, ``distance_m``, ``snap_m``,
-        ``reachable`` (and ``time_s``), EPSG:28992.
-    summary
-        One row per gemeente (see :func:`~bereikbaar.aggregate_gemeenten`).
-    libraries
-        The branch list as loaded.
-    network
-        The road network used.
-    outputs
-        Output name → path.
-    provenance
-        What ``run.json`` holds: inputs with SHA-256, versions, settings, timings,
-        warnings.
-    """
-
-    cells: gpd.GeoDataFrame
-    summary: gpd.GeoDataFrame
-    libraries: gpd.GeoDataFrame
-    network: Network
-    outputs: dict[str, Path] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def flagged(self) -> gpd.GeoDataFrame:
-        """The gemeenten flagged "te groot"."""
-        return self.summary[self.summary[TE_GROOT]]
 
 
 def sha256_file(path: Path) -> str:
@@ -133,13 +122,9 @@ def _versions() -> dict[str, str]:
 def _geocoder(settings: Settings) -> Iterator[Any]:
     """The geocoder the settings ask for (``None``, PDOK online, or an address table)."""
     if settings.geocoder == "table":
-        from .sources.geocode import TableGeocoder
-
         assert settings.inputs.address_table is not None
         yield TableGeocoder(settings.inputs.address_table)
     elif settings.geocoder == "pdok":
-        from .sources.geocode import PdokGeocoder
-
         cache = Path(settings.cache_dir or settings.out_dir) / "geocode-cache.sqlite"
         cache.parent.mkdir(parents=True, exist_ok=True)
         with PdokGeocoder.from_settings(settings, cache_path=cache) as geocoder:
@@ -269,7 +254,7 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
         },
     }
     t0 = time.perf_counter()
-    run_result = RunResult(cells, summary, libraries, network, outputs, provenance)
+    run_result = RunResult(cells, summary, libraries, network, outputs, provenance, settings)
     sites = _suggested_sites(run_result, settings)
     outputs["rapport"] = write_dossier(
         settings.out_dir, cells, summary, libraries, settings, provenance=provenance, sites=sites
@@ -280,6 +265,93 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
         tmp.write_text(json.dumps(provenance, indent=2, ensure_ascii=False), encoding="utf-8")
     outputs["run"] = run_json
     return run_result
+
+
+@dataclass
+class ScenarioRun:
+    """What :func:`run_scenario` produced.
+
+    Attributes
+    ----------
+    baseline
+        The run of the current situation (its outputs in ``settings.out_dir``).
+    scenario
+        The what-if situation measured against it.
+    outputs
+        Output name → path of the scenario's files.
+    sites
+        Suggested sites in the scenario's situation (when asked for).
+    closures
+        Closure impact of every full-service branch of the scenario (when asked for).
+    """
+
+    baseline: RunResult
+    scenario: ScenarioResult
+    outputs: dict[str, Path]
+    sites: SiteSuggestion | None = None
+    closures: ClosureImpact | None = None
+
+
+def run_scenario(
+    settings: Settings,
+    *,
+    close: Sequence[str] = (),
+    open: Sequence[OpenSpec] = (),
+    retype: Mapping[str, str] | None = None,
+    geocoder: Geocoder | Callable[[str], Any] | None = None,
+    out_dir: str | Path | None = None,
+    n_sites: int = 0,
+    rank: bool = False,
+    scheduler: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ScenarioRun:
+    """Run the pipeline, then a what-if scenario on it, and write both (``bereikbaar scenario``).
+
+    The baseline is written to ``settings.out_dir`` (as :func:`run`), the scenario
+    to ``out_dir``: ``scenario_gemeenten.csv``, ``scenario_cellen.csv``,
+    ``scenario_bibliotheken.csv``, ``scenario_kaart.html``
+    (:func:`~bereikbaar.output.scenario.write_scenario`), plus
+    ``scenario_locaties.csv`` with ``n_sites`` and ``sluitingseffect.csv`` with ``rank``.
+
+    Parameters
+    ----------
+    settings
+        As for :func:`run`.
+    close, open, retype, geocoder
+        The changes, as for :func:`~bereikbaar.scenarios.scenario`.
+    out_dir
+        Folder of the scenario's files (default ``settings.out_dir / "scenario"``).
+    n_sites
+        Suggest this many sites for new branches in the scenario's situation (0: none).
+    rank
+        Rank the scenario's full-service branches by the effect of closing each.
+    scheduler
+        Dask scheduler address for the ranking (default ``settings.dask_scheduler``,
+        else a local cluster).
+    progress
+        As for :func:`run`.
+
+    Returns
+    -------
+    ScenarioRun
+        The baseline run, the scenario, its output files and the optional answers.
+    """
+    baseline = run(settings, progress=progress)
+    res = scenario(
+        baseline, close=close, open=open, retype=retype or {}, settings=settings, geocoder=geocoder
+    )
+    out = Path(out_dir) if out_dir is not None else Path(settings.out_dir) / "scenario"
+    outputs = write_scenario(res, out)
+    sites = None
+    if n_sites > 0:
+        sites = suggest_sites(res, k=n_sites)
+        table = sites.sites.drop(columns="geometry")
+        outputs["scenario_locaties"] = write_excel_csv(table, out / "scenario_locaties.csv")
+    closures = None
+    if rank:
+        closures = closure_impact(res, settings=settings, scheduler=scheduler)
+        outputs["sluitingseffect"] = write_excel_csv(closures.ranking, out / "sluitingseffect.csv")
+    return ScenarioRun(baseline, res, outputs, sites, closures)
 
 
 def _prepare_out_dir(out: Path) -> None:
@@ -298,8 +370,9 @@ def _check_full_service(
     libraries: gpd.GeoDataFrame, path: Path, settings: Settings, in_study_area: bool
 ) -> None:
     """InputError naming the branch list when no full-service branch has a location."""
-    usable = libraries[FULL_SERVICE].fillna(False).astype(bool) & ~(
-        libraries.geometry.isna() | libraries.geometry.is_empty
+    usable = (
+        full_service_mask(libraries)
+        & ~(libraries.geometry.isna() | libraries.geometry.is_empty).to_numpy()
     )
     if usable.any():
         return
@@ -320,9 +393,6 @@ def _suggested_sites(result: RunResult, settings: Settings) -> gpd.GeoDataFrame 
     residents beyond the threshold first). When the suggestions fail, the dossier has
     none; the reason is logged and added to the provenance warnings.
     """
-    from .exceptions import BereikbaarError
-    from .scenarios import best_sites_for_gemeenten, prepare_baseline
-
     flagged = result.flagged.sort_values(
         [POPULATION_BEYOND, GEMEENTECODE], ascending=[False, True], kind="stable"
     )

@@ -1,0 +1,58 @@
+"""What a run produced: :class:`RunResult`, handed from the pipeline to the questions asked of it.
+
+It lives on its own (not in :mod:`bereikbaar.pipeline`) so that the modules that take a run
+(:mod:`bereikbaar.scenarios`) need not import the pipeline that makes one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from .network import Network
+from .schema import TE_GROOT
+from .settings import Settings
+
+__all__ = ["RunResult"]
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced.
+
+    Attributes
+    ----------
+    cells
+        Populated cells with ``library_id``, ``distance_m``, ``snap_m``,
+        ``reachable`` (and ``time_s``), EPSG:28992.
+    summary
+        One row per gemeente (see :func:`~bereikbaar.aggregate_gemeenten`).
+    libraries
+        The branch list as loaded.
+    network
+        The road network used.
+    outputs
+        Output name → path.
+    provenance
+        What ``run.json`` holds: inputs with SHA-256, versions, settings, timings,
+        warnings.
+    settings
+        The settings the run was made with (None for a result built by hand; the
+        scenarios then rebuild what they need from ``provenance["settings"]``).
+    """
+
+    cells: gpd.GeoDataFrame
+    summary: gpd.GeoDataFrame
+    libraries: gpd.GeoDataFrame
+    network: Network
+    outputs: dict[str, Path] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    settings: Settings | None = None
+
+    @property
+    def flagged(self) -> gpd.GeoDataFrame:
+        """The gemeenten flagged "te groot"."""
+        return self.summary[self.summary[TE_GROOT]]

@@ -25,18 +25,14 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from ..accessibility import (
-    _EPS,
-    LibraryTerms,
-    Snapped,
-    _arc_cost,
-    _leg_cost,
-    _library_seeds,
-    library_graph,
-    library_terms,
-)
 from ..exceptions import InputError
-from ..network import FloatArray, IntArray, Network, Weight
+from .network import FloatArray, IntArray, Network, Weight
+from .search import EPS as _EPS
+from .search import LibraryTerms, library_graph, library_terms
+from .search import arc_cost as _arc_cost
+from .search import leg_cost as _leg_cost
+from .search import library_seeds as _library_seeds
+from .snap import Snapped
 
 __all__ = ["BoundedSearch", "bounded_costs"]
 

@@ -15,7 +15,8 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 
-from ..accessibility import Snapped, _points_xy, snap_to_arcs
+from ..accessibility import points_xy as _points_xy
+from ..engine.snap import Snapped, snap_to_arcs
 from ..network import Network
 from ..result import RunResult
 from ..schema import GEMEENTECODE, GEMEENTENAAM

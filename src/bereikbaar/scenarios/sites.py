@@ -25,9 +25,10 @@ import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
-from ..accessibility import Snapped, _points_xy, snap_to_arcs
+from ..accessibility import points_xy as _points_xy
 from ..aggregate import cell_gemeenten, point_gemeenten
 from ..engine.bounded import BoundedSearch, bounded_costs
+from ..engine.snap import Snapped, snap_to_arcs
 from ..exceptions import InputError
 from ..network import FloatArray, IntArray
 from ..result import RunResult

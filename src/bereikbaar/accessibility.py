@@ -36,18 +36,13 @@ import shapely
 
 from .engine.network import FloatArray, IntArray, Network, Weight
 from .engine.search import (
-    EPS,
     LibraryTerms,
     NodeSearch,
-    arc_cost,
     costs_from_search,
-    leg_cost,
     library_graph,
-    library_seeds,
     library_terms,
     node_search,
     origin_costs,
-    solve,
 )
 from .engine.snap import Snapped, snap_to_arcs
 from .exceptions import BereikbaarWarning, InputError, NetworkError
@@ -349,13 +344,3 @@ def nearest_library(
         int(l_snap.ok.sum()),
     )
     return result
-
-
-# Deprecated aliases, kept for one release: bereikbaar.scenarios imports these private
-# names from here; use the public names of bereikbaar.engine (and points_xy above).
-_EPS = EPS
-_arc_cost = arc_cost
-_leg_cost = leg_cost
-_library_seeds = library_seeds
-_points_xy = points_xy
-_solve = solve

@@ -188,7 +188,7 @@ def _require_inputs(settings: Settings, config: Path) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .examples.demo import run_demo
 
     step, close = _progress(not args.quiet)
     result = run_demo(args.out, raw_dir=args.raw, progress=step)
@@ -206,7 +206,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.out is not None:
         settings = dataclasses.replace(settings, out_dir=args.out)
     if args.gebied is not None:
-        from .study_area import resolve_study_area
+        from .sources.study_area import resolve_study_area
 
         area = tuple(p.strip() for p in args.gebied.split(",") if p.strip())
         resolve_study_area(area)  # an unknown province or code fails before any work

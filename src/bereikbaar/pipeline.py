@@ -37,6 +37,7 @@ from .compare import (
     compare_with_cbs,
     write_comparison,
 )
+from .engine.network import Network
 from .exceptions import (
     BereikbaarError,
     BereikbaarWarning,
@@ -45,10 +46,11 @@ from .exceptions import (
     OutputError,
     where,
 )
-from .maps import make_map, write_map
-from .network import Network
-from .output.scenario import write_excel_csv, write_scenario
-from .report import atomic_path, remove_stale_temp_files, write_dossier, write_tables
+from .output.dossier import write_dossier
+from .output.files import atomic_path, remove_stale_temp_files, write_excel_csv
+from .output.maps import make_map, write_map
+from .output.scenario import write_scenario
+from .output.tables import write_tables
 from .result import RunResult
 from .scenarios import (
     ClosureImpact,
@@ -82,7 +84,7 @@ from .sources.gemeenten import load_gemeenten
 from .sources.geocode import Geocoder, PdokGeocoder, TableGeocoder
 from .sources.libraries import load_libraries
 from .sources.osm import load_network
-from .study_area import StudyArea
+from .sources.study_area import StudyArea
 
 log = logging.getLogger(__name__)
 
@@ -346,11 +348,15 @@ def run_scenario(
     if n_sites > 0:
         sites = suggest_sites(res, k=n_sites)
         table = sites.sites.drop(columns="geometry")
-        outputs["scenario_locaties"] = write_excel_csv(table, out / "scenario_locaties.csv")
+        outputs["scenario_locaties"] = write_excel_csv(
+            table, out / "scenario_locaties.csv", line_terminator="\n"
+        )
     closures = None
     if rank:
         closures = closure_impact(res, settings=settings, scheduler=scheduler)
-        outputs["sluitingseffect"] = write_excel_csv(closures.ranking, out / "sluitingseffect.csv")
+        outputs["sluitingseffect"] = write_excel_csv(
+            closures.ranking, out / "sluitingseffect.csv", line_terminator="\n"
+        )
     return ScenarioRun(baseline, res, outputs, sites, closures)
 
 

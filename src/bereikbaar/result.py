@@ -12,7 +12,7 @@ from typing import Any
 
 import geopandas as gpd
 
-from .network import Network
+from .engine.network import Network
 from .schema import TE_GROOT
 from .settings import Settings
 

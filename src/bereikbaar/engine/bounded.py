@@ -203,7 +203,7 @@ class BoundedSearch:
     def _costs_compiled(self, origins: Snapped, rows: IntArray) -> sp.csr_array:
         """:meth:`costs` with the compiled bounded search (all cores, GIL released)."""
         # numba is heavy to import: loaded on the first compiled search (as the snapping does)
-        from .._kernels import bounded_site_costs
+        from ._kernels import bounded_site_costs
 
         n_rows, n_orig = len(rows), len(origins.arc)
         js = self.slot[rows]

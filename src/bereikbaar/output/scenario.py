@@ -16,8 +16,6 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from ..maps import escape_text, make_map, rasterize_cells, write_map
-from ..report import atomic_path, neutralise_frame
 from ..scenarios import ScenarioResult
 from ..schema import (
     ADDRESS,
@@ -34,11 +32,14 @@ from ..schema import (
     POSTCODE,
     REACHABLE,
 )
+from .files import atomic_path, neutralise_frame, write_excel_csv
+from .maps import make_map, write_map
+from .raster import rasterize_cells
+from .style import escape_text
 
 __all__ = [
     "scenario_layer",
     "write_branch_list",
-    "write_excel_csv",
     "write_scenario",
 ]
 
@@ -185,10 +186,10 @@ def write_scenario(result: ScenarioResult, out_dir: str | Path) -> dict[str, Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    paths["scenario_gemeenten"] = write_excel_csv(result.deltas, out / "scenario_gemeenten.csv")
+    paths["scenario_gemeenten"] = _write_csv(result.deltas, out / "scenario_gemeenten.csv")
     changed = result.cells[_distance_changed(result.cells)]
     cols = [k for k in (CELL_ID, GEMEENTECODE, POPULATION, LIBRARY_ID) if k in changed.columns]
-    paths["scenario_cellen"] = write_excel_csv(
+    paths["scenario_cellen"] = _write_csv(
         changed[[*cols, "distance_m_before", DISTANCE_M, "delta_m"]], out / "scenario_cellen.csv"
     )
     paths["scenario_bibliotheken"] = write_branch_list(
@@ -213,27 +214,9 @@ def write_scenario(result: ScenarioResult, out_dir: str | Path) -> dict[str, Pat
     return paths
 
 
-def write_excel_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table as CSV for Excel (``;``, decimal comma, UTF-8 with BOM), atomically.
-
-    Text that a spreadsheet would run as a formula is neutralised.
-
-    Parameters
-    ----------
-    frame
-        The table (its index is not written).
-    path
-        Output CSV.
-
-    Returns
-    -------
-    pathlib.Path
-        The written file.
-    """
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        neutralise_frame(frame).to_csv(tmp, sep=";", decimal=",", index=False, encoding="utf-8-sig")
-    return path
+def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """A scenario table for Excel (:func:`.files.write_excel_csv`, ``\n`` line ends)."""
+    return write_excel_csv(frame, path, line_terminator="\n")
 
 
 def _distance_changed(cells: pd.DataFrame) -> npt.NDArray[np.bool_]:

@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..accessibility import points_xy as _points_xy
+from ..engine.network import Network
 from ..engine.snap import Snapped, snap_to_arcs
-from ..network import Network
 from ..result import RunResult
 from ..schema import GEMEENTECODE, GEMEENTENAAM
 from ..settings import FlagRule, Settings

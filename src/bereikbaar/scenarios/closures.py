@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from ..accessibility import LibraryTerms, Snapped, library_graph, library_terms, origin_costs
 from ..aggregate import area_stats, cell_gemeenten, flag_reasons, point_gemeenten
-from ..network import FloatArray, IntArray, Network, Weight
+from ..engine.network import FloatArray, IntArray, Network, Weight
 from ..result import RunResult
 from ..schema import (
     DISTANCE_M,

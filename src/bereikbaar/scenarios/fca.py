@@ -21,8 +21,8 @@ import pandas as pd
 
 from ..aggregate import cell_gemeenten
 from ..engine.bounded import bounded_costs
+from ..engine.network import FloatArray
 from ..exceptions import BereikbaarWarning, InputError
-from ..network import FloatArray
 from ..result import RunResult
 from ..schema import (
     CAPACITY_COLUMNS,

@@ -28,9 +28,9 @@ from scipy.spatial import cKDTree
 from ..accessibility import points_xy as _points_xy
 from ..aggregate import cell_gemeenten, point_gemeenten
 from ..engine.bounded import BoundedSearch, bounded_costs
+from ..engine.network import FloatArray, IntArray
 from ..engine.snap import Snapped, snap_to_arcs
 from ..exceptions import InputError
-from ..network import FloatArray, IntArray
 from ..result import RunResult
 from ..schema import CELL_ID, CRS_RD, DISTANCE_M, GEMEENTECODE, POPULATION, REACHABLE
 from ..settings import Settings

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .exceptions import BereikbaarWarning, InputError
 from .schema import GEMEENTECODE, GEMEENTENAAM, MEAN_DISTANCE_KM
@@ -144,6 +143,8 @@ def compare_with_cbs(
     nan = float("nan")
     rho = nan
     if both.sum() >= 2 and np.ptp(ours[both]) > 0 and np.ptp(cbs[both]) > 0:
+        from scipy import stats  # scipy.stats costs ~0.5 s to import; only this figure uses it
+
         rho = float(stats.spearmanr(ours[both], cbs[both]).statistic)
     result: dict[str, Any] = {
         "n_gemeenten": len(per),

@@ -14,7 +14,6 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import mapclassify
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
@@ -224,7 +223,7 @@ def class_bounds(bins_km: Sequence[float], threshold_km: float) -> tuple[float, 
 
 
 def classify_km(values_km: ArrayLike, bins_km: Sequence[float]) -> NDArray[np.int64]:
-    """Class index of each distance, computed with :class:`mapclassify.UserDefined`.
+    """Class index of each distance (:func:`numpy.digitize` over the fixed upper bounds).
 
     Upper bounds are inclusive: with bounds ``(1, 2)`` a value of exactly 1 km is class 0,
     1.5 km class 1 and anything above 2 km class 2. Missing values (NaN) get class ``-1``.
@@ -250,10 +249,8 @@ def classify_km(values_km: ArrayLike, bins_km: Sequence[float]) -> NDArray[np.in
     bins = np.asarray(bins_km, dtype=float)
     out = np.full(values.shape, -1, dtype=np.int64)
     ok = ~np.isnan(values)
-    if ok.any():
-        # mapclassify appends max(values) as an extra bound when it exceeds the last bound.
-        upper = np.append(bins, max(float(values[ok].max()), float(bins[-1]) + 1.0))
-        out[ok] = mapclassify.UserDefined(values[ok], bins=upper).yb
+    # right=True: a value equal to a bound belongs to the class that ends there.
+    out[ok] = np.digitize(values[ok], bins, right=True)
     return out
 
 

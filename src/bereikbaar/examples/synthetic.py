@@ -48,6 +48,7 @@ __all__ = [
     "SyntheticSpec",
     "make_road_grid",
     "write_pbf",
+    "write_real_composition_pbf",
     "write_synthetic_case",
 ]
 
@@ -417,8 +418,12 @@ def write_pbf(
     way_combo: IntArray,
     *,
     compression: int = 1,
+    node_ids: IntArray | None = None,
+    way_ids: IntArray | None = None,
+    node_tags: Sequence[Sequence[tuple[str, str]]] = (),
+    node_combo: IntArray | None = None,
 ) -> None:
-    """Write nodes (ids ``1..n``, no tags) and tagged ways as an OSM PBF file.
+    """Write nodes (ids ``1..n`` unless given) and tagged ways as an OSM PBF file.
 
     Parameters
     ----------
@@ -436,12 +441,22 @@ def write_pbf(
         Index into ``way_tags`` per way; way ``j`` gets OSM id ``j + 1``.
     compression
         zlib level (1 is fast, 9 small).
+    node_ids, way_ids
+        Increasing OSM ids of the nodes and of the ways (default ``1..n``).
+    node_tags, node_combo
+        Distinct tag combinations of nodes and the index into ``node_tags`` per node
+        (``-1``: untagged); default: no node has tags.
     """
     path = Path(path)
     lon7 = np.round(np.asarray(lon) * _COORD_SCALE).astype(np.int64)
     lat7 = np.round(np.asarray(lat) * _COORD_SCALE).astype(np.int64)
     n = len(lon7)
-    strings = ["", *sorted({s for combo in way_tags for kv in combo for s in kv})]
+    nid = np.arange(1, n + 1, dtype=np.int64) if node_ids is None else np.asarray(node_ids)
+    wid = (
+        np.arange(1, len(way_size) + 1, dtype=np.int64) if way_ids is None else np.asarray(way_ids)
+    )
+    all_tags = [*way_tags, *node_tags]
+    strings = ["", *sorted({s for combo in all_tags for kv in combo for s in kv})]
     index = {s: i for i, s in enumerate(strings)}
     table = _field(1, b"".join(_field(1, s.encode()) for s in strings))
     combo_bytes = []
@@ -468,16 +483,34 @@ def write_pbf(
         + _field(5, b"Sort.Type_then_ID")
         + _field(16, b"bereikbaar synthetic")
     )
+    keys_vals = None
+    if node_combo is not None and len(node_tags):
+        # DenseNodes keys_vals: per node its (key, value) string ids, then a 0
+        kv_of = [
+            np.array([i for k, v in c for i in (index[k], index[v])] + [0], dtype=np.uint64)
+            for c in node_tags
+        ]
+        kv_of.append(np.zeros(1, dtype=np.uint64))  # combo -1: untagged
+        combo_n = np.asarray(node_combo, dtype=np.int64)
+        kv_len = np.array([len(a) for a in kv_of], dtype=np.int64)[combo_n]
+        kv_flat = np.concatenate(kv_of)
+        kv_start = np.r_[0, np.cumsum([len(a) for a in kv_of])[:-1]][combo_n]
+        kv_off = np.r_[0, np.cumsum(kv_len)]
+        within = np.arange(int(kv_off[-1])) - np.repeat(kv_off[:-1], kv_len)
+        keys_vals = kv_flat[np.repeat(kv_start, kv_len) + within]
     tmp = path.with_name(f".tmp-{path.name}")
     with tmp.open("wb") as f:
         _write_blob(f, "OSMHeader", header, compression)
         for lo in range(0, n, _ENTITIES_PER_BLOCK):
             hi = min(n, lo + _ENTITIES_PER_BLOCK)
             dense = (
-                _field(1, _packed_sint_delta(np.arange(lo + 1, hi + 1)))
+                _field(1, _packed_sint_delta(nid[lo:hi]))
                 + _field(8, _packed_sint_delta(lat7[lo:hi]))
                 + _field(9, _packed_sint_delta(lon7[lo:hi]))
             )
+            if keys_vals is not None:
+                kv = keys_vals[kv_off[lo] : kv_off[hi]]
+                dense += _field(10, _varint_bytes(kv)[0].tobytes())
             _write_blob(f, "OSMData", table + _field(2, _field(2, dense)), compression)
         starts = np.r_[0, np.cumsum(way_size)]
         n_ways = len(way_size)
@@ -492,8 +525,7 @@ def write_pbf(
             byte_start = np.r_[0, byte_end][first]
             byte_stop = np.r_[byte_start[1:], len(data)]
             buf = data.tobytes()
-            ids, _ = _varint_bytes(np.arange(lo + 1, hi + 1, dtype=np.uint64))
-            id_nb = _varint_bytes(np.arange(lo + 1, hi + 1, dtype=np.uint64))[1]
+            ids, id_nb = _varint_bytes(wid[lo:hi].astype(np.uint64))
             id_off = np.r_[0, np.cumsum(id_nb)]
             idb = ids.tobytes()
             parts = []
@@ -508,6 +540,176 @@ def write_pbf(
             group = b"".join(parts)
             _write_blob(f, "OSMData", table + _field(2, group), compression)
     tmp.replace(path)
+
+
+# Non-road objects of a real extract (tag combinations; index = combo id).
+_AREA_COMBOS: Final[tuple[tuple[tuple[str, str], ...], ...]] = (
+    (("building", "yes"),),
+    (("building", "house"), ("addr:housenumber", "12"), ("addr:street", "Dorpsstraat")),
+    (("landuse", "grass"),),
+    (("landuse", "farmland"),),
+    (("natural", "water"),),
+    (("waterway", "ditch"),),
+    (("barrier", "fence"),),
+)
+_POI_COMBOS: Final[tuple[tuple[tuple[str, str], ...], ...]] = (
+    (("amenity", "bench"),),
+    (("shop", "bakery"), ("name", "Bakker")),
+    (("natural", "tree"),),
+)
+
+
+@dataclass(frozen=True)
+class CompositionCounts:
+    """What :func:`write_real_composition_pbf` wrote.
+
+    Attributes
+    ----------
+    n_osm_nodes, n_ways
+        Nodes and ways in the file.
+    n_road_nodes, n_road_ways
+        Of those, the road network's (the file :func:`write_synthetic_case` writes).
+    n_graph_nodes
+        Graph nodes of the road network, as the loader counts them.
+    """
+
+    n_osm_nodes: int
+    n_ways: int
+    n_road_nodes: int
+    n_road_ways: int
+    n_graph_nodes: int
+
+
+def write_real_composition_pbf(
+    path: str | Path, spec: SyntheticSpec = NATIONAL, *, non_road_share: float = 0.9
+) -> CompositionCounts:
+    """Write the road network of ``spec`` inside a real extract's composition, as a PBF.
+
+    An extract of the Netherlands is mostly not roads: about nine in ten of its nodes and
+    ways are buildings, landuse, water, barriers and points of interest. This file has the
+    road network of :func:`make_road_grid` plus that many such objects: closed building
+    rings of 4-11 nodes next to the roads, landuse and water polygons of 20-60 nodes,
+    ditches and fences, tagged point nodes; all mixed in id order with the roads (ids are
+    shuffled and spread with gaps, as in a real file), so that every data block holds
+    both. The road network read from this file equals the one read from the roads-only
+    file of the same spec.
+
+    Parameters
+    ----------
+    path
+        Output ``.osm.pbf`` file (replaced).
+    spec
+        Size and seed of the road network.
+    non_road_share
+        Share of the file's nodes, and of its ways, that are not roads (0 to 0.99).
+
+    Returns
+    -------
+    CompositionCounts
+        Node and way counts.
+    """
+    if not 0.0 <= non_road_share <= 0.99:
+        msg = f"non_road_share must be between 0 and 0.99; got {non_road_share}"
+        raise ValueError(msg)
+    grid = make_road_grid(spec)
+    rng = np.random.default_rng(spec.seed + 2)
+    n_road, w_road = len(grid.x), len(grid.way_size)
+    factor = non_road_share / (1.0 - non_road_share)
+    extra_nodes, extra_ways = round(n_road * factor), round(w_road * factor)
+    # ways: 88 % buildings, 4 % polygons (landuse, water), 8 % lines (ditch, fence)
+    n_poly = max(0, round(extra_ways * 0.04))
+    n_line = max(0, round(extra_ways * 0.08))
+    n_bld = max(0, extra_ways - n_poly - n_line)
+    poly_k = rng.integers(20, 61, size=n_poly)
+    line_k = rng.integers(2, 9, size=n_line)
+    budget = extra_nodes - int(poly_k.sum()) - int(line_k.sum())
+    # building rings share the remaining node budget (4..11 nodes), ~3 % left for POIs
+    mean_k = float(np.clip(0.97 * budget / max(n_bld, 1), 4.0, 11.0))
+    bld_k = np.clip(rng.poisson(mean_k - 4.0, size=n_bld) + 4, 4, 11).astype(np.int64)
+    n_poi = max(0, extra_nodes - int(bld_k.sum()) - int(poly_k.sum()) - int(line_k.sum()))
+
+    # geometry (RD New): each object around a random road node
+    def around(k: IntArray, radius: FloatArray, closed: bool) -> tuple[FloatArray, FloatArray]:
+        anchor = rng.integers(0, n_road, size=len(k))
+        cx = grid.x[anchor] + rng.uniform(-60, 60, size=len(k))
+        cy = grid.y[anchor] + rng.uniform(-60, 60, size=len(k))
+        obj = np.repeat(np.arange(len(k)), k)
+        pos = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
+        if closed:
+            angle = 2 * np.pi * pos / k[obj] + rng.uniform(0, 0.3, size=len(obj))
+            return cx[obj] + radius[obj] * np.cos(angle), cy[obj] + radius[obj] * np.sin(angle)
+        return cx[obj] + pos * radius[obj], cy[obj] + rng.normal(0, 2, size=len(obj))
+
+    bx, by = around(bld_k, rng.uniform(4, 12, size=n_bld), True)
+    px, py = around(poly_k, rng.uniform(60, 300, size=n_poly), True)
+    lx, ly = around(line_k, rng.uniform(10, 40, size=n_line), False)
+    anchor = rng.integers(0, n_road, size=n_poi)
+    qx = grid.x[anchor] + rng.uniform(-80, 80, size=n_poi)
+    qy = grid.y[anchor] + rng.uniform(-80, 80, size=n_poi)
+    x = np.concatenate([grid.x, bx, px, lx, qx])
+    y = np.concatenate([grid.y, by, py, ly, qy])
+    n_all = len(x)
+    node_combo = np.full(n_all, -1, dtype=np.int64)
+    node_combo[n_all - n_poi :] = rng.integers(0, len(_POI_COMBOS), size=n_poi)
+
+    # refs of the extra ways in generation index (0-based); rings close on their first node
+    def ring_refs(k: IntArray, base: int, closed: bool) -> tuple[IntArray, IntArray]:
+        first = base + np.r_[0, np.cumsum(k)[:-1]]
+        size = k + 1 if closed else k
+        obj = np.repeat(np.arange(len(k)), size)
+        pos = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
+        refs = first[obj] + np.where(pos < k[obj], pos, 0)
+        return refs.astype(np.int64), size.astype(np.int64)
+
+    b0 = n_road
+    r_b, s_b = ring_refs(bld_k, b0, True)
+    r_p, s_p = ring_refs(poly_k, b0 + int(bld_k.sum()), True)
+    r_l, s_l = ring_refs(line_k, b0 + int(bld_k.sum()) + int(poly_k.sum()), False)
+    c_b = rng.choice(2, size=n_bld, p=[0.7, 0.3])
+    c_p = rng.integers(2, 5, size=n_poly)
+    c_l = rng.integers(5, 7, size=n_line)
+    n_road_combos = len(_COMBOS)
+    refs0 = np.concatenate([grid.refs - 1, r_b, r_p, r_l])
+    sizes = np.concatenate([grid.way_size, s_b, s_p, s_l])
+    combos = np.concatenate([grid.way_combo, n_road_combos + np.concatenate([c_b, c_p, c_l])])
+
+    # ids: a random interleaving, spread with gaps (sorted by id in the file)
+    node_order = rng.permutation(n_all)  # node_order[j] = generation index of file node j
+    node_ids = np.cumsum(rng.integers(1, 40, size=n_all)).astype(np.int64)
+    id_of = np.empty(n_all, dtype=np.int64)
+    id_of[node_order] = node_ids
+    way_order = rng.permutation(len(sizes))
+    way_ids = np.cumsum(rng.integers(1, 12, size=len(sizes))).astype(np.int64)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    sizes_sorted = sizes[way_order]
+    obj = np.repeat(way_order, sizes_sorted)
+    pos = np.arange(int(sizes.sum())) - np.repeat(
+        np.cumsum(sizes_sorted) - sizes_sorted, sizes_sorted
+    )
+    refs_sorted = id_of[refs0[starts[obj] + pos]]
+    lon, lat = Transformer.from_crs(CRS_RD, CRS_WGS84, always_xy=True).transform(
+        x[node_order], y[node_order]
+    )
+    write_pbf(
+        path,
+        lon,
+        lat,
+        refs_sorted,
+        sizes_sorted,
+        (*_COMBOS, *_AREA_COMBOS),
+        combos[way_order],
+        node_ids=node_ids,
+        way_ids=way_ids,
+        node_tags=_POI_COMBOS,
+        node_combo=node_combo[node_order],
+    )
+    return CompositionCounts(
+        n_osm_nodes=n_all,
+        n_ways=len(sizes),
+        n_road_nodes=n_road,
+        n_road_ways=w_road,
+        n_graph_nodes=grid.n_graph_nodes,
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -19,11 +19,10 @@ import hashlib
 import json
 import logging
 import warnings
-import zlib
-from collections.abc import Sequence
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, cast
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -35,9 +34,7 @@ from ..engine.network import Network
 from ..exceptions import BereikbaarWarning, InputError, NetworkError, where
 from ..schema import CRS_RD, CRS_WGS84, MODES
 from ..settings import Settings
-from .nwb import load_nwb
-from .osm_tags import WAY_KEYS, WayAttrs, WayRules, parse_maxspeed, rules_for
-from .pbf import UnsupportedPbfError, read_pbf_ways
+from .osm_tags import WAY_KEYS, WayRules, parse_maxspeed, rules_for
 
 __all__ = ["ACCEPTED_SUFFIXES", "MODES", "load_network", "network_cache_key", "parse_maxspeed"]
 
@@ -54,12 +51,12 @@ _COORDINATE_PRECISION: Final = 10_000_000
 # ---------------------------------------------------------------------- reading
 @dataclass
 class _Ways:
-    """Flat arrays of the kept ways: one entry per way node (lists or NumPy arrays)."""
+    """Flat arrays of the kept ways: one entry per way node, one per way."""
 
-    refs: Sequence[int] | npt.NDArray[np.int64] = field(default_factory=list)
-    x7: Sequence[int] | npt.NDArray[np.int64] = field(default_factory=list)
-    y7: Sequence[int] | npt.NDArray[np.int64] = field(default_factory=list)
-    size: Sequence[int] | npt.NDArray[np.int64] = field(default_factory=list)
+    refs: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    x7: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    y7: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    size: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     direction: list[int] = field(default_factory=list)
     speed_kmh: list[float] = field(default_factory=list)
     ferry: list[bool] = field(default_factory=list)
@@ -81,63 +78,82 @@ def _check_path(path: Path) -> None:
 
 
 def _read_ways(path: Path, rules: WayRules) -> _Ways:
-    """Kept ways: the vectorised PBF reader, else (XML, lzma/zstd PBF) pyosmium."""
-    if path.name.lower().endswith(".pbf"):
-        try:
-            return _read_ways_pbf(path, rules)
-        except (UnsupportedPbfError, zlib.error, OSError, ValueError, IndexError) as err:
-            log.info("%s: vectorised PBF reader not used (%s); reading with pyosmium", path, err)
-    return _read_ways_osmium(path, rules)
+    """The kept ways with their node locations, in two pyosmium passes.
 
+    This is the only function that calls pyosmium, so that the errors it raises for a
+    damaged file can be mapped in one place (:func:`load_network`).
 
-def _read_ways_pbf(path: Path, rules: WayRules) -> _Ways:
-    """Kept ways through :func:`~bereikbaar.sources.pbf.read_pbf_ways` (same result)."""
-    got = read_pbf_ways(path, WAY_KEYS, lambda tags: rules(tags.get))
-    attrs = cast("list[WayAttrs]", got.attrs)
-    return _Ways(
-        refs=got.refs,
-        x7=got.x7,
-        y7=got.y7,
-        size=got.size,
-        direction=[a[0] for a in attrs],
-        speed_kmh=[a[1] for a in attrs],
-        ferry=[a[2] for a in attrs],
-        n_seen=got.n_seen,
-    )
-
-
-def _read_ways_osmium(path: Path, rules: WayRules) -> _Ways:
+    Pass 1 reads the ways only (libosmium skips the node blocks' contents) and lets
+    libosmium drop every way without a ``highway``/``route`` key before Python sees it;
+    the mode's tag rules decide on the rest, and the kept ways' node ids are collected.
+    Pass 2 reads the nodes through an :class:`osmium.filter.IdFilter` of exactly those
+    ids, so only the road nodes reach Python and only their locations are held: no
+    location index of every node in the file (``with_locations`` keeps one). A node the
+    file lacks (extract boundary) gets the undefined location, as libosmium's index gives.
+    """
     import osmium
 
     out = _Ways()
     refs: list[int] = []
-    x7: list[int] = []
-    y7: list[int] = []
     size: list[int] = []
-    out.refs, out.x7, out.y7, out.size = refs, x7, y7, size
-    processor = (
-        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-        .with_locations()
-        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter(*WAY_KEYS))
+    ways = osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(
+        osmium.filter.KeyFilter(*WAY_KEYS)
     )
-    for way in processor:
+    for way in ways:
         out.n_seen += 1
         attrs = rules(way.tags.get)
         if attrs is None:
             continue
-        direction, speed, ferry = attrs
-        nodes = way.nodes  # type: ignore[union-attr]  # the filters pass ways only
-        for node in nodes:
-            loc = node.location
-            refs.append(node.ref)
-            x7.append(loc.x)
-            y7.append(loc.y)
+        nodes = way.nodes  # type: ignore[union-attr]  # the processor reads ways only
+        refs.extend([node.ref for node in nodes])
         size.append(len(nodes))
-        out.direction.append(direction)
-        out.speed_kmh.append(speed)
-        out.ferry.append(ferry)
+        out.direction.append(attrs[0])
+        out.speed_kmh.append(attrs[1])
+        out.ferry.append(attrs[2])
+    out.size = np.asarray(size, dtype=np.int64)
+    out.refs = np.asarray(refs, dtype=np.int64)
+    if not refs:
+        return out
+    ids: array[int] = array("q")
+    x7: array[int] = array("q")
+    y7: array[int] = array("q")
+    nodes_pass = osmium.FileProcessor(str(path), osmium.osm.NODE).with_filter(
+        osmium.filter.IdFilter(refs)
+    )
+    del refs
+    for node in nodes_pass:
+        ids.append(node.id)
+        loc = node.location  # type: ignore[union-attr]  # the processor reads nodes only
+        x7.append(loc.x)
+        y7.append(loc.y)
+    out.x7, out.y7 = _locate(
+        out.refs,
+        np.frombuffer(ids, dtype=np.int64),
+        np.frombuffer(x7, dtype=np.int64),
+        np.frombuffer(y7, dtype=np.int64),
+    )
     return out
+
+
+def _locate(
+    refs: npt.NDArray[np.int64],
+    ids: npt.NDArray[np.int64],
+    x7: npt.NDArray[np.int64],
+    y7: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Fixed-point location of each ref from the nodes read; undefined where the file has none."""
+    if len(ids) > 1 and not bool((ids[1:] > ids[:-1]).all()):  # not sorted by id: sort
+        order = np.argsort(ids, kind="stable")
+        ids, x7, y7 = ids[order], x7[order], y7[order]
+    pos = np.searchsorted(ids, refs)
+    pos[pos == len(ids)] = 0
+    found = ids[pos] == refs if len(ids) else np.zeros(len(refs), dtype=bool)
+    x = np.full(len(refs), _UNDEFINED_COORDINATE, dtype=np.int64)
+    y = np.full(len(refs), _UNDEFINED_COORDINATE, dtype=np.int64)
+    if len(ids):
+        x[found] = x7[pos[found]]
+        y[found] = y7[pos[found]]
+    return x, y
 
 
 # ---------------------------------------------------------------------- building
@@ -312,6 +328,8 @@ def load_network(
     if cache_dir is not None:
         return _load_cached(path, mode, settings, Path(cache_dir))
     if path.name.lower().endswith((".gml", ".gpkg", ".shp")):  # NWB wegvakken
+        from .nwb import load_nwb  # geopandas: imported only for NWB files
+
         return load_nwb(path, mode, settings=settings)
     if mode not in MODES:
         msg = f"mode must be one of {', '.join(MODES)}; got {mode!r}"

@@ -5,8 +5,7 @@ roundabouts, motorways), under which access tags (the OSM access hierarchy), on
 ferries, and at what speed (``maxspeed``, Dutch implicit values, per-class
 defaults): :func:`rules_for` gives a mode's :class:`WayRules`. Every way reader
 applies the same rules, so they give the same network for the same data: the
-vectorised PBF reader and the XML/pyosmium reader (:mod:`bereikbaar.sources.osm`)
-and Overpass (:mod:`bereikbaar.sources.overpass`, which fetches :data:`WAY_TAGS`).
+PBF/XML reader (:mod:`bereikbaar.sources.osm`, pyosmium) and Overpass (:mod:`bereikbaar.sources.overpass`, which fetches :data:`WAY_TAGS`).
 
 The filters per mode are deliberate (compare osmnx's ``network_type``):
 
@@ -253,7 +252,7 @@ class WayRules:
     """The tag rules of one mode: which ways it keeps, in which direction, at what speed.
 
     Called with a way's :data:`TagGetter`, a rule returns None to drop the way, else
-    its :data:`WayAttrs`. The PBF reader, the XML reader (:mod:`bereikbaar.sources.osm`)
+    its :data:`WayAttrs`. The PBF/XML reader (:mod:`bereikbaar.sources.osm`)
     and Overpass (:mod:`bereikbaar.sources.overpass`) all apply these rules.
 
     Attributes

@@ -5,7 +5,8 @@ roundabouts, motorways), under which access tags (the OSM access hierarchy), on
 ferries, and at what speed (``maxspeed``, Dutch implicit values, per-class
 defaults): :func:`rules_for` gives a mode's :class:`WayRules`. Every way reader
 applies the same rules, so they give the same network for the same data: the
-PBF/XML reader (:mod:`bereikbaar.sources.osm`, pyosmium) and Overpass (:mod:`bereikbaar.sources.overpass`, which fetches :data:`WAY_TAGS`).
+PBF/XML reader (:mod:`bereikbaar.sources.osm`, pyosmium) and Overpass
+(:mod:`bereikbaar.sources.overpass`, which fetches :data:`WAY_TAGS`).
 
 The filters per mode are deliberate (compare osmnx's ``network_type``):
 

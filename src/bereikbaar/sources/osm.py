@@ -94,8 +94,8 @@ def _read_ways(path: Path, rules: WayRules) -> _Ways:
     import osmium
 
     out = _Ways()
-    refs: list[int] = []
-    size: list[int] = []
+    refs: array[int] = array("q")  # 8 bytes a ref, not a Python int's 32
+    size: array[int] = array("q")
     ways = osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(
         osmium.filter.KeyFilter(*WAY_KEYS)
     )
@@ -110,8 +110,8 @@ def _read_ways(path: Path, rules: WayRules) -> _Ways:
         out.direction.append(attrs[0])
         out.speed_kmh.append(attrs[1])
         out.ferry.append(attrs[2])
-    out.size = np.asarray(size, dtype=np.int64)
-    out.refs = np.asarray(refs, dtype=np.int64)
+    out.size = np.frombuffer(size, dtype=np.int64)
+    out.refs = np.frombuffer(refs, dtype=np.int64)
     if not refs:
         return out
     ids: array[int] = array("q")

@@ -1,0 +1,313 @@
+"""The cold run a user pays for: fresh processes, no caches, a PBF of a real composition.
+
+    python benchmarks/bench_cold.py --sizes 5000000,20000000 [--repeat 3] [--first-nodes 1000000]
+
+Every figure comes from a fresh Python process (``run_stage``), so imports, numba's kernel
+loading and the first use of every index are included, and peak RSS is per process:
+
+* **load**: for each size (OSM nodes in the file), a PBF written by
+  :func:`bereikbaar.examples.synthetic.write_real_composition_pbf` (the road network inside
+  buildings, landuse, water, barriers and POIs: ~90 % of nodes and ways are not roads, as in
+  the Netherlands extract); ``ours`` is ``load_network(path)`` (no cache), ``plain`` a plain
+  pyosmium pass that collects the road ways with their node locations
+  (``FileProcessor(...).with_locations()`` with a ``KeyFilter``; ref, x, y of every way node
+  into lists), ``pyrosm`` ``OSM(path).get_network("driving")`` when pyrosm imports. The
+  runs alternate (ours, plain, pyrosm, ours, ...); the fastest of ``--repeat`` counts, the
+  ratios ours/plain are of wall time, CPU time and peak RSS. The Netherlands figure is
+  extrapolated linearly from the two largest sizes to 200 M nodes.
+* **first call**: the synthetic case of ``--first-nodes`` graph nodes (400,000 cells, 1,250
+  branches); a fresh process loads the network from its PBF, then times the first
+  ``nearest_library`` (building the snapping grid, the twin and part masks, the Hilbert
+  order), two warm calls, and the scipy floor (``dijkstra(min_only=True)`` on the CSR with
+  one virtual node per library, as ``bench_engine.py``).
+* **compile**: the demo network in a fresh process with an empty ``NUMBA_CACHE_DIR`` (the
+  first run after an install): first call minus a warm call, wall and CPU.
+* **demo**: ``bereikbaar demo`` in a fresh process (numba's cache warm): the process's wall
+  time against the sum of the stage timings it writes to ``run.json``.
+
+Prints one JSON line per part and a summary of the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+NL_NODES = 200_000_000
+ROAD_NODES_PER_GRAPH_NODE = 5.34  # make_road_grid: shape nodes and junctions per graph node
+
+
+# ---------------------------------------------------------------------------- children
+def child_load(tool: str, path: str) -> dict[str, Any]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    res: dict[str, Any] = {"tool": tool}
+    if tool == "ours":
+        from bereikbaar.sources.osm import load_network
+
+        net = load_network(path)
+        res.update(nodes=net.n_nodes, arcs=net.n_arcs)
+    elif tool == "plain":
+        import osmium
+
+        refs: list[int] = []
+        xs: list[int] = []
+        ys: list[int] = []
+        size: list[int] = []
+        processor = (
+            osmium.FileProcessor(path, osmium.osm.NODE | osmium.osm.WAY)
+            .with_locations()
+            .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+            .with_filter(osmium.filter.KeyFilter("highway", "route"))
+        )
+        for way in processor:
+            nodes = way.nodes  # type: ignore[union-attr]
+            for node in nodes:
+                refs.append(node.ref)
+                xs.append(node.x)
+                ys.append(node.y)
+            size.append(len(nodes))
+        res.update(ways=len(size), way_nodes=len(refs))
+    elif tool == "pyrosm":
+        import pyrosm
+
+        nodes_gdf, edges = pyrosm.OSM(path).get_network("driving", nodes=True)
+        res.update(nodes=len(nodes_gdf), edges=len(edges))
+    res["wall_s"] = round(time.perf_counter() - t0, 3)
+    res["cpu_s"] = round(time.process_time() - c0, 3)
+    return res
+
+
+def child_first(folder: str) -> dict[str, Any]:
+    from scipy.sparse.csgraph import dijkstra
+
+    from bereikbaar.accessibility import nearest_library, points_xy
+    from bereikbaar.engine import library_graph, snap_to_arcs
+    from bereikbaar.settings import Settings
+    from bereikbaar.sources.cbs_grid import load_cbs_grid
+    from bereikbaar.sources.libraries import load_libraries
+    from bereikbaar.sources.osm import load_network
+
+    f = Path(folder)
+    warnings.simplefilter("ignore")
+    net = load_network(f / "synthetic.osm.pbf")
+    cells = load_cbs_grid(f / "synthetic_vierkant_100m.parquet")
+    libs = load_libraries(f / "synthetic_bibliotheken.csv", settings=Settings())
+    libs = libs[libs["full_service"]]
+    o_xy = points_xy(cells, "origins")
+    res: dict[str, Any] = {"nodes": net.n_nodes, "origins": len(o_xy), "libraries": len(libs)}
+    t0 = time.perf_counter()
+    nearest_library(net, o_xy, libs, with_time=False)
+    res["first_s"] = round(time.perf_counter() - t0, 3)
+    warm = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        nearest_library(net, o_xy, libs, with_time=False)
+        warm.append(time.perf_counter() - t0)
+    res["warm_s"] = round(min(warm), 3)
+    t0 = time.perf_counter()
+    nearest_library(net, o_xy, libs, with_time=True)
+    res["warm_with_time_s"] = round(time.perf_counter() - t0, 3)
+    l_snap = snap_to_arcs(net, points_xy(libs, "libraries"))
+    graph, virt = library_graph(net, "length", l_snap)
+    floor = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        dijkstra(graph, directed=True, indices=virt, min_only=True)
+        floor.append(time.perf_counter() - t0)
+    res["floor_s"] = round(min(floor), 3)
+    res["first_over_floor"] = round(res["first_s"] / res["floor_s"], 2)
+    res["warm_over_floor"] = round(res["warm_s"] / res["floor_s"], 2)
+    return res
+
+
+def child_compile(folder: str) -> dict[str, Any]:
+    from bereikbaar.accessibility import nearest_library, points_xy
+    from bereikbaar.settings import Settings
+    from bereikbaar.sources.cbs_grid import load_cbs_grid
+    from bereikbaar.sources.libraries import load_libraries
+    from bereikbaar.sources.osm import load_network
+
+    f = Path(folder)
+    warnings.simplefilter("ignore")
+    net = load_network(f / "demo.osm.pbf")
+    cells = load_cbs_grid(f / "demo_vierkant_100m.gpkg")
+    libs = load_libraries(f / "demo_bibliotheken.csv", settings=Settings())
+    libs = libs[libs["full_service"]]
+    xy = points_xy(cells, "origins")
+    w0, c0 = time.perf_counter(), time.process_time()
+    nearest_library(net, xy, libs)
+    first_w, first_c = time.perf_counter() - w0, time.process_time() - c0
+    w0, c0 = time.perf_counter(), time.process_time()
+    nearest_library(net, xy, libs)
+    warm_w, warm_c = time.perf_counter() - w0, time.process_time() - c0
+    return {
+        "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR"),
+        "compile_wall_s": round(first_w - warm_w, 3),
+        "compile_cpu_s": round(first_c - warm_c, 3),
+    }
+
+
+def child_demo(out: str) -> dict[str, Any]:
+    from bereikbaar.cli import main
+
+    t0 = time.perf_counter()
+    code = main(["demo", "--out", str(Path(out) / "out"), "--raw", str(Path(out) / "raw")])
+    return {"exit": code, "in_process_wall_s": round(time.perf_counter() - t0, 3)}
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS since its exec (VmHWM; ``ru_maxrss`` would count the fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+# ---------------------------------------------------------------------------- parent
+def _run(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    import subprocess
+
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, str(HERE), "--child", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+        timeout=7200,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    res: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["process_wall_s"] = round(time.perf_counter() - t0, 3)
+    return res
+
+
+def composition_file(n_osm_nodes: int) -> Path:
+    from common import DATA
+
+    from bereikbaar.examples.synthetic import SyntheticSpec, write_real_composition_pbf
+
+    path = DATA / f"composition_{n_osm_nodes}.osm.pbf"
+    if not path.is_file():
+        graph_nodes = max(200, round(n_osm_nodes * 0.1 / ROAD_NODES_PER_GRAPH_NODE))
+        spec = SyntheticSpec(n_nodes=graph_nodes, n_cells=10, n_branches=2, n_gemeenten=2)
+        DATA.mkdir(parents=True, exist_ok=True)
+        counts = write_real_composition_pbf(path, spec, non_road_share=0.9)
+        path.with_suffix(".json").write_text(json.dumps(counts.__dict__))
+    return path
+
+
+def bench_load(sizes: list[int], repeat: int, pyrosm: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    tools = ["ours", "plain"] + (["pyrosm"] if pyrosm else [])
+    for n in sizes:
+        path = composition_file(n)
+        counts = json.loads(path.with_suffix(".json").read_text())
+        runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
+        for _ in range(repeat):
+            for t in tools:
+                try:
+                    runs[t].append(_run("load", t, str(path)))
+                except RuntimeError as err:
+                    print(f"{t} at {n:,}: {str(err)[-300:]}", file=sys.stderr)
+        best = {t: min(r, key=lambda d: d["wall_s"]) for t, r in runs.items() if r}
+        row: dict[str, Any] = {"file": counts, "pbf_mb": round(path.stat().st_size / 1e6, 1)}
+        row.update(best)
+        o, p = best["ours"], best["plain"]
+        row["ours_over_plain"] = {
+            "wall": round(o["wall_s"] / p["wall_s"], 2),
+            "cpu": round(o["cpu_s"] / p["cpu_s"], 2),
+            "peak_rss": round(o["peak_rss_mb"] / p["peak_rss_mb"], 2),
+        }
+        if "pyrosm" in best:
+            row["pyrosm_over_ours_wall"] = round(best["pyrosm"]["wall_s"] / o["wall_s"], 2)
+        out[str(n)] = row
+        print(json.dumps({"load": n, **row}), flush=True)
+    if len(sizes) >= 2:
+        a, b = sorted(sizes)[-2:]
+        ra, rb = out[str(a)]["ours"], out[str(b)]["ours"]
+        per_node_s = (rb["wall_s"] - ra["wall_s"]) / (b - a)
+        per_node_mb = (rb["peak_rss_mb"] - ra["peak_rss_mb"]) / (b - a)
+        out["netherlands_extrapolated"] = {
+            "nodes": NL_NODES,
+            "load_s": round(rb["wall_s"] + per_node_s * (NL_NODES - b), 1),
+            "peak_rss_gb": round((rb["peak_rss_mb"] + per_node_mb * (NL_NODES - b)) / 1024, 2),
+        }
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument(
+        "--sizes", default="5000000,20000000", help="OSM nodes per file, comma-separated"
+    )
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--first-nodes", type=int, default=1_000_000)
+    ap.add_argument("--skip", default="", help="parts to skip: load,first,compile,demo")
+    ap.add_argument("--child", nargs="+")
+    args = ap.parse_args()
+    if args.child:
+        kind, rest = args.child[0], args.child[1:]
+        fn = {"load": child_load, "first": child_first, "compile": child_compile}
+        res = child_demo(*rest) if kind == "demo" else fn[kind](*rest)
+        res["peak_rss_mb"] = _peak_rss_mb()
+        print(json.dumps(res))
+        return
+    skip = set(args.skip.split(","))
+    result: dict[str, Any] = {"load_start": os.getloadavg(), "cpus": os.cpu_count()}
+    if "load" not in skip:
+        try:
+            import pyrosm  # noqa: F401
+
+            has_pyrosm = True
+        except ImportError:
+            has_pyrosm = False
+        sizes = [int(float(s)) for s in args.sizes.split(",")]
+        result["load"] = bench_load(sizes, args.repeat, has_pyrosm)
+    if "first" not in skip:
+        from common import DATA
+
+        from bereikbaar.examples.synthetic import SyntheticSpec, write_synthetic_case
+
+        folder = DATA / f"first_{args.first_nodes}"  # national cells and branches
+        if not (folder / "synthetic.osm.pbf").is_file():
+            write_synthetic_case(folder, SyntheticSpec(n_nodes=args.first_nodes))
+        result["first_call"] = _run("first", str(folder))
+        print(json.dumps({"first_call": result["first_call"]}), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        if "compile" not in skip:
+            from bereikbaar.examples.demo import write_demo_inputs
+
+            demo = write_demo_inputs(Path(tmp) / "demo_inputs")
+            cache = Path(tmp) / "numba_cache"
+            result["compile"] = _run(
+                "compile", str(demo.network.parent), env={"NUMBA_CACHE_DIR": str(cache)}
+            )
+            print(json.dumps({"compile": result["compile"]}), flush=True)
+        if "demo" not in skip:
+            _run("demo", str(Path(tmp) / "demo_warmup"))  # numba's cache warm, files written
+            res = _run("demo", str(Path(tmp) / "demo_run"))
+            timings = json.loads((Path(tmp) / "demo_run" / "out" / "run.json").read_text())
+            stages = float(sum(timings["timings_s"].values()))
+            res["sum_of_stages_s"] = round(stages, 3)
+            res["wall_over_stages"] = round(res["process_wall_s"] / stages, 2)
+            result["demo"] = res
+            print(json.dumps({"demo": res}), flush=True)
+    result["load_end"] = os.getloadavg()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE.parent))
+    main()

@@ -48,8 +48,6 @@ from .exceptions import (
 )
 from .output.dossier import write_dossier
 from .output.files import atomic_path, remove_stale_temp_files, write_excel_csv
-from .output.maps import make_map, write_map
-from .output.scenario import write_scenario
 from .output.tables import write_tables
 from .result import RunResult
 from .scenarios import (
@@ -218,6 +216,8 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
             if cbs_stats is not None:
                 path = out / "vergelijking_cbs.csv"
                 outputs["vergelijking_cbs"] = write_comparison(path, cbs_table)
+            from .output.maps import make_map, write_map  # folium: only when the map is drawn
+
             fmap = make_map(cells, summary, libraries, threshold_km=settings.flag_rule.threshold_km)
             outputs["kaart"] = write_map(fmap, out / "kaart.html")
     other = [w for w in caught if not issubclass(w.category, BereikbaarWarning)]
@@ -343,6 +343,8 @@ def run_scenario(
         baseline, close=close, open=open, retype=retype or {}, settings=settings, geocoder=geocoder
     )
     out = Path(out_dir) if out_dir is not None else Path(settings.out_dir) / "scenario"
+    from .output.scenario import write_scenario  # folium: only when a scenario is written
+
     outputs = write_scenario(res, out)
     sites = None
     if n_sites > 0:

@@ -411,3 +411,24 @@ def test_unknown_weight_is_refused() -> None:
     libs = libraries_at(np.array([[0.0, 0.0]]))
     with pytest.raises(InputError, match=r"'length'.*'time'.*got 'tijd'"):
         nearest_library(net, np.array([[100.0, 0.0]]), libs, weight="tijd")  # type: ignore[arg-type]
+
+
+def test_to_osmnx_and_back_is_the_same_network(loader_result: dict[str, Any]) -> None:
+    """Network → osmnx → Network: the same nodes and the same arcs (networkx orders them)."""
+    net = loader_result["net"]
+    back = Network.from_osmnx(net.to_osmnx())
+    for name in ("x", "y", "node_id"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(net, name), err_msg=name)
+
+    def arcs_of(n: Network) -> tuple[list[tuple[Any, ...]], np.ndarray]:
+        assert n.geometry is not None and n.time_s is not None and n.ferry is not None
+        keys = [
+            (int(a), int(b), bool(f), g.wkb)
+            for a, b, f, g in zip(n.u, n.v, n.ferry, n.geometry, strict=True)
+        ]
+        order = sorted(range(n.n_arcs), key=keys.__getitem__)
+        return [keys[i] for i in order], np.column_stack([n.length_m, n.time_s])[order]
+
+    (k1, w1), (k2, w2) = arcs_of(back), arcs_of(net)
+    assert k1 == k2
+    np.testing.assert_allclose(w1, w2, rtol=1e-12)  # lengths to an ulp (summed differently)

@@ -340,6 +340,19 @@ def test_car_rules_drop_busways_and_cycleways_and_keep_direction() -> None:
     assert (3, 2) in arcs(network_from_osmnx(g, "bike", settings=s))
 
 
+def test_a_bidirectional_graph_is_named_for_direction_modes() -> None:
+    """osmnx's walking graphs drop every one-way tag: a car network from one gets a warning."""
+    g = grid()
+    two_way(g, 1, 2, highway="residential", junction="roundabout")  # as bidirectional=True
+    two_way(g, 2, 3, highway="residential")
+    with pytest.warns(BereikbaarWarning, match="2 roundabout edges .* bidirectional"):
+        car = network_from_osmnx(g, "car", settings=Settings())
+    assert arcs(car) == {(1, 2), (2, 3), (3, 2)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        network_from_osmnx(g, "walk", settings=Settings())  # on foot direction does not matter
+
+
 def test_rules_on_an_undirected_graph_follow_from_to() -> None:
     g = grid()
     g.add_edge(2, 3, oneway=True, reversed=False, highway="residential")

@@ -185,7 +185,16 @@ def network_from_graph(
         ferry_list = [_first(d.get("route")) == "ferry" for d in datas]
         dirs: list[int | None] = list(direction)
     else:
-        dirs, time_per_m, ferry_list = _apply_rules(rules, datas, undirected)
+        dirs, time_per_m, ferry_list, two_way_rings = _apply_rules(rules, datas, undirected)
+        if two_way_rings:
+            warnings.warn(
+                f"{two_way_rings} roundabout edges of the graph run both ways: osmnx built it "
+                "bidirectional (a walking network, or bidirectional=True), which drops every "
+                f"one-way tag, so one-way streets are two-way in this {mode} network; build "
+                "the graph with network_type='drive' or 'all' instead",
+                BereikbaarWarning,
+                stacklevel=3,
+            )
     keep_f = np.array([d is not None and d >= 0 for d in dirs], dtype=bool)
     keep_b = np.array([d is not None and d <= 0 for d in dirs], dtype=bool)
     idx = np.concatenate([np.flatnonzero(keep_f), np.flatnonzero(keep_b)])
@@ -443,8 +452,10 @@ def _as_tag(key: str, value: Any) -> str | None:
 
 def _apply_rules(
     rules: EdgeRules, datas: list[dict[str, Any]], undirected: list[bool]
-) -> tuple[list[int | None], list[float], list[bool]]:
-    """Direction (relative to each edge's u → v), seconds per metre and ferry flag per edge.
+) -> tuple[list[int | None], list[float], list[bool], int]:
+    """Direction (relative to each edge's u → v), seconds per metre and ferry flag per edge,
+    and the number of roundabout edges the rules make one-way that osmnx made two-way (osmnx
+    makes every roundabout one-way, unless the graph is bidirectional: no one-way at all).
 
     An edge merged from several ways by osmnx's simplification has list-valued tags;
     the rules are applied to every combination: the edge is kept only if every part
@@ -453,6 +464,7 @@ def _apply_rules(
     dirs: list[int | None] = []
     pace: list[float] = []
     ferry: list[bool] = []
+    two_way_rings = 0
     for d, und in zip(datas, undirected, strict=True):
         outcome = _rule_outcome(rules, d)
         if outcome is None:
@@ -461,6 +473,8 @@ def _apply_rules(
             ferry.append(False)
             continue
         way_dir, speed_kmh, is_ferry, path_reversed = outcome
+        if way_dir and _first(d.get("junction")) == "roundabout":
+            two_way_rings += not _one_way_edge(d.get("oneway"))
         rel: int | None
         if way_dir == 0:
             rel = 0
@@ -474,7 +488,7 @@ def _apply_rules(
         dirs.append(rel)
         pace.append(3.6 / speed_kmh if speed_kmh > 0 else 0.0)
         ferry.append(is_ferry)
-    return dirs, pace, ferry
+    return dirs, pace, ferry, two_way_rings
 
 
 def _rule_outcome(

@@ -169,19 +169,15 @@ def reference_digraph(directed: Any) -> tuple[nx.DiGraph, list[shapely.LineStrin
 
 
 def unambiguous(ref: nx.DiGraph, lines: list[shapely.LineString], nodes: list[Any]) -> list[Any]:
-    """The nodes no road passes within 1 m of except their own (else a point there is on two
-    roads at once, e.g. a bridge over a street drawn through the same vertex)."""
+    """The nodes that every road within 1 m of them ends at (elsewhere a point at the node is
+    on another road too, e.g. a bridge drawn through the same spot, and may snap onto it)."""
     tree = shapely.STRtree(lines)
-    own = {n: set(ref.predecessors(n)) | set(ref.successors(n)) | {n} for n in nodes}
-    ends = [(g.coords[0], g.coords[-1]) for g in lines]
-    xy = {tuple(map(float, d["xy"])): n for n, d in ref.nodes(data=True)}
+    at_node = {tuple(map(float, d["xy"])): n for n, d in ref.nodes(data=True)}
+    ends = [{at_node.get(g.coords[0]), at_node.get(g.coords[-1])} for g in lines]
     keep = []
     for n in nodes:
         near = tree.query(shapely.Point(ref.nodes[n]["xy"]), predicate="dwithin", distance=1.0)
-        touching = {xy.get(tuple(map(float, e))) for i in near for e in ends[i]}
-        if all(
-            n in {xy.get(tuple(map(float, e))) for e in ends[i]} for i in near
-        ) and touching <= own[n] | {None}:
+        if all(n in ends[i] for i in near):
             keep.append(n)
     return keep
 

@@ -94,7 +94,23 @@ def network_from_graph(
     rules: EdgeRules | None,
     min_core_share: float,
 ) -> Network:
-    """Build the Network of :meth:`Network.from_osmnx` (see there)."""
+    """The Network of an osmnx/networkx graph: :meth:`Network.from_osmnx` (see there).
+
+    Parameters
+    ----------
+    graph
+        A ``MultiDiGraph``, ``MultiGraph`` or ``DiGraph`` with node ``x``/``y``.
+    mode
+        Label stored on the Network.
+    rules
+        A travel mode's tag rules, or None to keep every edge as osmnx directed it.
+    min_core_share
+        Warn below this share of the main network's nodes in the core.
+
+    Returns
+    -------
+    Network
+    """
     import networkx as nx
 
     from .network import Network
@@ -116,7 +132,7 @@ def network_from_graph(
     index: dict[Hashable, int] = {n: i for i, n in enumerate(nodes)}
     xs, ys, transform = _node_coordinates(graph, nodes)
 
-    # one record per road edge: tail, head (index), key, data, kind
+    # one record per road edge: tail and head (node index), key, attributes, undirected?
     tails: list[int] = []
     heads: list[int] = []
     keys: list[Any] = []

@@ -388,6 +388,9 @@ def test_undirected_edge_geometry_is_turned_to_the_arc() -> None:
     assert net.geometry is not None
     fwd = int(np.flatnonzero(net.u == 0)[0])  # node 1 is index 0
     assert net.geometry[fwd].equals_exact(line.reverse(), 0)
+    # a directed copy (networkx gives each undirected edge both ways): the same road once
+    g.edges[1, 2, 0]["oneway"] = True
+    assert arcs(Network.from_osmnx(nx.MultiDiGraph(g))) == {(2, 1)}
 
 
 def test_geometry_that_joins_neither_node_names_the_edge() -> None:

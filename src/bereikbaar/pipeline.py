@@ -172,8 +172,10 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
     with output_set(settings.out_dir) as staged:
         run_result, cbs_table = _compute(settings, progress)
         sites = _suggested_sites(run_result, settings)
-        write_outputs(run_result, staged.path, cbs_table=cbs_table, sites=sites, progress=progress)
-    run_result.outputs = {name: staged.final(p) for name, p in run_result.outputs.items()}
+        outputs, run_result.provenance = _write_set(
+            run_result, staged.path, cbs_table=cbs_table, sites=sites, progress=progress
+        )
+    run_result.outputs = {name: staged.final(p) for name, p in outputs.items()}
     return run_result
 
 
@@ -307,7 +309,8 @@ def write_outputs(
     Returns
     -------
     dict of str to pathlib.Path
-        Output name → path (also set as ``result.outputs``).
+        Output name → path (also set as ``result.outputs``). ``result.provenance`` is
+        not changed (``run.json`` adds this writing's timings and warnings to a copy).
 
     Raises
     ------
@@ -315,48 +318,62 @@ def write_outputs(
         Another run writes into ``out_dir``, or an output cannot be written; the previous
         set is unchanged.
     """
-    settings = result.settings or Settings()
-    timings = result.provenance.setdefault("timings_s", {})
     with output_set(out_dir) as staged:
-        out = staged.path
-        name = STAGES[-1]
-        if progress is not None:
-            progress(name)
-        log.info("stage: %s", name)
-        t0 = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", BereikbaarWarning)
-            outputs = write_tables(out, result.cells, result.summary, result.libraries)
-            if cbs_table is not None:
-                path = out / "vergelijking_cbs.csv"
-                outputs["vergelijking_cbs"] = write_comparison(path, cbs_table)
-            fmap = make_map(
-                result.cells,
-                result.summary,
-                result.libraries,
-                threshold_km=settings.flag_rule.threshold_km,
-            )
-            outputs["kaart"] = write_map(fmap, out / "kaart.html")
-        result.provenance.setdefault("warnings", []).extend(_pass_on(caught))
-        timings[name] = round(time.perf_counter() - t0, 3)
-        t0 = time.perf_counter()
-        outputs["rapport"] = write_dossier(
-            out,
+        outputs, _ = _write_set(
+            result, staged.path, cbs_table=cbs_table, sites=sites, progress=progress
+        )
+    result.outputs = {key: staged.final(p) for key, p in outputs.items()}
+    return result.outputs
+
+
+def _write_set(
+    result: RunResult,
+    out: Path,
+    *,
+    cbs_table: pd.DataFrame | None,
+    sites: gpd.GeoDataFrame | None,
+    progress: Callable[[str], None] | None,
+) -> tuple[dict[str, Path], dict[str, Any]]:
+    """Write the output files into ``out`` (a stage); the outputs and what run.json holds."""
+    settings = result.settings or Settings()
+    provenance = dict(result.provenance)
+    timings = provenance["timings_s"] = dict(provenance.get("timings_s", {}))
+    name = STAGES[-1]
+    if progress is not None:
+        progress(name)
+    log.info("stage: %s", name)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BereikbaarWarning)
+        outputs = write_tables(out, result.cells, result.summary, result.libraries)
+        if cbs_table is not None:
+            path = out / "vergelijking_cbs.csv"
+            outputs["vergelijking_cbs"] = write_comparison(path, cbs_table)
+        fmap = make_map(
             result.cells,
             result.summary,
             result.libraries,
-            settings,
-            provenance=result.provenance,
-            sites=sites,
+            threshold_km=settings.flag_rule.threshold_km,
         )
-        timings["rapport schrijven"] = round(time.perf_counter() - t0, 3)
-        run_json = out / "run.json"
-        with atomic_path(run_json) as tmp:
-            text = json.dumps(result.provenance, indent=2, ensure_ascii=False)
-            tmp.write_text(text, encoding="utf-8")
-        outputs["run"] = run_json
-    result.outputs = {key: staged.final(p) for key, p in outputs.items()}
-    return result.outputs
+        outputs["kaart"] = write_map(fmap, out / "kaart.html")
+    provenance["warnings"] = [*provenance.get("warnings", []), *_pass_on(caught)]
+    timings[name] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    outputs["rapport"] = write_dossier(
+        out,
+        result.cells,
+        result.summary,
+        result.libraries,
+        settings,
+        provenance=provenance,
+        sites=sites,
+    )
+    timings["rapport schrijven"] = round(time.perf_counter() - t0, 3)
+    run_json = out / "run.json"
+    with atomic_path(run_json) as tmp:
+        tmp.write_text(json.dumps(provenance, indent=2, ensure_ascii=False), encoding="utf-8")
+    outputs["run"] = run_json
+    return outputs, provenance
 
 
 @dataclass

@@ -617,16 +617,26 @@ def output_set(out_dir: str | os.PathLike[str]) -> Iterator[OutputSet]:
     if out.exists() and not out.is_dir():
         msg = f"de uitvoermap '{out}' is een bestand, geen map; kies een andere out_dir"
         raise OutputError(msg)
+    restore = _sigterm_raises()
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        msg = (
-            f"kan de map '{out.parent}' voor de uitvoer niet maken ({err}); kies een andere out_dir"
-        )
-        raise OutputError(msg) from err
-    with _locked(out):
-        _recover(out)
-        stage = out.parent / f".{out.name}.bereikbaar-stage-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            msg = f"kan de uitvoermap '{out}' niet maken ({err}); kies een andere out_dir"
+            raise OutputError(msg) from err
+        with _locked(out):
+            _recover(out)
+            yield from _staged(out)
+    finally:
+        restore()
+
+
+def _staged(out: Path) -> Iterator[OutputSet]:
+    """The body of :func:`output_set` once the lock is held: stage, yield, commit."""
+    stage = out.parent / f".{out.name}.bereikbaar-stage-{os.getpid()}-{secrets.token_hex(4)}"
+    the_set = OutputSet(stage, out, stage)
+    started = False
+    try:
         try:
             stage.mkdir()
             if out.exists() and out.stat().st_dev != stage.stat().st_dev:
@@ -640,28 +650,24 @@ def output_set(out_dir: str | os.PathLike[str]) -> Iterator[OutputSet]:
                     f"de uitvoermap '{out}' is alleen-lezen; maak hem schrijfbaar of kies een"
                     " andere out_dir"
                 )
-
                 raise OutputError(msg)
+        except OutputError:
+            raise
         except OSError as err:
-            shutil.rmtree(stage, ignore_errors=True)
-            if isinstance(err, OutputError):
-                raise
             msg = f"kan niet schrijven naast de uitvoermap '{out}' ({err}); kies een andere out_dir"
             raise OutputError(msg) from err
-        the_set = OutputSet(stage, out, stage)
+        started = True
         _ACTIVE_SETS.append(the_set)
-        restore = _sigterm_raises()
-        try:
-            yield the_set
-            _commit(stage, out)
-        except BaseException as err:
-            shutil.rmtree(stage, ignore_errors=True)
-            if isinstance(err, OSError):
-                raise _set_error(err, stage, out) from err
-            raise
-        finally:
+        yield the_set
+        _commit(stage, out)
+    except BaseException as err:
+        shutil.rmtree(stage, ignore_errors=True)
+        if started and isinstance(err, OSError):
+            raise _set_error(err, stage, out) from err
+        raise
+    finally:
+        if the_set in _ACTIVE_SETS:
             _ACTIVE_SETS.remove(the_set)
-            restore()
 
 
 def _sigterm_raises() -> Callable[[], None]:

@@ -169,9 +169,9 @@ def test_disk_full_mid_set_keeps_the_previous_set(
         code = main(["-q", "run", str(_toml(region, tmp_path, out))])
     line = _one_error_line(capsys)
     assert code == 2
+    assert _tree(out) == before
     assert "kaart.html" in line and "No space left on device" in line
     assert "de vorige uitvoer is ongewijzigd" in line and str(out) in line
-    assert _tree(out) == before
     assert _siblings(out) == []
 
 
@@ -190,8 +190,8 @@ def test_folder_where_an_output_file_goes_keeps_the_previous_set(
         code = main(["-q", "run", str(_toml(region, tmp_path, out))])
     line = _one_error_line(capsys)
     assert code == 2
-    assert "run.json" in line and "de vorige uitvoer is ongewijzigd" in line
     assert _tree(out) == before
+    assert "run.json" in line and "de vorige uitvoer is ongewijzigd" in line
     assert _siblings(out) == []
 
 
@@ -516,9 +516,9 @@ def _is_new_set(now: dict[str, str], prev: dict[str, str], out: Path, tag: str, 
 
 @pytest.fixture
 def kill_plan() -> list[tuple[str, signal.Signals]]:
-    hook = [("hook", signal.SIGKILL), ("hook", signal.SIGINT)] * 30
-    delay = [("delay", signal.SIGKILL), ("delay", signal.SIGINT)] * 8
-    return [*hook, *delay, *[("hook", signal.SIGTERM)] * 6]
+    hook = [("hook", signal.SIGKILL), ("hook", signal.SIGINT)] * 28
+    delay = [("delay", signal.SIGKILL), ("delay", signal.SIGINT)] * 6
+    return [*hook, *delay, *[("hook", signal.SIGTERM)] * 4]
 
 
 def test_killed_at_random_points_leaves_the_old_or_the_new_set(
@@ -586,10 +586,12 @@ def test_killed_at_random_points_leaves_the_old_or_the_new_set(
     assert _siblings(out) == [] and _probes(tmp_path) == []
     assert set(_tree(out)) == set(SET) | set(USER_FILES)
     total = sum(kills.values())
-    print(f"\nkill test: {total} kills {dict(kills)}; outcomes {dict(outcomes)}; {n_calls} calls")
-    assert total >= 50 + 6
-    assert kills["SIGKILL (call k)"] + kills["SIGKILL (delay)"] >= 30
-    assert kills["SIGINT (call k)"] + kills["SIGINT (delay)"] >= 30
+    print(
+        f"\nkill test: {total} kills {dict(kills)}; outcomes {dict(outcomes)};"
+        f" a set takes {n_calls} fs calls, {write_s:.2f} s"
+    )
+    assert kills["SIGKILL (call k)"] >= 28 and kills["SIGINT (call k)"] >= 28
+    assert kills["SIGTERM (call k)"] == 4
     assert outcomes["old"] >= 10 and outcomes["new"] >= 1  # kills before and after the swap
 
 

@@ -3,8 +3,10 @@
 ``run(settings)`` loads the four inputs, measures the road distance from every
 populated cell to the nearest full-service library, aggregates per gemeente,
 and writes the outputs (``cells.gpkg``, ``gemeenten.gpkg``, ``gemeenten.csv``,
-``gemeenten.parquet``, ``kaart.html``, ``rapport.html``, ``run.json``) atomically into
-``settings.out_dir``. ``run_scenario(settings, ...)`` chains a run with a what-if
+``gemeenten.parquet``, ``kaart.html``, ``rapport.html``, ``run.json``) into
+``settings.out_dir`` as one set (:func:`write_outputs`,
+:func:`~bereikbaar.output.files.output_set`): all replace the previous ones, or none.
+``run_scenario(settings, ...)`` chains a run with a what-if
 scenario and its outputs (what ``bereikbaar scenario`` does).
 """
 
@@ -162,7 +164,9 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
     ConfigError
         An input path is not set.
     InputError, NetworkError, OutputError
-        Bad input or an unwritable output folder; previous outputs stay intact.
+        Bad input, an unwritable output folder, or another run writing into it; the
+        previous output set stays as it was (nothing is replaced before all outputs
+        are written).
     """
     inputs = settings.inputs
     for name in ("network", "cells", "libraries", "gemeenten"):
@@ -421,6 +425,11 @@ def run_scenario(
     ``scenario_bibliotheken.csv``, ``scenario_kaart.html``
     (:func:`~bereikbaar.output.scenario.write_scenario`), plus
     ``scenario_locaties.csv`` with ``n_sites`` and ``sluitingseffect.csv`` with ``rank``.
+    Everything is computed before anything replaces an output: the baseline and a scenario
+    folder inside ``settings.out_dir`` are one output set
+    (:func:`~bereikbaar.output.files.output_set`), so a scenario that fails (an unknown id to
+    close) leaves the previous outputs as they were; a scenario folder elsewhere is its own
+    set, committed just before the baseline's.
 
     Parameters
     ----------

@@ -1,9 +1,11 @@
-"""Writing files: atomically, as Dutch Excel CSV, with safe names and no spreadsheet formulas.
+"""Writing files: atomically, as one set, as Dutch Excel CSV, with safe names and no formulas.
 
 The bottom of :mod:`bereikbaar.output` (with :mod:`~bereikbaar.output.style`). Every output
 file is first written to a hidden temp file in the destination folder and then moved over the
-destination with :func:`os.replace` (:func:`atomic_path`), so a failing run never leaves a
-half-written output and never clobbers the previous one.
+destination with :func:`os.replace` (:func:`atomic_path`), so no output is ever half written.
+A run's outputs together are an output set (:func:`output_set`): written into a stage folder
+beside the output folder and swapped with it in one step, so a failing run never leaves new
+outputs beside old ones and never clobbers the previous set.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import ctypes
 import ctypes.util
 import dataclasses
 import errno
-import fcntl
 import logging
 import os
 import re
@@ -368,6 +369,8 @@ def _lock_name(out: Path) -> Path:
 @contextlib.contextmanager
 def _locked(out: Path) -> Iterator[None]:
     """An exclusive, non-blocking ``flock`` on the lock file beside ``out``."""
+    import fcntl  # POSIX only; imported here so that the rest of this module works anywhere
+
     lock = _lock_name(out)
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -514,8 +517,28 @@ def _signals_deferred() -> Iterator[None]:
             )
 
 
+def _fsync(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush a stage's files and folders to disk, so a power cut after the swap loses nothing."""
+    for dirpath, _, filenames in os.walk(folder):
+        here = Path(dirpath)
+        for name in filenames:
+            if not (here / name).is_symlink():
+                _fsync(here / name)
+        _fsync(here)
+
+
 def _commit(stage: Path, out: Path) -> None:
     """Make ``stage`` the folder ``out``, atomically; the old set is removed afterwards."""
+    _fsync_tree(stage)
     if out.is_dir():
         _keep_old(out, stage)
         with contextlib.suppress(OSError):
@@ -524,6 +547,7 @@ def _commit(stage: Path, out: Path) -> None:
         if not out.exists():
             try:
                 stage.rename(out)
+                _fsync(out.parent)
                 return
             except OSError as err:  # created meanwhile: exchange with it
                 if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
@@ -545,6 +569,7 @@ def _commit(stage: Path, out: Path) -> None:
                 old.rename(out)  # undo: the previous set back in place
                 ready.rename(stage)
                 raise
+        _fsync(out.parent)
         shutil.rmtree(old, ignore_errors=True)
 
 

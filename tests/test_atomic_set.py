@@ -38,7 +38,7 @@ import pytest
 
 from bereikbaar import pipeline
 from bereikbaar.cli import main
-from bereikbaar.demo import write_demo_inputs
+from bereikbaar.examples.demo import DemoInputs
 from bereikbaar.exceptions import BereikbaarWarning, OutputError
 from bereikbaar.output import files
 from bereikbaar.output.files import atomic_path, output_set
@@ -101,11 +101,11 @@ class Region:
 
 
 @pytest.fixture(scope="module")
-def region(tmp_path_factory: pytest.TempPathFactory) -> Region:
+def region(tmp_path_factory: pytest.TempPathFactory, demo_inputs: DemoInputs) -> Region:
     root = tmp_path_factory.mktemp("set")
-    demo = write_demo_inputs(root / "raw")
+    demo = demo_inputs
     cells = gpd.read_file(demo.cells)
-    small = root / "raw" / "cells_small.gpkg"
+    small = root / "cells_small.gpkg"
     cells.iloc[np.r_[0:200, len(cells) - 200 : len(cells)]].to_file(small, driver="GPKG")
     base = Settings.from_toml(demo.config)
     settings = dataclasses.replace(

@@ -18,8 +18,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ..exceptions import BereikbaarWarning, InputError, where
-from .geocheck import Problems, check_in_netherlands
 from ..schema import CRS_RD, GEMEENTECODE, GEMEENTENAAM
+from .geocheck import Problems, check_in_netherlands
 from .tabular import find_column as find_column  # kept: the old public home
 from .tabular import normalise_gemeentecode as normalise_gemeentecode  # kept: the old home
 from .tabular import require_column

@@ -232,7 +232,10 @@ def check_in_netherlands(
     inside = _inside(x, y, box)
     if inside.all():
         return
-    extent = f"the Netherlands ({bbox_text(NL_EXTENT_RD)} in EPSG:28992, ± {EXTENT_SLACK_M / 1000:.0f} km)"
+    extent = (
+        f"the Netherlands ({bbox_text(NL_EXTENT_RD)} in EPSG:28992,"
+        f" ± {EXTENT_SLACK_M / 1000:.0f} km)"
+    )
     finite = np.isfinite(x) & np.isfinite(y)
     found = (
         bbox_text((x[finite].min(), y[finite].min(), x[finite].max(), y[finite].max()))
@@ -426,6 +429,6 @@ def declared_crs_of(path: Path) -> str:
         crs = pyogrio.read_info(path, **({"WRITE_GFS": "NO"} if name.endswith(".gml") else {}))[
             "crs"
         ]
-    except Exception:  # noqa: BLE001 - only for a message; the loader reported read errors
+    except Exception:  # only for a message; the loader has reported read errors
         return "unknown"
     return str(crs) if crs else "none (read as EPSG:28992)"

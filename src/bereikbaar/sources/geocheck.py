@@ -11,6 +11,7 @@ computed, and reports **every** problem at once, each with file, row and column:
   (:func:`likely_crs`).
 * :func:`check_network_extent`: the same for a road network (most of its nodes).
 * :func:`check_overlap`: the road network must reach the cells and the libraries.
+* :func:`check_cell_codes`: a cell's gemeentecode must be in the gemeenten file.
 * :class:`Problems`: collects the problems of one file and raises one error listing them.
 
 The extent is the European Netherlands only (the Caribbean municipalities Bonaire, Sint
@@ -20,24 +21,28 @@ Eustatius and Saba are not in RD New and have no CBS grid).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pyproj
+import shapely
 
 from ..engine.network import Network
-from ..exceptions import BereikbaarError, InputError, NetworkError, where
-from ..schema import CRS_RD
+from ..exceptions import BereikbaarError, BereikbaarWarning, InputError, NetworkError, where
+from ..schema import CRS_RD, GEMEENTECODE, GEMEENTENAAM, POPULATION
 
 __all__ = [
     "EXTENT_SLACK_M",
     "NL_EXTENT_RD",
     "Problems",
     "bbox_text",
+    "check_cell_codes",
     "check_in_netherlands",
     "check_network_extent",
     "check_overlap",
@@ -432,3 +437,88 @@ def declared_crs_of(path: Path) -> str:
     except Exception:  # only for a message; the loader has reported read errors
         return "unknown"
     return str(crs) if crs else "none (read as EPSG:28992)"
+
+
+def check_cell_codes(
+    cells: gpd.GeoDataFrame,
+    gemeenten: gpd.GeoDataFrame,
+    cells_path: object,
+    gemeenten_path: object,
+) -> None:
+    """Never drop cells silently: check the cells' gemeentecodes against the gemeenten.
+
+    A cell's own ``gemeentecode`` decides where it is counted. A code that is not in the
+    gemeenten file would drop the cell from every figure; when the cell lies inside one
+    of the file's gemeenten, those residents would silently be missing from it.
+
+    Parameters
+    ----------
+    cells
+        The cells (RD New), optionally with ``gemeentecode``.
+    gemeenten
+        All gemeenten of the gemeenten file (``gemeentecode``, ``gemeentenaam``).
+    cells_path, gemeenten_path
+        The two files (for the messages).
+
+    Raises
+    ------
+    InputError
+        Cells lying inside a gemeente of the file carry a code the file does not have;
+        the message names the codes, the number of cells and residents, the gemeenten
+        they lie in and the fix.
+
+    Warns
+    -----
+    BereikbaarWarning
+        Cells that lie outside every gemeente of the file (not aggregated; counted).
+    """
+    if len(cells) == 0:
+        return
+    known = set(gemeenten[GEMEENTECODE].astype(str))
+    names = dict(zip(gemeenten[GEMEENTECODE].astype(str), gemeenten[GEMEENTENAAM], strict=True))
+    if GEMEENTECODE in cells.columns:
+        given = cells[GEMEENTECODE]
+        filled = (given.notna() & (given.astype("string").str.strip() != "")).to_numpy(dtype=bool)
+        codes = given.astype("string").fillna("").to_numpy(dtype=object)
+    else:
+        filled = np.zeros(len(cells), dtype=bool)
+        codes = np.full(len(cells), "", dtype=object)
+    absent = filled & ~np.isin(codes, list(known))
+    geoms = gemeenten.to_crs(CRS_RD).geometry.to_numpy()
+    centres = shapely.centroid(cells.to_crs(CRS_RD).geometry.to_numpy())
+    tree = shapely.STRtree(geoms)
+    pts, gem = tree.query(centres, predicate="intersects")
+    located = np.full(len(cells), -1, dtype=np.int64)
+    located[pts[::-1]] = gem[::-1]  # the first gemeente where a centroid is on a border
+    pop = cells[POPULATION].to_numpy(dtype=float) if POPULATION in cells.columns else None
+
+    def residents(mask: np.ndarray) -> float:
+        return float(np.nansum(pop[mask])) if pop is not None else float("nan")
+
+    wrong = absent & (located >= 0)
+    if wrong.any():
+        bad_codes = sorted(set(codes[wrong]))
+        hosts = sorted({str(gemeenten[GEMEENTECODE].iloc[g]) for g in located[wrong]})
+        rows = ", ".join(str(r) for r in (np.flatnonzero(wrong)[:5] + 1))
+        shown = ", ".join(bad_codes[:5]) + (", …" if len(bad_codes) > 5 else "")
+        lie_in = ", ".join(f"{h} ({names[h]})" for h in hosts[:5]) + (
+            ", …" if len(hosts) > 5 else ""
+        )
+        msg = (
+            f"{where(cells_path, int(np.flatnonzero(wrong)[0]) + 1, GEMEENTECODE)}:"
+            f" {int(wrong.sum())} cells ({residents(wrong):.0f} residents; rows {rows}"
+            f"{', …' if wrong.sum() > 5 else ''}) have gemeentecode {shown}, which is not in"
+            f" {where(gemeenten_path)}, although they lie in {lie_in}; they would be left out"
+            " of every gemeente's figures. Fix: correct the codes, use gemeente boundaries of"
+            " the same year as the grid, or remove the gemeentecode column so that cells are"
+            " assigned by location"
+        )
+        raise InputError(msg)
+    lost = (absent | ~filled) & (located < 0)
+    if lost.any():
+        msg = (
+            f"{where(cells_path)}: {int(lost.sum())} of {len(cells)} cells"
+            f" ({residents(lost):.0f} residents) lie outside every gemeente of"
+            f" {where(gemeenten_path)} and are not counted in any gemeente"
+        )
+        warnings.warn(msg, BereikbaarWarning, stacklevel=2)

@@ -256,15 +256,15 @@ def check_in_netherlands(
         )
         raise InputError(msg)
     row_numbers = np.arange(1, len(x) + 1) if rows is None else np.asarray(rows)
-    problems = Problems(path, f"{what} outside {extent}")
+    problems = Problems(path, f"{what} outside the Netherlands")
     for i in np.flatnonzero(~inside):
-        label = f" ({labels[i]})" if labels is not None else ""
+        label = f"{labels[i]} " if labels is not None else ""
         problems.add(
             int(row_numbers[i]),
             column,
-            f"{label.strip()} at x={x[i]:.0f}, y={y[i]:.0f} m".strip(),
+            f"{label}lies outside the Netherlands, at x={x[i]:.0f}, y={y[i]:.0f} m",
         )
-    problems.fix = "remove these features or correct their coordinates"
+    problems.fix = f"the {what} must lie in {extent}; remove these rows or correct them"
     problems.raise_if_any()
 
 

@@ -20,6 +20,7 @@ Eustatius and Saba are not in RD New and have no CBS grid).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterable, Sequence
@@ -160,6 +161,11 @@ def likely_crs(raw_bounds: Sequence[float]) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=16)
+def _transformer(crs: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(crs, CRS_RD, always_xy=True)
+
+
 def _to_rd(
     crs: str, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -168,8 +174,7 @@ def _to_rd(
     if crs == "EPSG:4326" and (np.abs(y) > 90).any():
         nan = np.full(len(x), np.nan)
         return nan, nan
-    transformer = pyproj.Transformer.from_crs(crs, CRS_RD, always_xy=True)
-    tx, ty = transformer.transform(x, y, errcheck=False)
+    tx, ty = _transformer(crs).transform(x, y, errcheck=False)
     return np.asarray(tx, dtype=float), np.asarray(ty, dtype=float)
 
 
@@ -258,7 +263,7 @@ def check_in_netherlands(
     row_numbers = np.arange(1, len(x) + 1) if rows is None else np.asarray(rows)
     problems = Problems(path, f"{what} outside the Netherlands")
     for i in np.flatnonzero(~inside):
-        label = f"{labels[i]} " if labels is not None else ""
+        label = f"{labels[int(i)]} " if labels is not None else ""
         problems.add(
             int(row_numbers[i]),
             column,

@@ -219,7 +219,9 @@ def _check_junctions(
     n = len(lines)
     if n == 0:
         return
-    ends = np.array([[*ln.coords[0][:2], *ln.coords[-1][:2]] for ln in lines], dtype=float)
+    starts = shapely.get_coordinates(shapely.get_point(lines, 0))
+    stops = shapely.get_coordinates(shapely.get_point(lines, -1))
+    ends = np.hstack([starts, stops])
     table = pd.DataFrame(
         {
             "junction": np.concatenate([beg, end]),
@@ -232,9 +234,11 @@ def _check_junctions(
     table["ky"] = np.round(table["y"] / JUNCTION_TOLERANCE_M).astype(np.int64)
     votes = table.groupby(["junction", "kx", "ky"], sort=False)["x"].transform("size")
     top = votes.groupby(table["junction"]).transform("max")
-    spread_x = table.groupby("junction")["x"].transform(lambda v: v.max() - v.min())
-    spread_y = table.groupby("junction")["y"].transform(lambda v: v.max() - v.min())
-    disagree = np.hypot(spread_x, spread_y).to_numpy() > JUNCTION_TOLERANCE_M
+    by_junction = table.groupby("junction")
+    spread_x = by_junction["x"].transform("max") - by_junction["x"].transform("min")
+    spread_y = by_junction["y"].transform("max") - by_junction["y"].transform("min")
+    spread = np.hypot(spread_x.to_numpy(), spread_y.to_numpy())
+    disagree = spread > JUNCTION_TOLERANCE_M
     if not disagree.any():
         return
     winner = table[votes.to_numpy() == top.to_numpy()].groupby("junction")[["x", "y"]].first()
@@ -256,7 +260,6 @@ def _check_junctions(
         else np.array([f"row {i + 1}" for i in range(n)], dtype=object)
     )
     junction = table["junction"].to_numpy()
-    spread = np.hypot(spread_x, spread_y).to_numpy()
     problems = Problems(path, "wegvak ends that disagree with their junction ids")
     for i in np.flatnonzero(wrong[:n] | wrong[n:]):
         parts = []

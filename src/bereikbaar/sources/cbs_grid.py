@@ -402,9 +402,10 @@ def load_cbs_grid(
     ------
     InputError
         Missing, unreadable or empty file; no code or population column; a malformed,
-        duplicate or off-grid code (mixed 100/500 m); a non-numeric population; or a
-        geometry whose centroid lies outside the square of its code. The message names
-        the file, the 1-based row and the column.
+        duplicate or off-grid code (mixed 100/500 m); a cell outside the Netherlands
+        (every such row listed); a non-numeric population; or a geometry whose centroid
+        lies outside the square of its code. The message names the file, the 1-based row
+        and the column.
 
     Warns
     -----

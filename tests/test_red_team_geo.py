@@ -33,7 +33,7 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
-from hypothesis import given
+from hypothesis import given, settings
 
 from bereikbaar import pipeline
 from bereikbaar.cli import main
@@ -323,6 +323,13 @@ CASES: list[Case] = [
         column="gemeentecode",
         contains=("GM9005", "outside the Netherlands"),
     ),
+    Case(
+        "gem-missing-crs-names-the-crs-that-fits",
+        "gemeenten",
+        _gem(lambda g: g.set_crs(None, allow_override=True)),
+        InputError,
+        contains=("no CRS", "fit EPSG:28992 (RD New, metres)"),
+    ),
     # ---- geometry types (gemeenten)
     Case(
         "gem-multipoint",
@@ -565,7 +572,7 @@ def _check_message(case: Case, text: str, named: str) -> None:
 
 def test_catalogue_ids_unique() -> None:
     ids = [c.id for c in CASES]
-    assert len(ids) == len(set(ids)) == 26
+    assert len(ids) == len(set(ids)) == 27
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -708,3 +715,38 @@ def test_a_shifted_gemeente_is_accepted_exactly_inside_the_padded_extent(
             InputError, match=re.escape("file 'g.gpkg': the gemeente polygons do not lie")
         ):
             call()
+
+
+@settings(max_examples=25)
+@given(broken=st.sets(st.integers(0, 5), min_size=1), kind=st.sampled_from(["line", "point"]))
+def test_every_broken_row_is_reported(
+    broken: set[int], kind: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """However many gemeente rows are broken, one error lists each of them (row and code)."""
+    gdf = gpd.read_file(_DEMO_GEMEENTEN(tmp_path_factory))
+    for i in broken:
+        poly = shapely.get_parts(gdf.geometry.iloc[i])[0]
+        geom = shapely.LineString(poly.exterior.coords) if kind == "line" else poly.centroid
+        gdf = _set_geom(gdf, i, geom)
+    path = _write(gdf, tmp_path_factory.mktemp("gem") / "gem.gpkg")
+    with pytest.raises(InputError) as info:
+        load_gemeenten(path)
+    text = str(info.value)
+    first = min(broken)
+    assert f"gem.gpkg', row {first + 1}, column 'geometry'" in text
+    if len(broken) > 1:
+        assert f"{len(broken)} problems" in text
+    expected = "LineString" if kind == "line" else "Point"
+    for i in broken:
+        code = gdf["gemeentecode"].iloc[i]
+        assert f"{code}: a {expected} (expected a Polygon or MultiPolygon)" in text
+        assert f"row {i + 1}" in text
+
+
+_DEMO_CACHE: dict[str, Path] = {}
+
+
+def _DEMO_GEMEENTEN(factory: pytest.TempPathFactory) -> Path:  # noqa: N802 (a cached constant)
+    if "gem" not in _DEMO_CACHE:
+        _DEMO_CACHE["gem"] = write_demo_inputs(factory.mktemp("demo_prop")).gemeenten
+    return _DEMO_CACHE["gem"]

@@ -86,7 +86,6 @@ from .sources.geocheck import (
     check_cell_codes,
     check_network_extent,
     check_overlap,
-    declared_crs_of,
 )
 from .sources.geocode import Geocoder, PdokGeocoder, TableGeocoder
 from .sources.libraries import load_libraries
@@ -387,7 +386,7 @@ def _check_network(
     """NetworkError when the network lies outside the Netherlands or misses the other inputs."""
     inputs = settings.inputs
     path = Path(str(inputs.network))
-    check_network_extent(network, path, declared_crs_of(Path(path)))
+    check_network_extent(network, path)
     centres = shapely.centroid(cells.geometry.to_numpy())
     usable = full_service_mask(libraries) & ~(
         libraries.geometry.isna() | libraries.geometry.is_empty

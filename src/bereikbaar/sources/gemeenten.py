@@ -19,7 +19,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..exceptions import BereikbaarWarning, InputError, where
 from ..schema import CRS_RD, GEMEENTECODE, GEMEENTENAAM
-from .geocheck import Problems, check_in_netherlands
+from .geocheck import Problems, check_in_netherlands, likely_crs
 from .tabular import find_column as find_column  # kept: the old public home
 from .tabular import normalise_gemeentecode as normalise_gemeentecode  # kept: the old home
 from .tabular import require_column
@@ -228,7 +228,12 @@ def load_gemeenten(path: str | Path, *, stats: str | Path | None = None) -> gpd.
         f" (accepted names: {', '.join(NAME_ALIASES)}); pass stats= with a table that has one",
     )
     if gdf.crs is None:
-        msg = f"{where(path)}: the file has no CRS (expected e.g. EPSG:28992 or EPSG:4326)"
+        fits = likely_crs(gdf.total_bounds)
+        hint = f"; its coordinates fit {' or '.join(fits)}" if fits else ""
+        msg = (
+            f"{where(path)}: the file has no CRS (expected e.g. EPSG:28992 or EPSG:4326){hint};"
+            " save the file with its CRS"
+        )
         raise InputError(msg)
     if gdf.crs.is_geographic:
         minx, miny, maxx, maxy = gdf.total_bounds

@@ -273,7 +273,7 @@ def check_in_netherlands(
     problems.raise_if_any()
 
 
-def check_network_extent(network: Network, path: object, declared_crs: object) -> None:
+def check_network_extent(network: Network, path: Path) -> None:
     """Raise NetworkError when most of a road network lies outside the Netherlands.
 
     Parameters
@@ -281,9 +281,7 @@ def check_network_extent(network: Network, path: object, declared_crs: object) -
     network
         The network (RD New).
     path
-        Its file (for the message).
-    declared_crs
-        The CRS the file declares (OSM files: EPSG:4326).
+        Its file (for the message, with the CRS it declares: :func:`declared_crs_of`).
 
     Raises
     ------
@@ -306,7 +304,7 @@ def check_network_extent(network: Network, path: object, declared_crs: object) -
         f"{where(path)}: {int((~inside).sum())} of {network.n_nodes} road network nodes lie"
         f" outside the Netherlands ({bbox_text(NL_EXTENT_RD)} in EPSG:28992,"
         f" ± {EXTENT_SLACK_M / 1000:.0f} km); the network spans {found} in EPSG:28992"
-        f" (declared CRS {_crs_name(declared_crs)}); give a road network of the study"
+        f" (declared CRS {declared_crs_of(Path(path))}); give a road network of the study"
         " region, or declare the file's CRS correctly"
     )
     raise NetworkError(msg)
@@ -500,17 +498,23 @@ def check_cell_codes(
     def residents(mask: np.ndarray) -> float:
         return float(np.nansum(pop[mask])) if pop is not None else float("nan")
 
+    labels = cells.index.to_numpy()
+    file_rows = (
+        labels.astype(np.int64) + 1  # the loader's index is the file order
+        if np.issubdtype(labels.dtype, np.integer)
+        else np.arange(1, len(cells) + 1)
+    )
     wrong = absent & (located >= 0)
     if wrong.any():
         bad_codes = sorted(set(codes[wrong]))
         hosts = sorted({str(gemeenten[GEMEENTECODE].iloc[g]) for g in located[wrong]})
-        rows = ", ".join(str(r) for r in (np.flatnonzero(wrong)[:5] + 1))
+        rows = ", ".join(str(r) for r in file_rows[wrong][:5])
         shown = ", ".join(bad_codes[:5]) + (", …" if len(bad_codes) > 5 else "")
         lie_in = ", ".join(f"{h} ({names[h]})" for h in hosts[:5]) + (
             ", …" if len(hosts) > 5 else ""
         )
         msg = (
-            f"{where(cells_path, int(np.flatnonzero(wrong)[0]) + 1, GEMEENTECODE)}:"
+            f"{where(cells_path, int(file_rows[wrong][0]), GEMEENTECODE)}:"
             f" {int(wrong.sum())} cells ({residents(wrong):.0f} residents; rows {rows}"
             f"{', …' if wrong.sum() > 5 else ''}) have gemeentecode {shown}, which is not in"
             f" {where(gemeenten_path)}, although they lie in {lie_in}; they would be left out"

@@ -233,6 +233,11 @@ def _rewire(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame
 
 
+def _nan_vertex_nwb(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Row 4's second vertex becomes NaN."""
+    return _nan_vertex(frame, 3)
+
+
 def _lonlat_without_crs(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame.to_crs(4326).set_crs(None, allow_override=True)
 
@@ -459,6 +464,16 @@ CASES: list[Case] = [
         real=True,
     ),
     Case(
+        "real-nwb-nan-vertex",
+        "nwb",
+        _nwb(_nan_vertex_nwb),
+        InputError,
+        row=4,
+        column="geometry",
+        contains=("a vertex with a NaN or infinite coordinate",),
+        real=True,
+    ),
+    Case(
         "real-nwb-lonlat-without-crs",
         "run",
         _run_with("network", _nwb(_lonlat_without_crs, "wegvakken_lonlat.gpkg")),
@@ -572,7 +587,7 @@ def _check_message(case: Case, text: str, named: str) -> None:
 
 def test_catalogue_ids_unique() -> None:
     ids = [c.id for c in CASES]
-    assert len(ids) == len(set(ids)) == 27
+    assert len(ids) == len(set(ids)) == 28
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

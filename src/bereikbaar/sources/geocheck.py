@@ -57,7 +57,7 @@ NL_EXTENT_RD: Final[Bounds] = (-7_000.0, 289_000.0, 300_000.0, 629_000.0)
 """(xmin, ymin, xmax, ymax) of the European Netherlands in RD New (EPSG:28992), metres.
 
 The customary RD box of the Netherlands (land, the Wadden islands and the coastal
-waters; Cadzand at x ≈ 13 km, Vaals at y ≈ 307 km, the German border near Losser at
+waters; Cadzand at x ≈ 13 km, the south of Limburg at y ≈ 307 km, the border near Denekamp at
 x ≈ 278 km, Rottumeroog at y ≈ 620 km). The BES islands are not included."""
 
 EXTENT_SLACK_M: Final = 30_000.0

@@ -17,6 +17,7 @@ traffic). Lengths are the geometry length in RD New (EPSG:28992, metres).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -129,7 +130,10 @@ def read_wegvakken(path: str | Path) -> gpd.GeoDataFrame:
         options["WRITE_GFS"] = "NO"
     try:
         layer = None if is_gml else _pick_layer(path)
-        frame = pyogrio.read_dataframe(path, layer=layer, **options)
+        with warnings.catch_warnings():
+            # a NaN vertex: reported with its row by _lines
+            warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+            frame = pyogrio.read_dataframe(path, layer=layer, **options)
     except InputError:
         raise
     except Exception as err:  # pyogrio raises DataSourceError, DataLayerError, …
@@ -180,22 +184,32 @@ def _directions(frame: pd.DataFrame, path: Path) -> np.ndarray:
 
 
 def _lines(frame: gpd.GeoDataFrame, path: Path) -> np.ndarray:
+    """The wegvak lines (2D); InputError listing every row that is not a finite line."""
     geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
     out = np.empty(len(geoms), dtype=object)
+    problems = Problems(path, "wegvak geometries that are not lines")
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    not_finite = np.zeros(len(geoms), dtype=bool)
+    not_finite[index[~np.isfinite(coords).all(axis=1)]] = True
     for i, g in enumerate(geoms):
         if g is None or g.is_empty:
-            msg = f"{where(path, i + 1, 'geometry')}: empty geometry (expected a LineString)"
-            raise InputError(msg)
+            problems.add(i + 1, "geometry", "empty geometry (expected a LineString)")
+            continue
+        if not_finite[i]:
+            problems.add(i + 1, "geometry", "a vertex with a NaN or infinite coordinate")
+            continue
         if g.geom_type == "MultiLineString":
             merged = shapely.line_merge(g)
             if merged.geom_type != "LineString":
-                coords = [c for part in g.geoms for c in part.coords]
-                merged = shapely.LineString(coords)
+                parts = [c for part in g.geoms for c in part.coords]
+                merged = shapely.LineString(parts)
             g = merged
         if g.geom_type != "LineString":
-            msg = f"{where(path, i + 1, 'geometry')}: a {g.geom_type} (expected a LineString)"
-            raise InputError(msg)
+            problems.add(i + 1, "geometry", f"a {g.geom_type} (expected a LineString)")
+            continue
         out[i] = shapely.force_2d(g)
+    problems.fix = "correct or remove these wegvakken"
+    problems.raise_if_any()
     return out
 
 

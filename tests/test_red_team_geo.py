@@ -242,6 +242,18 @@ def _lonlat_without_crs(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame.to_crs(4326).set_crs(None, allow_override=True)
 
 
+def _libraries_in_amsterdam(good: Good, tmp: Path) -> Path:
+    """The demo branch list with every coordinate moved to Amsterdam (lat 52.37, lon 4.89)."""
+    rows = [line.split(";") for line in good.demo.libraries.read_text("utf-8").splitlines()]
+    lat, lon = rows[0].index("lat"), rows[0].index("lon")
+    for n, row in enumerate(rows[1:]):
+        if row[lat].strip():
+            row[lat], row[lon] = f"{52.37 + n * 0.001:.6f}", f"{4.89 + n * 0.001:.6f}"
+    path = tmp / "bibliotheken_amsterdam.csv"
+    path.write_text("\n".join(";".join(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
 def _config(good: Good, tmp: Path, *, extra: str = "", **replace: Path) -> Path:
     paths = {
         "network": good.demo.network,
@@ -526,6 +538,15 @@ CASES: list[Case] = [
         contains=("does not overlap the cells", "x 123491..124539, y 483583..484522 m"),
         real=True,
     ),
+    Case(
+        "libraries-of-another-region",
+        "run",
+        _run_with("libraries", _libraries_in_amsterdam),
+        NetworkError,
+        named="bibliotheken_amsterdam.csv",
+        # lat 52.37.., lon 4.89.. is RD x 121138, y 487018 (pyproj); the cells are not named
+        contains=("does not overlap the full-service libraries", "x 121138..121896, y 487018"),
+    ),
     # ---- study area
     Case(
         "study-unknown-code",
@@ -587,7 +608,7 @@ def _check_message(case: Case, text: str, named: str) -> None:
 
 def test_catalogue_ids_unique() -> None:
     ids = [c.id for c in CASES]
-    assert len(ids) == len(set(ids)) == 28
+    assert len(ids) == len(set(ids)) == 29
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -427,7 +427,19 @@ class Problems:
 
 
 def declared_crs_of(path: Path) -> str:
-    """The CRS a road network file declares, for messages (OSM files are always WGS84)."""
+    """The CRS a road network file declares, for messages.
+
+    Parameters
+    ----------
+    path
+        A road network file: OSM (always WGS84) or NWB wegvakken (GML, GeoPackage, ...).
+
+    Returns
+    -------
+    str
+        ``"EPSG:4326 (OSM)"``, the declared CRS (``"EPSG:28992"``), ``"none (read as
+        EPSG:28992)"`` or ``"unknown"`` when the file cannot be inspected.
+    """
     name = path.name.lower()
     if not name.endswith((".gml", ".gpkg", ".shp", ".shp.zip", ".geojson")):
         return "EPSG:4326 (OSM)"

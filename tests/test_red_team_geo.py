@@ -37,7 +37,7 @@ from hypothesis import given, settings
 
 from bereikbaar import pipeline
 from bereikbaar.cli import main
-from bereikbaar.examples.demo import DemoInputs, write_demo_inputs
+from bereikbaar.examples.demo import DemoInputs
 from bereikbaar.exceptions import (
     BereikbaarError,
     BereikbaarWarning,
@@ -65,14 +65,12 @@ class Good:
 
 
 @pytest.fixture(scope="module")
-def good(tmp_path_factory: pytest.TempPathFactory) -> Good:
-    folder = tmp_path_factory.mktemp("demo")
-    demo = write_demo_inputs(folder)
-    cells = gpd.read_file(demo.cells)
+def good(demo_inputs: DemoInputs, tmp_path_factory: pytest.TempPathFactory) -> Good:
+    cells = gpd.read_file(demo_inputs.cells)
     keep = cells.iloc[np.r_[0:150, len(cells) - 150 : len(cells)]]
-    small = folder / "cells_small.gpkg"
+    small = tmp_path_factory.mktemp("demo-cut") / "cells_small.gpkg"
     keep.to_file(small, driver="GPKG", layer="vierkant_100m_2024")
-    return Good(demo, small, None)
+    return Good(demo_inputs, small, None)
 
 
 Maker = Callable[[Good, Path], Path]
@@ -756,10 +754,13 @@ def test_a_shifted_gemeente_is_accepted_exactly_inside_the_padded_extent(
 @settings(max_examples=25)
 @given(broken=st.sets(st.integers(0, 5), min_size=1), kind=st.sampled_from(["line", "point"]))
 def test_every_broken_row_is_reported(
-    broken: set[int], kind: str, tmp_path_factory: pytest.TempPathFactory
+    broken: set[int],
+    kind: str,
+    demo_inputs: DemoInputs,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """However many gemeente rows are broken, one error lists each of them (row and code)."""
-    gdf = gpd.read_file(_DEMO_GEMEENTEN(tmp_path_factory))
+    gdf = gpd.read_file(demo_inputs.gemeenten)
     for i in broken:
         poly = shapely.get_parts(gdf.geometry.iloc[i])[0]
         geom = shapely.LineString(poly.exterior.coords) if kind == "line" else poly.centroid
@@ -777,12 +778,3 @@ def test_every_broken_row_is_reported(
         code = gdf["gemeentecode"].iloc[i]
         assert f"{code}: a {expected} (expected a Polygon or MultiPolygon)" in text
         assert f"row {i + 1}" in text
-
-
-_DEMO_CACHE: dict[str, Path] = {}
-
-
-def _DEMO_GEMEENTEN(factory: pytest.TempPathFactory) -> Path:  # noqa: N802 (a cached constant)
-    if "gem" not in _DEMO_CACHE:
-        _DEMO_CACHE["gem"] = write_demo_inputs(factory.mktemp("demo_prop")).gemeenten
-    return _DEMO_CACHE["gem"]

@@ -49,6 +49,8 @@ from .exceptions import (
 )
 from .output.dossier import write_dossier
 from .output.files import atomic_path, output_set, write_excel_csv
+from .output.maps import make_map, write_map
+from .output.scenario import write_scenario
 from .output.tables import write_tables
 from .result import RunResult
 from .scenarios import (
@@ -359,8 +361,6 @@ def _write_set(
         if cbs_table is not None:
             path = out / "vergelijking_cbs.csv"
             outputs["vergelijking_cbs"] = write_comparison(path, cbs_table)
-        from .output.maps import make_map, write_map  # folium: only when the map is drawn
-
         fmap = make_map(
             result.cells,
             result.summary,
@@ -486,8 +486,6 @@ def run_scenario(
         closures = None
         if rank:
             closures = closure_impact(res, settings=settings, scheduler=scheduler)
-        from .output.scenario import write_scenario  # folium: only when a scenario is written
-
         with output_set(out) as scen:
             outputs = write_scenario(res, scen.path)
             if sites is not None:

@@ -39,7 +39,7 @@ PAYLOADS = {
     "exec": "{{ cycler.__init__.__globals__.os.makedirs('" + PWN + "') }}JX4",
     "raw": "{% raw %}JX5{% endraw %}",
 }
-RENDERED = ("QQQJX1", "IFJX2", "NoneJX4")
+RENDERED = ("QQQJX1", "IFJX2", "NoneJX4", "PPPJX7")
 TERMINAL = "\x1b]0;gekaapt\x07\x1b[2JTermJX6"
 
 
@@ -50,12 +50,21 @@ class Injected:
     proc: subprocess.CompletedProcess[str]
 
 
+PLACE_PAYLOAD = "Plaats {{ 'P' * 3 }}JX7"
+"""The name of every OSM place node (labels on the map)."""
+
+
 def _rewrite_osm_names(src: Path, dst: Path, name: str) -> int:
-    """Copy of an OSM PBF with the ``name`` of every named road replaced by ``name``."""
+    """Copy of an OSM PBF with the ``name`` of every named road replaced by ``name``
+    (and of every place node by :data:`PLACE_PAYLOAD`)."""
     count = 0
     with osmium.SimpleWriter(str(dst)) as writer:
         for obj in osmium.FileProcessor(str(src)):
-            if obj.is_way() and "name" in obj.tags:
+            if obj.is_node() and "place" in obj.tags:
+                tags = dict(obj.tags)
+                tags["name"] = PLACE_PAYLOAD
+                writer.add(obj.replace(tags=tags))
+            elif obj.is_way() and "name" in obj.tags:
                 tags = dict(obj.tags)
                 tags["name"] = name
                 writer.add(obj.replace(tags=tags))
@@ -135,6 +144,14 @@ def test_outputs_carry_every_payload_literally(injected: Injected, name: str) ->
         assert any(form in text for form in _forms(payload)), f"{name}: payload {key} missing"
     for rendered in RENDERED:
         assert rendered not in text, f"{name}: a template rendered {rendered!r}"
+
+
+def test_place_names_are_map_labels_as_data(injected: Injected) -> None:
+    """OSM place names become map labels: JSON data set as DOM text, never rendered."""
+    assert injected.proc.returncode == 0, injected.proc.stderr
+    text = (injected.out / "kaart.html").read_text(encoding="utf-8")
+    assert json.dumps(PLACE_PAYLOAD)[1:-1] in text
+    assert "PPPJX7" not in text
 
 
 def test_no_output_file_holds_a_rendered_payload(injected: Injected) -> None:

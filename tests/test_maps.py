@@ -287,14 +287,16 @@ def test_map_html(
     text = path.read_text(encoding="utf-8")
 
     for label in (
-        "Afstand tot een volwaardige bibliotheek",
+        "Afstand per auto tot een volwaardige bibliotheek · drempel 5 km",
         "Bron: CBS, © OpenStreetMap-bijdragers, KB",
         "0–1 km",
         "3–5 km",
-        "&gt; 5 km",
+        "5–10 km",
+        "&gt; 15 km",
         "niet bereikbaar",
         "Gemiddelde afstand per gemeente",
-        "Gemeenten met te grote afstand",
+        "Gemeenten met een oordeel (te groot, onvolledig)",
+        "gemeente: afstand te groot",
         "Afstand per bewoond vierkant",
         "Volwaardige bibliotheken",
         "Aandeel verder dan 5 km",
@@ -338,11 +340,12 @@ def test_map_html(
     uris = _RASTER_URI.findall(text)
     assert len(uris) == 1
     indices, _ = _decode_png(base64.b64decode(uris[0]))
-    raster = maps.rasterize_cells(cells, bins_km=(1, 2, 3, 5))
+    raster = maps.rasterize_cells(cells, bins_km=(1, 2, 3, 5, 10, 15))
     assert raster is not None
     assert np.array_equal(indices, raster.indices)
-    # 6 populated cells in 5 classes: 0-1 (400 m), 1-2, 2-3, 3-5, > 5 km, unreachable.
-    assert set(np.unique(indices).tolist()) == {0, 1, 2, 3, 4, 5, 6}
+    # 6 populated cells in 5 of the 7 classes: 0-1 (400 m), 1-2, 2-3, 3-5, 5-10 km, and
+    # unreachable (palette index 1 + 7 classes = 8); 0 is transparent.
+    assert set(np.unique(indices).tolist()) == {0, 1, 2, 3, 4, 5, 8}
 
 
 def test_threshold_becomes_class_bound(
@@ -475,7 +478,7 @@ def test_map_of_real_gemeenten_and_rijnmond_cells(tmp_path: Path, shared_data: P
     uri = _RASTER_URI.findall(text)[0]
     indices, _ = _decode_png(base64.b64decode(uri))
     # Every populated cell class shows up (0-1 km near the station … unreachable far away).
-    assert set(np.unique(indices).tolist()) == {0, 1, 2, 3, 4, 5, 6}
+    assert set(np.unique(indices).tolist()) == set(range(9))
     assert len(uri) / len(cells) < 15_000_000 / 400_000  # raster scales to 400,000 cells
     assert path.stat().st_size < 3_000_000
 
@@ -489,12 +492,13 @@ def test_missing_flags_count_as_false(
     libraries = libraries.assign(full_service=[np.nan, False, False, True, True])
     html_text = maps.make_map(cells, summary, libraries).get_root().render()
     assert len(re.findall(r'"id":\s*"f\d+"', html_text)) == 1  # only GM0002 outlined
-    assert html_text.count("Afstand te groot") == 2  # its tooltip and popup
+    # its tooltip and popup, on the fill and on the outline
+    assert html_text.count("Afstand te groot") == 4
     assert html_text.count("(volwaardige bibliotheek)") == 0  # the L1 marker lost its flag
-    raster = maps.rasterize_cells(cells, bins_km=(1, 2, 3, 5))
+    raster = maps.rasterize_cells(cells, bins_km=(1, 2, 3, 5, 10, 15))
     assert raster is not None
     to_wgs = pyproj.Transformer.from_crs(RD, "EPSG:4326", always_xy=True)
-    assert _pixel(raster, *to_wgs.transform(150050, 449950)) == 6  # reachable None → grey
+    assert _pixel(raster, *to_wgs.transform(150050, 449950)) == 8  # reachable None → grey
 
 
 # --------------------------------------------------------------------------- offline pages
@@ -519,7 +523,8 @@ def test_make_map_inlines_every_script_and_stylesheet(
     assert "leaflet-search@2.9.7/dist/leaflet-search.min.js (folium-offline)" in text
     # No icon fonts: the branches are SVG pictograms.
     assert "fontawesome" not in text
-    assert "<title>Afstand tot een volwaardige bibliotheek</title>" in text
+    assert "<title>Afstand per auto tot een volwaardige bibliotheek · drempel 5 km</title>" in text
+    assert '<html lang="nl">' in text
     # The notebook display of the same map is self-contained too.
     assert not _EXTERNAL.search(html_lib.unescape(m._repr_html_()))
 

@@ -50,6 +50,7 @@ from .output.dossier import write_dossier
 from .output.files import atomic_path, remove_stale_temp_files, write_excel_csv
 from .output.maps import make_map, write_map
 from .output.scenario import write_scenario
+from .output.style import peiljaar_of
 from .output.tables import write_tables
 from .result import RunResult
 from .scenarios import (
@@ -80,6 +81,7 @@ from .schema import (
 from .settings import Settings
 from .sources.cbs_grid import load_cbs_grid
 from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM
+from .sources.context import load_context
 from .sources.gemeenten import load_gemeenten
 from .sources.geocode import Geocoder, PdokGeocoder, TableGeocoder
 from .sources.libraries import load_libraries
@@ -135,7 +137,9 @@ def _geocoder(settings: Settings) -> Iterator[Any]:
         yield None
 
 
-def run(settings: Settings, *, progress: Callable[[str], None] | None = None) -> RunResult:
+def run(
+    settings: Settings, *, progress: Callable[[str], None] | None = None, demo: bool = False
+) -> RunResult:
     """Run the whole pipeline for one study area and write its outputs.
 
     Parameters
@@ -145,6 +149,9 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
     progress
         Called with the Dutch name of each stage as it starts (the CLI passes a
         progress bar); ``None`` for silence.
+    demo
+        The inputs are the fictional demo region (:mod:`bereikbaar.examples.demo`): the map
+        and the dossier say so.
 
     Returns
     -------
@@ -218,7 +225,19 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
             if cbs_stats is not None:
                 path = out / "vergelijking_cbs.csv"
                 outputs["vergelijking_cbs"] = write_comparison(path, cbs_table)
-            fmap = make_map(cells, summary, libraries, threshold_km=settings.flag_rule.threshold_km)
+            context = load_context(inputs.network)
+            fmap = make_map(
+                cells,
+                summary,
+                libraries,
+                threshold_km=settings.flag_rule.threshold_km,
+                bins_km=settings.km_classes,
+                mode=settings.mode,
+                peiljaar=peiljaar_of(settings.peiljaar, inputs.cells),
+                demo=demo,
+                roads=context.roads,
+                places=context.places,
+            )
             outputs["kaart"] = write_map(fmap, out / "kaart.html")
     other = [w for w in caught if not issubclass(w.category, BereikbaarWarning)]
     for w in other:  # not ours: pass on unchanged

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import html as html_lib
+import io
 import json
 import math
 import re
 import shutil
-import struct
 import subprocess
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import pyproj
 import pytest
 import shapely
 from numpy.typing import NDArray
+from PIL import Image
 from shapely.geometry import Point, box
 
 from bereikbaar import maps
@@ -127,29 +127,18 @@ def libraries() -> gpd.GeoDataFrame:
 
 
 def _decode_png(data: bytes) -> tuple[NDArray[np.uint8], list[tuple[int, ...]]]:
-    """Minimal decoder for the 8-bit palette PNGs that encode_png writes (filter 0 only)."""
+    """Palette indices and RGBA palette of an 8-bit palette PNG (read with Pillow)."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, plte, trns = 8, b"", b"", b""
-    width = height = 0
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
-        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
-        if kind == b"IHDR":
-            width, height, depth, colour_type = struct.unpack(">IIBB", body[:10])
-            assert (depth, colour_type) == (8, 3)
-        elif kind == b"PLTE":
-            plte = body
-        elif kind == b"tRNS":
-            trns = body
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(height, width + 1)
-    assert (raw[:, 0] == 0).all()
-    palette = [(*plte[3 * k : 3 * k + 3], trns[k]) for k in range(len(plte) // 3)]
-    return raw[:, 1:], palette
+    image = Image.open(io.BytesIO(data))
+    assert image.mode == "P"
+    rgb = image.getpalette() or []
+    n = len(rgb) // 3
+    given = image.info.get("transparency", b"")
+    if isinstance(given, int):  # one fully transparent index
+        given = bytes(255 if k != given else 0 for k in range(n))
+    alpha = bytes(given) + b"\xff" * (n - len(given))
+    palette = [(*rgb[3 * k : 3 * k + 3], alpha[k]) for k in range(n)]
+    return np.asarray(image, dtype=np.uint8), palette
 
 
 def _merc(lon: float, lat: float) -> tuple[float, float]:

@@ -343,3 +343,68 @@ def test_kaart_reads_offline(
     finally:
         page.close()
     _check_offline(visit)
+
+
+def _headings(html_text: str) -> set[str]:
+    from html.parser import HTMLParser
+
+    found: set[str] = set()
+
+    class Collect(HTMLParser):
+        depth = 0
+        text = ""
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag in ("h1", "h2", "h3"):
+                self.depth, self.text = 1, ""
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("h1", "h2", "h3") and self.depth:
+                found.add(" ".join(self.text.split()))
+                self.depth = 0
+
+        def handle_data(self, data: str) -> None:
+            if self.depth:
+                self.text += data
+
+    Collect().feed(html_text)
+    return found
+
+
+def test_rapport_pdf_pages(
+    demo_run: RunResult, shots: Path, record_property: Callable[[str, object], None]
+) -> None:
+    """rapport.pdf (A4, printed by Chromium): a new page per flagged gemeente, no page under
+    a quarter full but the last, no heading left at the bottom of a page."""
+    import numpy as np
+    import pypdfium2
+
+    pdf_path = demo_run.outputs.get("rapport_pdf")
+    assert pdf_path is not None and Path(pdf_path).is_file()  # chromium is installed here
+    headings = _headings(Path(demo_run.outputs["rapport"]).read_text(encoding="utf-8"))
+    assert "Kernfeiten" in headings
+    doc = pypdfium2.PdfDocument(str(pdf_path))
+    pages: list[tuple[list[str], float]] = []
+    try:
+        for k, page in enumerate(doc):
+            width, height = page.get_size()
+            assert (round(width), round(height)) == (595, 842)  # A4 in points
+            text = page.get_textpage().get_text_range()
+            lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+            image = page.render(scale=1.5).to_pil()
+            image.save(shots / f"rapport_p{k + 1}.png")
+            record_property(f"screenshot_rapport_p{k + 1}", str(shots / f"rapport_p{k + 1}.png"))
+            grey = np.asarray(image.convert("L"))
+            ink = np.flatnonzero((grey < 200).any(axis=1))
+            used = (ink.max() - ink.min()) / grey.shape[0] if len(ink) else 0.0
+            pages.append((lines, float(used)))
+    finally:
+        doc.close()
+    print("rapport.pdf pages (share of the page height used):", [round(u, 2) for _, u in pages])
+    record_property("rapport_pdf_pages", len(pages))
+    firsts = [lines[0] if lines else "" for lines, _ in pages]
+    for name, code in demo_run.flagged[["gemeentenaam", "gemeentecode"]].itertuples(index=False):
+        assert f"{name} ({code})" in firsts, (name, firsts)
+    for k, (lines, used) in enumerate(pages[:-1]):
+        assert used >= 0.25, (k + 1, used)
+        assert lines and lines[-1] not in headings, (k + 1, lines[-1])

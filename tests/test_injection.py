@@ -20,6 +20,7 @@ from pathlib import Path
 import branca.element
 import folium
 import geopandas as gpd
+import markupsafe
 import osmium
 import pyogrio
 import pytest
@@ -125,9 +126,15 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> Injected:
 
 
 def _forms(payload: str) -> tuple[str, ...]:
-    """The payload as it may appear in a file: raw, HTML-escaped, JSON-escaped."""
+    """The payload as it may appear in a file: raw, HTML-escaped (Python's or Jinja's
+    autoescape), JSON-escaped."""
     as_json = json.dumps(payload)[1:-1]
-    return (payload, html.escape(payload), html.escape(payload, quote=False), as_json)
+    escaped = (
+        html.escape(payload),
+        html.escape(payload, quote=False),
+        str(markupsafe.escape(payload)),
+    )
+    return (payload, *escaped, as_json)
 
 
 def test_run_succeeds_and_runs_nothing(injected: Injected) -> None:
@@ -152,6 +159,17 @@ def test_place_names_are_map_labels_as_data(injected: Injected) -> None:
     text = (injected.out / "kaart.html").read_text(encoding="utf-8")
     assert json.dumps(PLACE_PAYLOAD)[1:-1] in text
     assert "PPPJX7" not in text
+
+
+def test_dossier_site_names_and_map_labels_are_data(injected: Injected) -> None:
+    """Street names (suggested sites) and names drawn in the dossier's SVG maps are text."""
+    assert injected.proc.returncode == 0, injected.proc.stderr
+    text = (injected.out / "rapport.html").read_text(encoding="utf-8")
+    street = str(markupsafe.escape(PAYLOADS["exec"]))
+    assert street in text  # a suggested site named after its (renamed) street
+    assert "<svg" in text and "NoneJX4" not in text
+    # every gemeente name is drawn as SVG text, escaped by matplotlib's writer
+    assert text.count("JX1") >= 2
 
 
 def test_no_output_file_holds_a_rendered_payload(injected: Injected) -> None:

@@ -81,7 +81,7 @@ from .schema import (
 from .settings import Settings
 from .sources.cbs_grid import load_cbs_grid
 from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM
-from .sources.context import load_context
+from .sources.context import load_context, street_names_near
 from .sources.gemeenten import load_gemeenten
 from .sources.geocode import Geocoder, PdokGeocoder, TableGeocoder
 from .sources.libraries import load_libraries
@@ -277,9 +277,24 @@ def run(
     t0 = time.perf_counter()
     run_result = RunResult(cells, summary, libraries, network, outputs, provenance, settings)
     sites = _suggested_sites(run_result, settings)
+    if sites is not None and len(sites):  # named by their nearest street and place
+        names = street_names_near(inputs.network, sites.geometry, places=context.places)
+        sites = sites.assign(locatie=names)
     outputs["rapport"] = write_dossier(
-        settings.out_dir, cells, summary, libraries, settings, provenance=provenance, sites=sites
+        settings.out_dir,
+        cells,
+        summary,
+        libraries,
+        settings,
+        provenance=provenance,
+        sites=sites,
+        roads=context.roads,
+        demo=demo,
+        pdf=True,
     )
+    pdf_path = Path(settings.out_dir) / "rapport.pdf"
+    if pdf_path.is_file():
+        outputs["rapport_pdf"] = pdf_path
     timings["rapport schrijven"] = round(time.perf_counter() - t0, 3)
     run_json = Path(settings.out_dir) / "run.json"
     with atomic_path(run_json) as tmp:

@@ -172,6 +172,27 @@ def test_dossier_site_names_and_map_labels_are_data(injected: Injected) -> None:
     assert text.count("JX1") >= 2
 
 
+def test_workbook_holds_payloads_as_text(injected: Injected) -> None:
+    """bereikbaar.xlsx: every input text is a text cell, never a formula, never rendered."""
+    import openpyxl
+
+    assert injected.proc.returncode == 0, injected.proc.stderr
+    book = openpyxl.load_workbook(injected.out / "bereikbaar.xlsx")
+    texts = []
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
+                if isinstance(cell.value, str):
+                    texts.append(cell.value)
+    joined = "\n".join(texts)
+    for key, payload in PAYLOADS.items():
+        assert payload in joined, key
+    for rendered in RENDERED:
+        assert rendered not in joined
+    assert "TermJX6" in joined and "\x1b" not in joined  # control characters dropped
+
+
 def test_no_output_file_holds_a_rendered_payload(injected: Injected) -> None:
     assert injected.proc.returncode == 0, injected.proc.stderr
     for path in injected.out.rglob("*"):

@@ -92,7 +92,13 @@ def test_write_tables_files(
 ) -> None:
     out = tmp_path / "run" / "a"
     written = report.write_tables(out, cells, summary, libraries)
-    assert set(written) == {"gemeenten.csv", "gemeenten.parquet", "gemeenten.gpkg", "cells.gpkg"}
+    assert set(written) == {
+        "gemeenten.csv",
+        "gemeenten.parquet",
+        "gemeenten.gpkg",
+        "cells.gpkg",
+        "bereikbaar.xlsx",
+    }
     assert all(p.is_file() and p.parent == out for p in written.values())
     assert sorted(p.name for p in out.iterdir()) == sorted(written)  # no temp files left
 
@@ -101,17 +107,23 @@ def test_write_tables_files(
     assert pyogrio.list_layers(written["cells.gpkg"])[:, 0].tolist() == ["cells"]
     gem = gpd.read_file(written["gemeenten.gpkg"], layer="gemeenten")
     assert gem.crs is not None and gem.crs.to_epsg() == 28992
-    assert gem["gemeentecode"].tolist() == ["GM0001", "GM0002", "GM0003"]
+    # the GeoPackage's fields carry the CSV's Dutch headers
+    csv_header = (out / "gemeenten.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert [c for c in gem.columns if c != "geometry"] == csv_header.split(";")
+    assert gem["Gemeentecode"].tolist() == ["GM0001", "GM0002", "GM0003"]
     assert gem.geometry.area.tolist() == [2_000_000.0] * 3
     libs = gpd.read_file(written["gemeenten.gpkg"], layer="bibliotheken")
     assert len(libs) == 3
+    assert {"Bibliotheek-id", "Naam", "Volwaardig"} <= set(libs.columns)
     assert libs.geometry.isna().sum() == 1
     got_cells = gpd.read_file(written["cells.gpkg"], layer="cells")
     assert got_cells["cell_id"].tolist() == cells["cell_id"].tolist()
     assert got_cells["reachable"].tolist() == [True, True, False]
 
-    table = pd.read_parquet(written["gemeenten.parquet"])
-    assert table.columns.tolist() == [
+    table = gpd.read_parquet(written["gemeenten.parquet"])  # GeoParquet
+    assert table.crs is not None and table.crs.to_epsg() == 28992
+    assert table.geometry.area.tolist() == [2_000_000.0] * 3
+    assert table.columns.tolist()[:-1] == [
         "gemeentecode",
         "gemeentenaam",
         "population",
@@ -126,7 +138,45 @@ def test_write_tables_files(
     ]
     assert table["te_groot"].dtype == bool
     assert table["gemeentenaam"].iloc[0] == '=HYPERLINK("http://x")'  # raw in Parquet
-    assert b"geo" not in (pq.read_schema(written["gemeenten.parquet"]).metadata or {})
+    assert b"geo" in (pq.read_schema(written["gemeenten.parquet"]).metadata or {})
+
+
+def test_workbook_for_excel(
+    tmp_path: Path,
+    cells: gpd.GeoDataFrame,
+    summary: gpd.GeoDataFrame,
+    libraries: gpd.GeoDataFrame,
+) -> None:
+    import openpyxl
+
+    from bereikbaar.settings import Settings
+
+    written = report.write_tables(tmp_path, cells, summary, libraries, settings=Settings())
+    book = openpyxl.load_workbook(written["bereikbaar.xlsx"])
+    assert book.sheetnames == ["Gemeenten", "Bibliotheken", "Instellingen"]
+    sheet = book["Gemeenten"]
+    headers = [c.value for c in sheet[1]]
+    assert headers[:4] == ["Gemeentecode", "Gemeente", "Inwoners", "Gemiddelde afstand (km)"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(headers))}4"
+    col = {h: k for k, h in enumerate(headers, start=1)}
+    km = sheet.cell(row=3, column=col["Gemiddelde afstand (km)"])
+    assert km.value == pytest.approx(summary["mean_distance_km"].iloc[1])  # a number, 6.2
+    assert km.number_format == "0.0"
+    share = sheet.cell(row=3, column=col["Aandeel inwoners boven drempel (0-1)"])
+    assert share.value == pytest.approx(0.625) and share.number_format == "0.0%"
+    people = sheet.cell(row=2, column=col["Inwoners"])
+    assert people.value == 12345 and people.number_format == "#,##0"
+    assert sheet.cell(row=3, column=col["Te groot"]).value == "ja"
+    # a name that Excel would run as a formula is text, neutralised as in the CSV
+    name = sheet.cell(row=2, column=col["Gemeente"])
+    assert name.data_type == "s" and name.value == '\'=HYPERLINK("http://x")'
+    assert book["Bibliotheken"].cell(row=1, column=1).value == "Bibliotheek-id"
+    settings_rows = {
+        r[0]: r[1] for r in book["Instellingen"].iter_rows(min_row=2, values_only=True)
+    }
+    assert settings_rows["Drempel (km)"] == 5.0
+    assert settings_rows["Vervoerswijze"] == "car"
 
 
 def test_csv_for_dutch_excel(

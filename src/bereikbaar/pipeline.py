@@ -221,7 +221,7 @@ def run(
                 )
         with stage():
             out = Path(settings.out_dir)
-            outputs = write_tables(out, cells, summary, libraries)
+            outputs = write_tables(out, cells, summary, libraries, settings=settings)
             if cbs_stats is not None:
                 path = out / "vergelijking_cbs.csv"
                 outputs["vergelijking_cbs"] = write_comparison(path, cbs_table)

@@ -2,9 +2,12 @@
 
 The map has one layer per theme (toggled with a layer control):
 
-- gemeenten coloured by their person-weighted mean distance (classed, e.g. 0–1–2–3–5–>5 km),
+- gemeenten coloured by their person-weighted mean distance (classed by the one scheme of
+  :data:`~bereikbaar.output.style.KM_CLASSES`, bounds from ``Settings.km_classes``),
   with tooltips giving the key figures;
-- gemeenten flagged "te groot", outlined thick red, with the reasons in a popup;
+- gemeenten with a verdict (:data:`~bereikbaar.output.style.VERDICTS`: "te groot" thick red),
+  with the reasons in a popup; permanent, collision-aware gemeente and place labels;
+- main roads and ferries from the run's own OSM input (offline orientation);
 - populated CBS grid cells coloured by distance, rendered as one PNG raster
   (:mod:`bereikbaar.output.raster`), with per-cell details under the mouse;
 - the catchment area of every full-service library (:mod:`bereikbaar.output.catchments`);

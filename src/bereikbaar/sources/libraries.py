@@ -207,9 +207,7 @@ def _number(table: Table, pos: int, column: str, field_name: str) -> float:
         raise NumberError(msg)
     if native is not None:
         return parse_number(native)
-    return parse_number(
-        table.frame.iat[pos, table.frame.columns.get_loc(column)], ambiguous=_AMBIGUOUS[field_name]
-    )
+    return parse_number(table.frame[column].iloc[pos], ambiguous=_AMBIGUOUS[field_name])
 
 
 @functools.lru_cache(maxsize=1)

@@ -38,6 +38,7 @@ __all__ = [
     "normalise_gemeentecode",
     "normalise_postcode",
     "parse_number",
+    "position",
     "postcode_key",
     "read_delimited",
     "read_table",
@@ -286,10 +287,25 @@ def locate(path: object, frame: pd.DataFrame, pos: int, column: str | None = Non
         ``file 'v.csv', line 7, column 'c'`` for a CSV, ``file 'v.gpkg', row 6, column 'c'``
         for a table without text lines.
     """
+    return f"{where(path)}, {position(frame, pos, column)}"
+
+
+def position(frame: pd.DataFrame, pos: int, column: str | None = None) -> str:
+    """:func:`locate` without the file: ``line 7, column 'c'`` or ``row 6, column 'c'``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"a": ["1", "2"]})
+    >>> frame.attrs["lines"] = [2, 4]
+    >>> position(frame, 1, "a"), position(pd.DataFrame({"a": [1]}), 0)
+    ("line 4, column 'a'", 'row 1')
+    """
     lines = frame.attrs.get("lines")
     if lines is not None and 0 <= pos < len(lines):
-        return where(path, column=column, line=int(lines[pos]))
-    return where(path, pos + 1, column)
+        row = f"line {int(lines[pos])}"
+    else:
+        row = f"row {pos + 1}"
+    return f"{row}, column '{column}'" if column is not None else row
 
 
 def _file_bytes(path: Path, max_bytes: int | None, what: str) -> bytes:
@@ -425,9 +441,9 @@ def _decode_not_utf8(body: bytes, path: object, bom: bool) -> str:
     try:
         text = body.decode("cp1252")
     except UnicodeDecodeError as err:
-        line = body.count(b"\n", 0, err.start) + 1
+        at = body.count(b"\n", 0, err.start) + 1
         msg = (
-            f"{where(path, line=line)}: byte 0x{body[err.start]:02x} is neither UTF-8 nor"
+            f"{where(path, line=at)}: byte 0x{body[err.start]:02x} is neither UTF-8 nor"
             " Windows-1252 (cp1252); save the file as 'CSV UTF-8'"
         )
         raise InputError(msg) from err
@@ -474,7 +490,8 @@ def read_table(
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return _read_xlsx(path, sheet, max_bytes, max_rows, what)
     raw = _file_bytes(path, max_bytes, what)
-    text = decode_text(raw, path)
+    utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+    text = decode_text(raw, path) if utf16 or b"\x00" not in raw else raw.decode("latin-1")
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         msg = (
@@ -505,7 +522,7 @@ def read_table(
             if len(fields) > len(header):
                 problems.add(
                     f"line {start}",
-                    f"{len(fields)} fields, more than the header's {len(header)} (delimiter"
+                    f"{len(fields)} fields: more fields than the header's {len(header)} (delimiter"
                     f" {sep!r}); is a {sep!r} inside a value missing its quotes?",
                 )
                 continue

@@ -16,7 +16,7 @@ class InputError(BereikbaarError, ValueError):
     """An input file or value is missing, unreadable or not what was expected."""
 
 
-class InputProblems(InputError):
+class InputProblemsError(InputError):
     """Several problems found in one input, each with its location (all reported at once).
 
     Parameters

@@ -320,7 +320,7 @@ def load_libraries(
     """Load a KB-style library branch list (CSV or XLSX) as points in RD New.
 
     Every row is checked before anything is returned, and every problem found is
-    reported at once (:class:`~bereikbaar.exceptions.InputProblems`, at most 20 listed),
+    reported at once (:class:`~bereikbaar.exceptions.InputProblemsError`, at most 20 listed),
     each with its line (CSV: the physical line an editor shows, header and blank lines
     counted) or cell (XLSX: ``Blad1!C5``), the column, the value and what was expected.
 

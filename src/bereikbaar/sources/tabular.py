@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..exceptions import InputError, InputProblems, where
+from ..exceptions import InputError, InputProblemsError, where
 
 __all__ = [
     "EXCEL_ERRORS",
@@ -111,7 +111,7 @@ MAX_LISTED = 20
 
 
 class Problems:
-    """Every problem found in one input, raised together as one :class:`InputProblems`.
+    """Every problem found in one input, raised together as one :class:`InputProblemsError`.
 
     Parameters
     ----------
@@ -151,11 +151,11 @@ class Problems:
         return tuple(f"{loc}: {msg}" if loc else msg for loc, msg in self.items)
 
     def raise_if_any(self) -> None:
-        """Raise :class:`InputProblems` listing the problems, if there are any.
+        """Raise :class:`InputProblemsError` listing the problems, if there are any.
 
         Raises
         ------
-        InputProblems
+        InputProblemsError
             One problem: ``file 'x', line 5, column 'c': …`` (one line). Several: a first
             line with the file and the count, then one line per problem (at most
             :data:`MAX_LISTED`, then ``en N meer``).
@@ -166,13 +166,13 @@ class Problems:
         if len(texts) == 1:
             loc, msg = self.items[0]
             head = f"{where(self.path)}, {loc}" if loc else where(self.path)
-            raise InputProblems(f"{head}: {msg}", texts)
+            raise InputProblemsError(f"{head}: {msg}", texts)
         shown = list(texts[:MAX_LISTED])
         more = len(texts) - len(shown)
         body = ";\n  ".join(shown)
         tail = f";\n  en {more} meer" if more else ""
         msg = f"{where(self.path)}: {len(texts)} problems in {self.what}:\n  {body}{tail}"
-        raise InputProblems(msg, texts)
+        raise InputProblemsError(msg, texts)
 
 
 def first_lines(lines: list[int] | tuple[int, ...], limit: int = 5) -> str:

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import requests
 from shapely.geometry import Point
@@ -770,6 +771,7 @@ class TableGeocoder:
             raise InputError(msg)
         xs: np.ndarray
         ys: np.ndarray
+        problems = Problems(self.path, "the address table")
         if self.path.suffix.lower() == ".gpkg":
             try:
                 gdf = gpd.read_file(self.path, layer=layer)
@@ -790,17 +792,14 @@ class TableGeocoder:
         else:
             table = read_delimited(self.path)
             cols = _table_columns(table, self.path, need_xy=True)
-            problems = Problems(self.path, "the address table")
-            xs = _numbers(table, cols["x"], self.path, problems)
-            ys = _numbers(table, cols["y"], self.path, problems)
-            problems.raise_if_any()
+            xs = _numbers(table, cols["x"], problems, "x")
+            ys = _numbers(table, cols["y"], problems, "y")
 
         def col(name: str) -> pd.Series:
             if name not in cols:
                 return pd.Series([""] * len(table), index=table.index)
             return table[cols[name]].astype(str).str.strip()
 
-        problems = Problems(self.path, "the address table")
         postcodes = [postcode_key(v) or "" for v in col("postcode")]
         numbers: list[str] = []
         letters = list(col("huisletter"))
@@ -882,11 +881,13 @@ def _table_columns(table: pd.DataFrame, path: Path, *, need_xy: bool) -> dict[st
 _HOUSENUMBER_RE = re.compile(r"(\d+)(?:\.0)?\s*([A-Za-z]?)")
 
 
-def _numbers(table: pd.DataFrame, column: str, path: Path, problems: Problems) -> np.ndarray:
+def _numbers(
+    table: pd.DataFrame, column: str, problems: Problems, axis: str
+) -> npt.NDArray[np.float64]:
     """RD metres per row (``155.000`` is 155000: RD values below 1000 lie outside NL)."""
     from .libraries import RD_X_RANGE, RD_Y_RANGE  # here: libraries imports this module
 
-    lo, hi = (RD_X_RANGE[0], RD_Y_RANGE[1])
+    lo, hi = RD_X_RANGE if axis == "x" else RD_Y_RANGE
     out = np.full(len(table), np.nan)
     for pos, value in enumerate(table[column]):
         loc = position(table, pos, column)
@@ -897,7 +898,8 @@ def _numbers(table: pd.DataFrame, column: str, path: Path, problems: Problems) -
             continue
         if not lo <= number <= hi:
             problems.add(
-                loc, f"{value!r} is not an RD coordinate in the Netherlands ({lo:.0f}..{hi:.0f} m)"
+                loc,
+                f"{value!r} is not an RD coordinate in the Netherlands ({lo:.0f}..{hi:.0f} m)",
             )
             continue
         out[pos] = number

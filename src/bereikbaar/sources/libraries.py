@@ -500,6 +500,12 @@ def load_libraries(
     return out
 
 
+_HOURS_COLUMNS = frozenset(
+    ("opening_hours_per_week", "openingsuren", "openingsuren_per_week", "uren_per_week")
+)
+_HOURS_PER_WEEK = 168
+
+
 def _capacity_columns(table: Table, problems: Problems) -> dict[str, np.ndarray]:
     """Capacity columns (opening hours, collection size) as floats; NaN where empty."""
     frame = table.frame
@@ -525,6 +531,13 @@ def _capacity_columns(table: Table, problems: Problems) -> dict[str, np.ndarray]
             if number < 0:
                 problems.add(
                     table.loc(pos, str(col)), f"{raw!r} is negative; expected a non-negative number"
+                )
+                continue
+            if key in _HOURS_COLUMNS and number > _HOURS_PER_WEEK:
+                problems.add(
+                    table.loc(pos, str(col)),
+                    f"{raw!r} reads as {number:g} hours, more than the {_HOURS_PER_WEEK} hours"
+                    " of a week (write hours per week without thousands separator)",
                 )
                 continue
             values[pos] = number

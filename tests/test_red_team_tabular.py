@@ -268,6 +268,11 @@ def _merged_sheet(wb: openpyxl.Workbook) -> None:
     ws.merge_cells("G3:G4")  # gemeente of two rows, as people do for a shared value
 
 
+def _hidden_sheet(wb: openpyxl.Workbook) -> None:
+    _second_sheet(wb)
+    wb["Blad2"].sheet_state = "hidden"
+
+
 def _date_sheet(wb: openpyxl.Workbook) -> None:
     import datetime
 
@@ -293,6 +298,12 @@ CASES: list[Case] = [
         "libraries",
         _xlsx(_second_sheet),
         ("2 sheets with data", "'Blad1', 'Blad2'", "inputs.libraries_sheet"),
+    ),
+    Case(
+        "xlsx-hidden-second-sheet-with-data",
+        "libraries",
+        _xlsx(_hidden_sheet),
+        ("2 sheets with data", "'Blad1', 'Blad2' (hidden)"),
     ),
     Case(
         "xlsx-sheet-setting-names-no-sheet",
@@ -370,6 +381,12 @@ CASES: list[Case] = [
         "libraries",
         _csv(_column(None, "openingsuren", "20", "12.000", *["20"] * 10)),
         ("line 3, column 'openingsuren'", "'12.000' reads as 12000 hours, more than the 168"),
+    ),
+    Case(
+        "csv-quote-never-closed",
+        "libraries",
+        _csv(_set(4, "naam", '"Bibliotheek Middeldorp')),
+        ("line 5", "opened but never closed"),
     ),
     # ---- encodings
     Case(

@@ -613,9 +613,12 @@ def _read_xlsx(
             raise InputError(msg)
         name = sheet
     elif len(filled) > 1:
+        shown = ", ".join(
+            repr(t) + (" (hidden)" if formulas[t].sheet_state != "visible" else "") for t in filled
+        )
         msg = (
             f"{where(path)}: the workbook has {len(filled)} sheets with data"
-            f" ({', '.join(map(repr, filled))}); which one is {what} is not clear: name it in"
+            f" ({shown}); which one is {what} is not clear: name it in"
             f" the settings (inputs.libraries_sheet = {filled[0]!r}) or delete the other sheets"
         )
         raise InputError(msg)

@@ -41,6 +41,7 @@ from bereikbaar.exceptions import BereikbaarWarning, InputError
 from bereikbaar.settings import Settings
 from bereikbaar.sources import libraries as libraries_module
 from bereikbaar.sources.cbs_grid import load_cbs_grid
+from bereikbaar.sources.cbs_reference import load_cbs_reference
 from bereikbaar.sources.geocode import TableGeocoder
 from bereikbaar.sources.libraries import load_libraries
 from bereikbaar.sources.tabular import NumberError, parse_number
@@ -680,6 +681,29 @@ def test_collection_size_with_dutch_thousands(good: Good, tmp_path: Path) -> Non
     path = _csv(_column(None, "collectie", "12.340", "1.309.120", "950"))(good, tmp_path)
     values = _libs(path)["collectie"].to_numpy()
     assert list(values[:3]) == [12_340.0, 1_309_120.0, 950.0] and np.isnan(values[3:]).all()
+
+
+def test_cbs_reference_bad_distances_named_by_line(tmp_path: Path) -> None:
+    """'2,1 km' and 'inf' used to become NaN and inf silently; '.' stays CBS's "no figure"."""
+    path = tmp_path / "kwb.csv"
+    path.write_text(
+        "WijkenEnBuurten;Gemeentenaam_1;AfstandTotBibliotheek_95\n"
+        "GM0088;Schiermonnikoog;0,6\n"
+        "\n"
+        "GM1695;Noord-Beveland;2,1 km\n"
+        "GM0518;'s-Gravenhage;.\n"
+        "GM0503;Delft;inf\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as info:
+        load_cbs_reference(path)
+    text = str(info.value)
+    assert "2 problems" in text
+    assert "line 4, column 'AfstandTotBibliotheek_95': '2,1 km' is not a number" in text
+    assert "line 6, column 'AfstandTotBibliotheek_95': 'inf' is not a finite number" in text
+    path.write_text(path.read_text().replace("2,1 km", "14,4").replace("inf", "1.1"))
+    km = load_cbs_reference(path)["cbs_mean_distance_km"].to_numpy()
+    assert km[[0, 1, 3]].tolist() == [0.6, 14.4, 1.1] and np.isnan(km[2])
 
 
 def test_grid_suppression_codes_still_nan(tmp_path: Path) -> None:

@@ -234,6 +234,8 @@ def _coordinates(
     for pos in range(n):
         for a, b, kind in pairs:
             va, vb = columns[a][pos], columns[b][pos]
+            if va in EXCEL_ERRORS or vb in EXCEL_ERRORS:
+                break  # reported as a spreadsheet error value already
             if va == "" and vb == "":
                 continue
             if va == "" or vb == "":

@@ -453,6 +453,18 @@ CASES: list[Case] = [
         ("row 4, column 'aantal_inwoners'", "12.34", "not a count"),
     ),
     Case(
+        "grid-gemeentecode-not-a-code",
+        "cells",
+        _cells_csv(
+            [
+                "crs28992res100m;aantal_inwoners;gemeentecode",
+                "E1900N5500;5;GM0599",
+                "E1901N5500;5;Rotterdam",
+            ]
+        ),
+        ("line 3, column 'gemeentecode'", "'Rotterdam' is not a gemeentecode"),
+    ),
+    Case(
         "grid-every-bad-count-listed",
         "cells",
         _many_bad_counts,

@@ -515,12 +515,19 @@ def load_cbs_grid(
         col = find_column(frame.columns, aliases)
         if col is not None:
             data[out_col] = _numeric(frame, col, path, problems)[0]
-    problems.raise_if_any()
     gm_col = find_column(frame.columns, (GEMEENTECODE, "gm_code"))
     if gm_col is not None:
         data[GEMEENTECODE] = [normalise_gemeentecode(v) for v in frame[gm_col]]
+        for i, (raw, code) in enumerate(zip(frame[gm_col], data[GEMEENTECODE], strict=True)):
+            if code is None and not pd.isna(raw) and str(raw).strip() != "":
+                problems.add(
+                    position(frame, i, gm_col),
+                    f"{raw!r} is not a gemeentecode (expected GM and four digits, e.g."
+                    " GM0599; leave it empty where unknown)",
+                )
     else:
         data[GEMEENTECODE] = np.full(len(frame), None, dtype=object)
+    problems.raise_if_any()
 
     out = gpd.GeoDataFrame(
         data, geometry=shapely.box(x_ll, y_ll, x_ll + res_m, y_ll + res_m), crs=CRS_RD

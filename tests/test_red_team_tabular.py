@@ -718,6 +718,24 @@ def test_cbs_reference_bad_distances_named_by_line(tmp_path: Path) -> None:
     assert km[[0, 1, 3]].tolist() == [0.6, 14.4, 1.1] and np.isnan(km[2])
 
 
+def test_byte_order_marks(good: Good, tmp_path: Path) -> None:
+    """UTF-8 and UTF-16 BOMs are read; lists pasted together (BOM mid-file) name the line."""
+    text = "\n".join(";".join(r) for r in _rows(good)) + "\n"
+    plain = _libs(_csv(lambda rows: None)(good, tmp_path))
+    for name, data in (
+        ("bom8.csv", b"\xef\xbb\xbf" + text.encode("utf-8")),
+        ("bom16.csv", text.encode("utf-16")),  # BOM + UTF-16 LE, Excel's "Unicode text"
+    ):
+        (tmp_path / name).write_bytes(data)
+        libs = _libs(tmp_path / name)
+        assert libs.drop(columns="geometry").equals(plain.drop(columns="geometry")), name
+        assert libs.geometry.equals(plain.geometry)
+    pasted = tmp_path / "pasted.csv"
+    pasted.write_bytes(b"\xef\xbb\xbf" + text.encode() + b"\xef\xbb\xbf" + text.encode())
+    with pytest.raises(InputError, match=r"line 14, column 'type': unknown branch type 'type'"):
+        load_libraries(pasted)
+
+
 def test_grid_suppression_codes_still_nan(tmp_path: Path) -> None:
     path = tmp_path / "v.csv"
     path.write_text("crs28992res100m;aantal_inwoners\nE1900N5500;-99997\nE1901N5500;1.234\n")

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_PBF_BLOB_BYTES",
     "MAX_SMALL_RESPONSE_BYTES",
     "MAX_UNZIPPED_BYTES",
+    "OVERPASS_DEADLINE_S",
     "REQUEST_DEADLINE_S",
 ]
 
@@ -38,6 +39,9 @@ MAX_SMALL_RESPONSE_BYTES: Final = 4 * 1024 * 1024
 DOWNLOAD_DEADLINE_S: Final = 6 * 3600.0
 """Seconds a whole download may take, all attempts and resumes included (the OSM file of
 the Netherlands, 1.3 GB, takes about 20 minutes at 1 MB/s)."""
+
+OVERPASS_DEADLINE_S: Final = 3600.0
+"""Seconds an Overpass download of a road network may take in all."""
 
 DOWNLOAD_RATE_WINDOW_S: Final = 60.0
 """Length of the window over which a download's speed is checked (s)."""

@@ -36,7 +36,7 @@ MEMORY_MESSAGE = (
     "onvoldoende geheugen voor deze berekening; verklein het studiegebied (study_area of"
     " --gebied, of een kleinere --buffer-km), gebruik 500 m-vierkanten in plaats van 100 m"
     " of een kleinere OSM-uitsnede (een provincie in plaats van heel Nederland), of draai"
-    " op een machine met meer geheugen; eerdere uitvoer is ongewijzigd"
+    " op een machine met meer geheugen"
 )
 
 

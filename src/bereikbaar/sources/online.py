@@ -22,6 +22,7 @@ from typing import Any
 import requests
 import requests.adapters
 import urllib3.exceptions
+import urllib3.response
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager
@@ -75,7 +76,7 @@ class Deadline:
         self.seconds = float(seconds)
         self.expired = False
         self._start = time.monotonic()
-        self._connections: list[HTTPConnection] = []
+        self._connections: list[object] = []
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._previous: Deadline | None = None
@@ -111,8 +112,13 @@ class Deadline:
             msg = f"deadline of {self.seconds:g} s passed"
             raise DeadlineExceededError(msg)
 
-    def attach(self, connection: HTTPConnection) -> None:
-        """Cut ``connection`` off when the deadline passes (called by the adapter)."""
+    def attach(self, connection: object) -> None:
+        """Cut ``connection`` off when the deadline passes.
+
+        ``connection`` is a urllib3 connection (the adapter attaches it before the
+        request is sent) or a urllib3 response (attached once its headers are in: an
+        http.client connection hands its socket over to the response).
+        """
         with self._lock:
             self._connections.append(connection)
             expired = self.expired
@@ -127,7 +133,11 @@ class Deadline:
             _shut(connection)
 
 
-def _shut(connection: HTTPConnection) -> None:
+def _shut(connection: object) -> None:
+    if isinstance(connection, urllib3.response.HTTPResponse):
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            connection.shutdown()  # urllib3 >= 2.3: ends a read blocked on the body
+        return
     sock = getattr(connection, "sock", None)
     if sock is not None:
         with contextlib.suppress(OSError):
@@ -225,6 +235,7 @@ def iter_body(
         msg = f"answer of {int(length):,} bytes announced, more than the limit of {max_bytes:,}"
         raise ResponseTooLargeError(msg)
     raw = response.raw
+    deadline.attach(raw)
     total = 0
     window_start = time.monotonic()
     window_bytes = 0

@@ -113,9 +113,7 @@ def _deadline_hook(deadline: Deadline) -> Any:
     """A requests response hook: lets ``deadline`` cut off the body of each answer."""
 
     def hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-        connection = getattr(response.raw, "connection", None)
-        if connection is not None:
-            deadline.attach(connection)
+        deadline.attach(response.raw)  # the body is read after this hook
         deadline.check()
         return response
 

@@ -15,6 +15,7 @@ Deadlines are kept short through the clients' arguments or :mod:`bereikbaar.sour
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import http.server
 import io
@@ -62,14 +63,15 @@ def _handler(respond: Respond, hits: list[str]) -> type[http.server.BaseHTTPRequ
 
         def _any(self) -> None:
             hits.append(self.path)
-            try:
+            with contextlib.suppress(OSError):  # the client gave up (that is the point)
                 respond(self)
-            except OSError:
-                pass  # the client gave up (that is the point)
             self.close_connection = True
 
-        do_GET = _any
-        do_POST = _any
+        def do_GET(self) -> None:
+            self._any()
+
+        def do_POST(self) -> None:
+            self._any()
 
     return Handler
 
@@ -305,11 +307,9 @@ def _one_clear_line(err: str) -> str:
 
 
 def _vierkant(url: str, out: Path) -> list[str]:
-    return ["download", "vierkant", "--jaar", "2024", "--resolutie", "500"] + [
-        "--url-basis",
-        url,
-        "--out",
-        str(out),
+    return [
+        *("download", "vierkant", "--jaar", "2024", "--resolutie", "500"),
+        *("--url-basis", url, "--out", str(out)),
     ]
 
 

@@ -291,6 +291,31 @@ def test_geocoder_oversized_answer_is_refused(serve: Any, announced: bool) -> No
     assert res.error is not None and "te groot" in res.error, res.error
 
 
+def test_geocoder_gzip_bomb_answer_is_refused(serve: Any) -> None:
+    """A Content-Encoding gzip answer of 64 MiB (valid JSON padded with spaces) in ~64 kB."""
+    body = _envelope([_adres_doc()])
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip wrapper
+    spaces = b" " * (1 << 20)
+    data = (
+        packer.compress(body[:-1])
+        + b"".join(packer.compress(spaces) for _ in range(64))
+        + packer.compress(body[-1:])
+        + packer.flush()
+    )
+    assert len(data) < 256 * 1024
+
+    def respond(h: http.server.BaseHTTPRequestHandler) -> None:
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        _head(h, 200, headers | {"Content-Length": str(len(data))})
+        h.wfile.write(data)
+
+    url, _ = serve(respond)
+    with _geocoder(url, max_response_bytes=1 << 20) as g:
+        (res,) = g.geocode([QUERY])
+    assert not res.found
+    assert res.error is not None and "te groot" in res.error, res.error
+
+
 # --------------------------------------------------------------------------- downloads
 def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     code = main(["-q", *argv])

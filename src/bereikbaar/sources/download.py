@@ -577,7 +577,14 @@ def download_file(
                                 window_s=limits.DOWNLOAD_RATE_WINDOW_S,
                                 min_bytes_per_window=limits.DOWNLOAD_MIN_BYTES_PER_WINDOW,
                             ):
-                                fh.write(chunk)
+                                try:
+                                    fh.write(chunk)
+                                except OSError as err:
+                                    msg = (
+                                        f"download van {url}: kan {part} niet schrijven ({err});"
+                                        " maak ruimte vrij of kies een andere map (--out)"
+                                    )
+                                    raise DownloadError(msg) from err
                                 if bar is not None:
                                     bar.update(len(chunk))  # type: ignore[attr-defined]
                     except ResponseTooLargeError as err:

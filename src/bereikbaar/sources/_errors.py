@@ -153,7 +153,7 @@ def osm_read_errors(path: Path) -> Iterator[None]:
     ...     with osm_read_errors(Path("x.osm.pbf")):
     ...         raise RuntimeError("PBF error: illegal blob size")
     ... except InputError as err:
-    ...     print(str(err)[:58])
+    ...     print(str(err)[:59])
     file 'x.osm.pbf': cannot read this OSM file (PBF error: ill
     """
     try:

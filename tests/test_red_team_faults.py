@@ -201,6 +201,28 @@ def test_geocoder_trickled_body_hits_the_deadline(serve: Any) -> None:
     assert len(hits) == 1  # a trickling server is not asked again
 
 
+def test_geocoder_gives_up_on_a_trickling_server(serve: Any) -> None:
+    """Six addresses against a server that trickles every answer: three requests, six reasons."""
+    body = _envelope([_adres_doc()])
+
+    def respond(h: http.server.BaseHTTPRequestHandler) -> None:
+        _head(h, 200, {"Content-Type": "application/json", "Content-Length": str(len(body))})
+        h.wfile.write(body[:-30])
+        _trickle(h, body[-30:], 0.2)
+
+    url, hits = serve(respond)
+    queries = [
+        AddressQuery.from_address(f"Langegracht {n}", "2312 NH", "Leiden") for n in range(70, 76)
+    ]
+    with _geocoder(url, deadline_s=0.5) as g:
+        results = g.geocode(queries)
+    assert len(results) == 6 and not any(r.found for r in results)
+    assert len(hits) == 3  # limits.SERVICE_GIVE_UP_AFTER
+    reasons = [r.error or "" for r in results]
+    assert all("binnen 0.5 s" in r for r in reasons[:3]), reasons
+    assert all(r.startswith("niet gevraagd") for r in reasons[3:]), reasons
+
+
 def test_geocoder_stalled_body_is_cut_off_at_the_deadline(serve: Any) -> None:
     """Half an answer, then silence shorter than the read timeout: the deadline ends it."""
     body = _envelope([_adres_doc()])

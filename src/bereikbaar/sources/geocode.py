@@ -400,7 +400,9 @@ class PdokGeocoder:
     deadline_s
         Time one request may take in all: connect, headers and the whole answer (default
         :data:`~bereikbaar.sources.limits.REQUEST_DEADLINE_S`). A request that runs out of
-        time fails its address at once (no retry: a server that trickles stays slow).
+        time fails its address at once (no retry: a server that trickles stays slow);
+        after :data:`~bereikbaar.sources.limits.SERVICE_GIVE_UP_AFTER` such requests in a
+        row the remaining addresses fail without a request.
     max_response_bytes
         Largest answer accepted (default
         :data:`~bereikbaar.sources.limits.MAX_SMALL_RESPONSE_BYTES`).
@@ -446,6 +448,8 @@ class PdokGeocoder:
             limits.MAX_SMALL_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
         )
         self._session_factory = session_factory or _bounded_session
+        self._misses = 0  # requests in a row that ran out of time
+        self._misses_lock = threading.Lock()
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
@@ -498,6 +502,14 @@ class PdokGeocoder:
         """GET ``base_url/endpoint`` → parsed JSON, with retries; raises _RequestError."""
         url = f"{self.base_url}/{endpoint}"
         last = ""
+        with self._misses_lock:
+            misses = self._misses
+        if misses >= limits.SERVICE_GIVE_UP_AFTER:
+            msg = (
+                f"niet gevraagd: {self.host} gaf {misses} keer achter elkaar geen volledig"
+                f" antwoord binnen {self.deadline_s:g} s"
+            )
+            raise _RequestError(msg)
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.add("retries")
@@ -516,6 +528,8 @@ class PdokGeocoder:
                     with contextlib.closing(response):
                         body = read_body(response, deadline, max_bytes=self.max_response_bytes)
             except DeadlineExceededError as err:
+                with self._misses_lock:
+                    self._misses += 1
                 msg = (
                     f"geen volledig antwoord van {self.host}/{endpoint} binnen"
                     f" {self.deadline_s:g} s (deadline_s)"
@@ -540,6 +554,8 @@ class PdokGeocoder:
                     if not isinstance(data, dict):
                         msg = f"unexpected JSON from {self.host}/{endpoint} (not an object)"
                         raise _RequestError(msg)
+                    with self._misses_lock:
+                        self._misses = 0
                     return data
                 if 300 <= status < 400:
                     msg = (

@@ -23,6 +23,7 @@ __all__ = [
     "MAX_UNZIPPED_BYTES",
     "OVERPASS_DEADLINE_S",
     "REQUEST_DEADLINE_S",
+    "SERVICE_GIVE_UP_AFTER",
 ]
 
 CONNECT_TIMEOUT_S: Final = 10.0
@@ -32,6 +33,10 @@ REQUEST_DEADLINE_S: Final = 30.0
 """Seconds one small request may take in all (connect, headers and the whole answer): a
 PDOK Locatieserver lookup, a published MD5 file. A server that trickles bytes is cut off
 here (the per-read timeout alone would wait for ever)."""
+
+SERVICE_GIVE_UP_AFTER: Final = 3
+"""After this many requests in a row that ran out of time, the geocoder asks no more (the
+remaining addresses are reported as not placed, with the reason)."""
 
 MAX_SMALL_RESPONSE_BYTES: Final = 4 * 1024 * 1024
 """Largest answer a small request may return (a Locatieserver answer is about 2 kB)."""

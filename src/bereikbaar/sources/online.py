@@ -116,8 +116,8 @@ class Deadline:
         """Cut ``connection`` off when the deadline passes.
 
         ``connection`` is a urllib3 connection (the adapter attaches it before the
-        request is sent) or a urllib3 response (attached once its headers are in: an
-        http.client connection hands its socket over to the response).
+        request is sent) or a urllib3 response (attached once its headers are in: a
+        standard library connection hands its socket over to the response).
         """
         with self._lock:
             self._connections.append(connection)

@@ -727,7 +727,7 @@ CASES: list[Case] = [
         _out_under_file,
         OutputError,
         named="a_file/sub",
-        contains=("cannot write in the output folder",),
+        contains=("kan de uitvoermap", "niet maken"),
     ),
 ]
 

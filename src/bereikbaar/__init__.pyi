@@ -54,5 +54,6 @@ from .sources.libraries import load_libraries
 from .sources.nwb import load_nwb
 from .sources.osm import load_network
 from .sources.osm_libraries import libraries_from_osm
+from .sources.osmnx_graph import network_from_osmnx
 from .sources.overpass import network_from_overpass
 from .study_area import PROVINCES, StudyArea, resolve_study_area

@@ -27,6 +27,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from ._version import __version__
 from .accessibility import nearest_library
@@ -81,6 +82,11 @@ from .settings import Settings
 from .sources.cbs_grid import load_cbs_grid
 from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM
 from .sources.gemeenten import load_gemeenten
+from .sources.geocheck import (
+    check_cell_codes,
+    check_network_extent,
+    check_overlap,
+)
 from .sources.geocode import Geocoder, PdokGeocoder, TableGeocoder
 from .sources.libraries import load_libraries
 from .sources.osm import load_network
@@ -206,7 +212,7 @@ def _compute(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BereikbaarWarning)
         with stage():
-            gemeenten = load_gemeenten(inputs.gemeenten)
+            gemeenten = all_gemeenten = load_gemeenten(inputs.gemeenten)
             study = None
             if settings.study_area:
                 study = StudyArea.build(gemeenten, settings.study_area, settings.study_buffer_m)
@@ -214,6 +220,7 @@ def _compute(
         with stage():
             cells = load_cbs_grid(inputs.cells)
             cells = study.cells(cells) if study is not None else cells
+            check_cell_codes(cells, all_gemeenten, inputs.cells, inputs.gemeenten)
         with stage():
             with _geocoder(settings) as geocoder:
                 libraries = load_libraries(inputs.libraries, settings=settings, geocoder=geocoder)
@@ -226,6 +233,7 @@ def _compute(
                 settings=settings,
                 cache_dir=settings.cache_dir,
             )
+            _check_network(network, cells, libraries, settings)
             network = study.network(network) if study is not None else network
         with stage():
             result = nearest_library(network, cells, libraries, max_snap_m=settings.max_snap_m)
@@ -493,6 +501,34 @@ def run_scenario(
     baseline.outputs = {name: staged.final(p) for name, p in baseline.outputs.items()}
     outputs = {name: staged.final(p) for name, p in outputs.items()}
     return ScenarioRun(baseline, res, outputs, sites, closures)
+
+
+def _check_network(
+    network: Network, cells: gpd.GeoDataFrame, libraries: gpd.GeoDataFrame, settings: Settings
+) -> None:
+    """NetworkError when the network lies outside the Netherlands or misses the other inputs."""
+    inputs = settings.inputs
+    path = Path(str(inputs.network))
+    check_network_extent(network, path)
+    centres = shapely.centroid(cells.geometry.to_numpy())
+    usable = full_service_mask(libraries) & ~(
+        libraries.geometry.isna() | libraries.geometry.is_empty
+    ).to_numpy(dtype=bool)
+    points = libraries.geometry.to_numpy()[usable]
+    check_overlap(
+        network,
+        path,
+        [
+            ("cells", inputs.cells, shapely.get_x(centres), shapely.get_y(centres)),
+            (
+                "full-service libraries",
+                inputs.libraries,
+                shapely.get_x(points),
+                shapely.get_y(points),
+            ),
+        ],
+        reach_m=settings.max_snap_m,
+    )
 
 
 def _check_full_service(

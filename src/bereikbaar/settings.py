@@ -95,6 +95,8 @@ class Inputs:
     library distance per gemeente; when set, a run compares its figures with CBS's.
     ``address_table`` (optional) is an offline address → point table (CSV or
     GeoPackage, e.g. a BAG extract) used to geocode branches without coordinates.
+    ``libraries_sheet`` (optional) names the sheet of an XLSX branch list; without it a
+    workbook must have exactly one sheet with data (another sheet is never ignored).
     """
 
     network: Path | None = None
@@ -103,6 +105,21 @@ class Inputs:
     gemeenten: Path | None = None
     cbs_reference: Path | None = None
     address_table: Path | None = None
+    libraries_sheet: str | None = None
+
+    def __post_init__(self) -> None:
+        sheet = self.libraries_sheet
+        if sheet is not None and (not isinstance(sheet, str) or not sheet.strip()):
+            msg = f"inputs.libraries_sheet must be a sheet name (text), got {sheet!r}"
+            raise ConfigError(msg)
+
+    def paths(self) -> dict[str, Path | None]:
+        """The input files by name (every field but ``libraries_sheet``)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "libraries_sheet"
+        }
 
 
 @dataclass(frozen=True)
@@ -289,10 +306,9 @@ class Settings:
             Validated settings.
         """
         settings: Settings = _build(cls, data, source, base or Path.cwd(), "")
-        for f in dataclasses.fields(Inputs):
-            p = getattr(settings.inputs, f.name)
+        for name, p in settings.inputs.paths().items():
             if p is not None and not Path(p).exists():
-                msg = f"file '{source}': inputs.{f.name} points to '{p}', which does not exist"
+                msg = f"file '{source}': inputs.{name} points to '{p}', which does not exist"
                 raise ConfigError(msg)
         return settings
 

@@ -34,6 +34,7 @@ from ..engine.network import Network
 from ..exceptions import BereikbaarWarning, InputError, NetworkError, where
 from ..schema import CRS_RD, CRS_WGS84, MODES
 from ..settings import Settings
+from ._errors import check_inflated_size, osm_read_errors
 from .osm_tags import WAY_KEYS, WayRules, parse_maxspeed, rules_for
 
 __all__ = ["ACCEPTED_SUFFIXES", "MODES", "load_network", "network_cache_key", "parse_maxspeed"]
@@ -337,11 +338,9 @@ def load_network(
     _check_path(path)
     settings = settings if settings is not None else Settings()
     rules = rules_for(mode, settings)
-    try:
+    with osm_read_errors(path):
+        check_inflated_size(path)  # .osm.gz/.osm.bz2: a decompression bomb is refused
         ways = _read_ways(path, rules)
-    except (RuntimeError, OSError, ValueError) as err:
-        msg = f"{where(path)}: cannot read this OSM file ({err}); is it complete and in OSM format?"
-        raise InputError(msg) from err
     network = _build(ways, mode, path)
     if network.n_arcs == 0:
         msg = (

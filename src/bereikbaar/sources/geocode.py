@@ -41,7 +41,7 @@ import requests
 from shapely.geometry import Point
 
 from .._version import __version__
-from ..exceptions import BereikbaarWarning, GeocodeError, InputError, where
+from ..exceptions import BereikbaarWarning, GeocodeError, InputError, Problems, where
 from ..schema import (
     ADDRESS,
     CRS_RD,
@@ -56,7 +56,6 @@ from ..schema import (
 from ..settings import Settings
 from .tabular import (
     NumberError,
-    Problems,
     name_key,
     normalise_gemeentecode,
     parse_number,

@@ -103,31 +103,27 @@ def where(
     >>> where("a.xlsx", cell="Blad1!C5", column="x")
     "file 'a.xlsx', cell Blad1!C5, column 'x'"
     """
-    loc = location(row, column, line=line, cell=cell)
-    return f"file '{path}', {loc}" if loc else f"file '{path}'"
-
-
-def location(
-    row: int | None = None,
-    column: str | None = None,
-    *,
-    line: int | None = None,
-    cell: str | None = None,
-) -> str:
-    """:func:`where` without the file: ``line 4, column 'type'`` (empty when nothing is given).
-
-    Examples
-    --------
-    >>> location(3, "geometry"), location(line=5), location()
-    ("row 3, column 'geometry'", 'line 5', '')
-    """
-    parts = []
+    parts = [f"file '{path}'"]
     if cell is not None:
         parts.append(f"cell {cell}")
     if line is not None:
         parts.append(f"line {line}")
-    if row is not None:
-        parts.append(f"row {row}")
+    loc = location(row, column)
+    return ", ".join([*parts, loc] if loc else parts)
+
+
+def location(row: int | None = None, column: str | None = None) -> str:
+    """Where in a layer, without the file: ``row 3, column 'geometry'`` (empty for neither).
+
+    For a problem in a geometric layer or any table without text lines; a table read by
+    :mod:`bereikbaar.sources.tabular` names its lines and cells with ``Table.loc``.
+
+    Examples
+    --------
+    >>> location(3, "geometry"), location(3), location()
+    ("row 3, column 'geometry'", 'row 3', '')
+    """
+    parts = [f"row {row}"] if row is not None else []
     if column is not None:
         parts.append(f"column '{column}'")
     return ", ".join(parts)

@@ -175,6 +175,16 @@ class Settings:
     cache_dir
         Folder where built road networks are cached (keyed by the network file's
         SHA-256, the mode, the speeds and the package version); ``None``: no cache.
+    km_classes
+        Upper bounds (km, increasing) of the distance classes of the map and the dossier
+        (one scheme, one colour ramp); the rule's ``threshold_km`` is added as a bound.
+        Default 1, 2, 3, 5, 10, 15 km.
+    peiljaar
+        Reference year of the CBS grid, shown in the titles; ``None``: taken from a year
+        (``2023``) in the grid's file name, else not shown.
+    site_min_residents
+        A suggested site is listed in the dossier only when it brings at least this many
+        residents within the threshold (default 250).
     """
 
     inputs: Inputs = field(default_factory=Inputs)
@@ -195,8 +205,29 @@ class Settings:
     geocoder: str = "none"
     pdok_url: str = "https://api.pdok.nl/bzk/locatieserver/search/v3_1"
     cache_dir: Path | None = None
+    km_classes: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 10.0, 15.0)
+    peiljaar: int | None = None
+    site_min_residents: int = 250
 
     def __post_init__(self) -> None:
+        bounds = self.km_classes
+        if (
+            not bounds
+            or any(not _positive_finite(b) for b in bounds)
+            or list(bounds) != sorted(set(bounds))
+        ):
+            msg = f"km_classes must be increasing positive km values, got {bounds!r}"
+            raise ConfigError(msg)
+        if self.peiljaar is not None and not (
+            isinstance(self.peiljaar, int) and 1900 <= self.peiljaar <= 2100
+        ):
+            msg = f"peiljaar must be a year such as 2024, got {self.peiljaar!r}"
+            raise ConfigError(msg)
+        if isinstance(self.site_min_residents, bool) or not (
+            isinstance(self.site_min_residents, int) and self.site_min_residents >= 0
+        ):
+            msg = f"site_min_residents must be a whole number >= 0, got {self.site_min_residents!r}"
+            raise ConfigError(msg)
         if isinstance(self.site_suggestions, bool) or not (
             isinstance(self.site_suggestions, int) and 0 <= self.site_suggestions <= 20
         ):
@@ -389,6 +420,12 @@ def _convert(hint: Any, value: Any, source: object, base: Path, key: str) -> Any
         if not isinstance(value, str):
             raise bad("a string")
         return value
+    if origin is tuple and args and args[0] is float:
+        if not isinstance(value, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ):
+            raise bad("a list of numbers")
+        return tuple(float(v) for v in value)
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise bad("a list of strings")

@@ -470,7 +470,9 @@ def read_table(
             " opened but never closed?",
         )
     problems.raise_if_any()
-    assert header is not None
+    if header is None:  # only separators and blanks, e.g. ";;;"
+        msg = f"{where(path)}: no header line with column names (only empty fields)"
+        raise InputError(msg)
     columns = _header_names(header, None, problems)
     problems.raise_if_any()
     frame = pd.DataFrame(rows, columns=columns, dtype=object)

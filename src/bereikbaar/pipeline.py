@@ -406,7 +406,7 @@ def _write_set(
         sites=sites,
         roads=context.roads,
         demo=demo,
-        pdf=True,
+        pdf=settings.rapport_pdf,
     )
     if (out / "rapport.pdf").is_file():
         outputs["rapport_pdf"] = out / "rapport.pdf"

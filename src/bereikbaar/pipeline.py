@@ -70,11 +70,14 @@ from .schema import (
     GEMEENTENAAM,
     LIBRARY_ID,
     MEAN_DISTANCE_KM,
+    ONVOLLEDIG,
     POPULATION_BEYOND,
     REACHABLE,
+    SHARE_COVERED,
     SNAP_M,
     TE_GROOT,
     TIME_S,
+    UNREACHABLE_REASON,
     full_service_mask,
 )
 from .settings import Settings
@@ -203,10 +206,24 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
             )
             network = study.network(network) if study is not None else network
         with stage():
-            result = nearest_library(network, cells, libraries, max_snap_m=settings.max_snap_m)
+            result = nearest_library(
+                network,
+                cells,
+                libraries,
+                max_snap_m=settings.max_snap_m,
+                coverage_buffer_m=settings.coverage_buffer_m,
+            )
+            reach_counts = dict(result.attrs.get("unreachable", {}))
+            libraries_unused = dict(result.attrs.get("libraries_unused", {}))
             cells = cells.join(result)
         with stage():
-            summary = aggregate_gemeenten(cells, gemeenten, libraries, rule=settings.flag_rule)
+            summary = aggregate_gemeenten(
+                cells,
+                gemeenten,
+                libraries,
+                rule=settings.flag_rule,
+                min_share_covered=settings.min_share_covered,
+            )
             cbs_stats: dict[str, Any] | None = None
             if inputs.cbs_reference is not None:
                 summary, cbs_table, cbs_stats = _compare_cbs(
@@ -250,6 +267,9 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
             "te_groot": int(summary[TE_GROOT].sum()),
             "cells": len(cells),
             "unreachable_cells": int((~cells[REACHABLE]).sum()),
+            "unreachable_per_reason": reach_counts,
+            "libraries_unused_per_reason": libraries_unused,
+            "onvolledig": int(summary[ONVOLLEDIG].sum()),
             "libraries": len(libraries),
             "network_nodes": network.n_nodes,
             "network_arcs": network.n_arcs,
@@ -455,12 +475,23 @@ def _compare_cbs(
         )
         warnings.warn(msg, BereikbaarWarning, stacklevel=3)
     cbs_libraries = libraries[libraries[BRANCH_TYPE].isin(CBS_BRANCH_TYPES)]
-    result_columns = (DISTANCE_M, SNAP_M, TIME_S, REACHABLE, LIBRARY_ID)
+    result_columns = (DISTANCE_M, SNAP_M, TIME_S, REACHABLE, LIBRARY_ID, UNREACHABLE_REASON)
     origins = cells.drop(columns=[c for c in result_columns if c in cells.columns])
     reach = nearest_library(
-        network, origins, cbs_libraries, max_snap_m=settings.max_snap_m, full_service_only=False
+        network,
+        origins,
+        cbs_libraries,
+        max_snap_m=settings.max_snap_m,
+        full_service_only=False,
+        coverage_buffer_m=settings.coverage_buffer_m,
     )
-    comparable = aggregate_gemeenten(origins.join(reach), gemeenten, None, rule=settings.flag_rule)
+    comparable = aggregate_gemeenten(
+        origins.join(reach),
+        gemeenten,
+        None,
+        rule=settings.flag_rule,
+        min_share_covered=settings.min_share_covered,
+    )
     ours = comparable.set_index(GEMEENTECODE)[MEAN_DISTANCE_KM]
     frame = pd.DataFrame(
         {
@@ -471,6 +502,8 @@ def _compare_cbs(
     )
     if GEMEENTENAAM in summary.columns:
         frame[GEMEENTENAAM] = summary[GEMEENTENAAM]
+    for col in (ONVOLLEDIG, SHARE_COVERED):
+        frame[col] = summary[col].to_numpy()
     per, stats = compare_with_cbs(frame, reference)
     summary = summary.copy()
     for col in (CBS_COMPARABLE_KM, CBS_MEAN_DISTANCE_KM, DIFFERENCE_KM):

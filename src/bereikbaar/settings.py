@@ -158,6 +158,18 @@ class Settings:
     cache_dir
         Folder where built road networks are cached (keyed by the network file's
         SHA-256, the mode, the speeds and the package version); ``None``: no cache.
+    network_extent
+        The box the road network file holds, ``[min_lon, min_lat, max_lon, max_lat]``
+        (WGS84), when the file does not declare it in its header (``osmium extract
+        -b`` boxes usually do); empty: the header's box, else the roads' own extent.
+        Origins outside the network's coverage are not snapped ("buiten het wegennet").
+    coverage_buffer_m
+        How far (m) the network's coverage reaches beyond its roads (raster of 500 m
+        cells, see :mod:`bereikbaar.engine.coverage`). Default 1 km.
+    min_share_covered
+        An area (gemeente, wijk, buurt) of which a smaller share of the residents lies
+        inside the network's coverage gets the verdict "onvolledig" instead of "te
+        groot"/"niet te groot", and is left out of the comparison with CBS. Default 0.95.
     """
 
     inputs: Inputs = field(default_factory=Inputs)
@@ -178,6 +190,9 @@ class Settings:
     geocoder: str = "none"
     pdok_url: str = "https://api.pdok.nl/bzk/locatieserver/search/v3_1"
     cache_dir: Path | None = None
+    network_extent: tuple[float, ...] = ()
+    coverage_buffer_m: float = 1000.0
+    min_share_covered: float = 0.95
 
     def __post_init__(self) -> None:
         if isinstance(self.site_suggestions, bool) or not (
@@ -205,6 +220,34 @@ class Settings:
             if not _positive_finite(getattr(self, name)):
                 msg = f"{name} must be a positive, finite number, got {getattr(self, name)!r}"
                 raise ConfigError(msg)
+        if not (
+            isinstance(self.min_share_covered, int | float)
+            and not isinstance(self.min_share_covered, bool)
+            and 0 <= self.min_share_covered <= 1
+        ):
+            msg = (
+                "min_share_covered must be a share between 0 and 1 (e.g. 0.95), got "
+                f"{self.min_share_covered!r}"
+            )
+            raise ConfigError(msg)
+        if not (self.coverage_buffer_m >= 0 and math.isfinite(self.coverage_buffer_m)):
+            msg = (
+                "coverage_buffer_m must be a finite number >= 0 (m), got "
+                f"{self.coverage_buffer_m!r}"
+            )
+            raise ConfigError(msg)
+        box = self.network_extent
+        if box and not (
+            len(box) == 4
+            and all(isinstance(v, int | float) and math.isfinite(v) for v in box)
+            and -180 <= box[0] < box[2] <= 180
+            and -90 <= box[1] < box[3] <= 90
+        ):
+            msg = (
+                "network_extent must be [min_lon, min_lat, max_lon, max_lat] in degrees"
+                f" (WGS84, min < max), got {list(box)!r}"
+            )
+            raise ConfigError(msg)
         if not (self.study_buffer_m >= 0 and math.isfinite(self.study_buffer_m)):
             msg = f"study_buffer_m must be a finite number >= 0 (m), got {self.study_buffer_m!r}"
             raise ConfigError(msg)
@@ -373,6 +416,12 @@ def _convert(hint: Any, value: Any, source: object, base: Path, key: str) -> Any
         if not isinstance(value, str):
             raise bad("a string")
         return value
+    if origin is tuple and args and args[0] is float:
+        if not isinstance(value, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ):
+            raise bad("a list of numbers")
+        return tuple(float(v) for v in value)
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise bad("a list of strings")

@@ -423,7 +423,7 @@ def nearest_library(
     )
     reachable = result[REACHABLE].to_numpy()
     reasons = unreachable_reasons(o_xy, o_cov, o_snap.ok, reachable)
-    result[UNREACHABLE_REASON] = reasons
+    result[UNREACHABLE_REASON] = pd.Series(reasons, index=result.index, dtype=object)
     counts = _reason_counts(reasons)
     result.attrs["unreachable"] = counts
     result.attrs["libraries_unused"] = _reason_counts(lib_reasons)

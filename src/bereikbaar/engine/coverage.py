@@ -10,7 +10,9 @@ snapped onto the extract's edge: the road it would really use is not in the data
 2. gaps of about a kilometre are closed (:data:`CLOSE_M`) and enclosed holes (a
    lake, a park) filled, so an origin in a hole is "far from the road"
    (``te ver van de weg``), not "outside the network" (``buiten het wegennet``);
-3. the marked cells are widened by ``buffer_m`` (a Euclidean distance transform);
+3. the marked cells are widened by ``buffer_m`` (a Euclidean distance transform):
+   every point within ``buffer_m`` of a road is covered, none farther than
+   ``buffer_m`` plus three cells;
 4. where the source declares its extent (the bounding box in an OSM PBF header,
    :attr:`Network.extent <bereikbaar.engine.network.Network.extent>`), the
    coverage is cut to it.
@@ -186,9 +188,10 @@ def _build(network: Network, cell_m: float, buffer_m: float) -> Coverage:
     mask = ndimage.binary_closing(mask, structure=_disk(close))
     mask = ndimage.binary_fill_holes(mask)
     if buffer_m > 0:
-        # cells whose centre lies within buffer_m (plus half a cell) of a road cell's centre
+        # a point within buffer_m of a road vertex lies in a cell whose centre is within
+        # buffer_m + one cell diagonal of that vertex's cell centre: every such cell is kept
         far = ndimage.distance_transform_edt(~mask) * cell_m
-        mask = np.asarray(far <= buffer_m + cell_m / 2.0)
+        mask = np.asarray(far <= buffer_m + cell_m * np.sqrt(2.0))
     if extent is not None:  # cells wholly outside the declared extent are not kept
         x = lo[0] + np.arange(cols) * cell_m
         y = lo[1] + np.arange(rows) * cell_m

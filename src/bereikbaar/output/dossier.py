@@ -25,7 +25,7 @@ from bereikbaar import schema as s
 from bereikbaar.aggregate import assign_gemeenten
 from bereikbaar.exceptions import InputError, OutputError
 from bereikbaar.output.files import atomic_path, safe_filename
-from bereikbaar.output.frames import bool_mask
+from bereikbaar.output.frames import bool_mask, truthy
 from bereikbaar.output.style import (
     DOSSIER_CLASSES,
     DOSSIER_NUMBERS,
@@ -661,7 +661,9 @@ def _overview_html(summary: gpd.GeoDataFrame, settings: Settings) -> str:
             DOSSIER_NUMBERS.km(r.get(s.P90_DISTANCE_KM)),
             DOSSIER_NUMBERS.share(r.get(s.SHARE_BEYOND)),
             DOSSIER_NUMBERS.count(r.get(s.FULL_SERVICE_LIBRARIES)),
-            '<span class="flag">ja</span>' if bool(r.get(s.TE_GROOT)) else "nee",
+            '<span class="flag">ja</span>'
+            if bool(r.get(s.TE_GROOT))
+            else ("onvolledig" if truthy(r.get(s.ONVOLLEDIG)) else "nee"),
         ]
         for _, r in order.iterrows()
     ]
@@ -707,10 +709,19 @@ def _sources_html(provenance: Mapping[str, Any] | None) -> str:
                     ("gemeenten", "Gemeenten"),
                     ("te_groot", "Gemeenten te groot"),
                     ("cells", "Bewoonde vierkanten"),
-                    ("unreachable_cells", "Vierkanten zonder route"),
+                    ("unreachable_cells", "Vierkanten zonder afstand"),
+                    ("onvolledig", "Gemeenten onvolledig (te weinig inwoners binnen het wegennet)"),
                     ("libraries", "Bibliotheekvoorzieningen"),
                 )
+                if key in counts
             )
+            per_reason = counts.get("unreachable_per_reason")
+            if isinstance(per_reason, Mapping):
+                facts.extend(
+                    (f"Vierkanten zonder afstand: {reason}", n)
+                    for reason, n in per_reason.items()
+                    if n
+                )
         parts.append("<table class=facts><tbody>")
         parts.extend(
             f"<tr><th>{escape_html(k)}</th><td>{escape_html(v)}</td></tr>" for k, v in facts

@@ -70,6 +70,7 @@ __all__ = [
 ]
 
 NO_DATA_COLOUR = "#d4d4d4"
+ONVOLLEDIG_COLOUR = "#9e9e9e"  # onvolledig: darker grey than "geen gegevens", dashed border
 """Gemeenten without a mean distance (no populated cells)."""
 FLAG_COLOUR = "#d7191c"
 """Outline of gemeenten flagged "te groot"."""
@@ -628,7 +629,10 @@ def _swatch(colour: str, border: str = "#555", width: int = 1) -> str:
 
 
 def _legend_html(
-    bins_km: Sequence[float], threshold_km: float, branch_kinds: Sequence[tuple[str, bool]]
+    bins_km: Sequence[float],
+    threshold_km: float,
+    branch_kinds: Sequence[tuple[str, bool]],
+    with_onvolledig: bool = False,
 ) -> str:
     colours = class_colours(len(bins_km) + 1)
     rows = [
@@ -641,6 +645,11 @@ def _legend_html(
         f"<div>{_swatch(NO_DATA_COLOUR)}geen gegevens</div>",
         f"<div>{_swatch('transparent', FLAG_COLOUR, 3)}gemeente met te grote afstand</div>",
     ]
+    if with_onvolledig:
+        rows.append(
+            f"<div>{_swatch(ONVOLLEDIG_COLOUR, '#555', 1).replace('solid', 'dashed')}"
+            "onvolledig: te weinig inwoners binnen het wegennet, geen oordeel</div>"
+        )
     for kind, full in branch_kinds:
         label = s.BRANCH_TYPE_LABELS_NL.get(kind, kind)
         extra = " (volwaardig)" if full else ""
@@ -698,6 +707,11 @@ def _gemeente_html(row: pd.Series, threshold_km: float, with_reasons: bool) -> s
             f"{MAP_NUMBERS.km(row.get('cbs_comparable_mean_km'))}; "
             f"CBS: {MAP_NUMBERS.km(row.get('cbs_mean_distance_km'))}"
         )
+    if truthy(row.get(s.ONVOLLEDIG)):
+        parts.append(
+            f"<b>Onvolledig</b>: {MAP_NUMBERS.share(row.get(s.SHARE_COVERED))} van de inwoners"
+            " woont binnen het gebied van het wegennet; geen oordeel"
+        )
     if truthy(row.get(s.TE_GROOT)):
         parts.append(f'<b style="color:{FLAG_COLOUR}">Afstand te groot</b>')
         if with_reasons:
@@ -740,10 +754,18 @@ def _add_gemeenten(
     colours = class_colours(len(bins_km) + 1)
     cls = classify_km(summary[s.MEAN_DISTANCE_KM].to_numpy(dtype=float), bins_km)
     fill = [colours[c] if c >= 0 else NO_DATA_COLOUR for c in cls]
+    short = (
+        bool_mask(summary[s.ONVOLLEDIG]) if s.ONVOLLEDIG in summary else np.zeros(len(fill), bool)
+    )
+    fill = [ONVOLLEDIG_COLOUR if k else f for f, k in zip(fill, short, strict=True)]
+    dash = ["6 4" if k else "" for k in short]  # onvolledig: grey with a dashed border
     tips = [_gemeente_html(r, threshold_km, False) for _, r in summary.iterrows()]
     names = ["" if is_missing(v) else str(v) for v in summary[s.GEMEENTENAAM]]
     ids = [f"g{k}" for k in range(len(summary))]
-    data = _geojson(summary, {"fill": fill, "tip": tips, "naam": names}, ids)
+    props = {"fill": fill, "tip": tips, "naam": names}
+    if short.any():
+        props["dash"] = dash
+    data = _geojson(summary, props, ids)
     layer = folium.GeoJson(
         data,
         name="Gemiddelde afstand per gemeente",
@@ -753,6 +775,7 @@ def _add_gemeenten(
             "color": "#555555",
             "weight": 0.7,
             "className": "bereikbaar-gemeente",
+            **({"dashArray": f["properties"]["dash"]} if f["properties"].get("dash") else {}),
         },
         highlight_function=lambda f: {"weight": 2.5, "color": "#222222"},
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
@@ -994,7 +1017,12 @@ def make_map(
         TextElement(f"<title>{html.escape(title)}</title>"), name="bereikbaar_title"
     )
     m.get_root().add_child(_HtmlBox(_title_html(title)))
-    m.get_root().add_child(_HtmlBox(_legend_html(bins, threshold_km, kinds)))
+    with_short = (
+        summary is not None
+        and s.ONVOLLEDIG in summary
+        and bool(bool_mask(summary[s.ONVOLLEDIG]).any())
+    )
+    m.get_root().add_child(_HtmlBox(_legend_html(bins, threshold_km, kinds, with_short)))
     if gemeente_layer is not None:
         _GemeenteSearch(gemeente_layer).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)

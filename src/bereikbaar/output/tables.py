@@ -49,6 +49,10 @@ CSV_HEADERS_NL: dict[str, str] = {
     s.TE_GROOT: "Te groot",
     s.REASONS: "Redenen",
     "cells": "Bewoonde vierkanten",
+    s.POPULATION_COVERED: "Inwoners binnen het wegennet",
+    s.SHARE_COVERED: "Aandeel inwoners binnen het wegennet (0-1)",
+    s.ONVOLLEDIG: "Onvolledig",
+    s.VERDICT: "Oordeel",
     "suppressed_cells": "Vierkanten met geheimgehouden inwonertal",
     # per target group (when the grid has the age columns)
     "population_0_15": "Kinderen 0-15 jaar",
@@ -74,6 +78,7 @@ CSV_DECIMALS: dict[str, int] = {
     s.MEDIAN_DISTANCE_KM: 3,
     s.P90_DISTANCE_KM: 3,
     s.SHARE_BEYOND: 4,
+    s.SHARE_COVERED: 4,
     "mean_distance_km_0_15": 3,
     "mean_distance_km_65plus": 3,
     "share_beyond_0_15": 4,

@@ -6,7 +6,7 @@ stub with ``lazy_loader.attach_stub``), so ``import bereikbaar`` loads none of t
 
 from ._version import __version__ as __version__
 from .accessibility import nearest_library, snap_to_arcs
-from .aggregate import aggregate_gemeenten, weighted_quantile
+from .aggregate import aggregate_areas, aggregate_gemeenten, weighted_quantile
 from .compare import compare_with_cbs, write_comparison
 from .demo import DemoInputs, run_demo, write_demo_inputs
 from .exceptions import (
@@ -42,6 +42,7 @@ from .sources.download import (
     geofabrik_source,
 )
 from .sources.gemeenten import load_gemeenten
+from .sources.wijkbuurt import load_areas
 from .sources.geocode import (
     AddressQuery,
     GeocodeResult,

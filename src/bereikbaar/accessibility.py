@@ -181,10 +181,23 @@ def _reason_counts(reasons: npt.NDArray[np.object_]) -> dict[str, int]:
     return {r: int((reasons == r).sum()) for r in UNREACHABLE_REASONS}
 
 
-def _coverage_of(network: Network, coverage: bool | Coverage, buffer_m: float | None) -> Any:
+def _covered(area: Coverage | None, xy: FloatArray) -> npt.NDArray[np.bool_]:
+    """Inside the coverage (every located point when there is none)."""
+    if area is not None:
+        return area.contains(xy)
+    return np.asarray(np.isfinite(xy).all(axis=1), dtype=bool)
+
+
+def _coverage_of(
+    network: Network, coverage: bool | Coverage, buffer_m: float | None
+) -> Coverage | None:
     if isinstance(coverage, Coverage):
         return coverage
-    return network.coverage(buffer_m=buffer_m) if coverage else None
+    if not coverage:
+        return None
+    area = network.coverage(buffer_m=buffer_m)
+    assert isinstance(area, Coverage)
+    return area
 
 
 def nearest_from_snapped(
@@ -330,7 +343,7 @@ def nearest_library(
     max_snap_m
         Origins and libraries farther than this (m) from the road network are
         unreachable / unused (reported in a warning). Default: ``Settings().max_snap_m``
-        (2.5 km), so nothing is ever snapped across a lake or the sea.
+        (1 km), so nothing is ever snapped across a lake or the sea.
     with_time
         Also compute ``time_s`` when the network has travel times.
     coverage
@@ -379,8 +392,8 @@ def nearest_library(
         raise InputError(msg)
     o_xy = points_xy(origins, "origins")
     area = _coverage_of(network, coverage, coverage_buffer_m)
-    l_cov = area.contains(lib_xy) if area is not None else np.isfinite(lib_xy).all(axis=1)
-    o_cov = area.contains(o_xy) if area is not None else np.isfinite(o_xy).all(axis=1)
+    l_cov = _covered(area, lib_xy)
+    o_cov = _covered(area, o_xy)
     l_snap = snap_to_arcs(
         network,
         np.where(l_cov[:, None], lib_xy, np.nan),

@@ -548,6 +548,11 @@ def _assign(cells: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, code_col: str) -> 
         geometry=cells.geometry.to_crs(CRS_RD).centroid, index=cells.index, crs=CRS_RD
     )
     joined = gpd.sjoin(centroids, areas[[code_col, "geometry"]], how="left", predicate="intersects")
+    # a centroid in two areas (a shared border, generalised polygons that overlap): the first
+    # area in file order
+    right = joined["index_right"].to_numpy(dtype=float)
+    order = np.lexsort((right, cells.index.get_indexer(joined.index)))
+    joined = joined.iloc[order]
     joined = joined[~joined.index.duplicated(keep="first")]
     out: pd.Series = joined[code_col].reindex(cells.index)
     return out

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from ._version import __version__
 from .accessibility import nearest_library
-from .aggregate import aggregate_gemeenten
+from .aggregate import aggregate_areas, aggregate_gemeenten, cell_covered
 from .compare import (
     CBS_BRANCH_TYPES,
     CBS_COMPARABLE_KM,
@@ -64,13 +65,16 @@ from .scenarios import (
     suggest_sites,
 )
 from .schema import (
+    AREA_LEVELS,
     BRANCH_TYPE,
     DISTANCE_M,
+    FULL_SERVICE,
     GEMEENTECODE,
     GEMEENTENAAM,
     LIBRARY_ID,
     MEAN_DISTANCE_KM,
     ONVOLLEDIG,
+    POPULATION,
     POPULATION_BEYOND,
     REACHABLE,
     SHARE_COVERED,
@@ -82,12 +86,13 @@ from .schema import (
 )
 from .settings import Settings
 from .sources.cbs_grid import load_cbs_grid
-from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM
+from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM, load_cbs_reference
 from .sources.gemeenten import load_gemeenten
 from .sources.geocode import Geocoder, PdokGeocoder, TableGeocoder
 from .sources.libraries import load_libraries
 from .sources.osm import load_network
 from .sources.study_area import StudyArea
+from .sources.wijkbuurt import AREA_LAYERS, load_areas
 
 log = logging.getLogger(__name__)
 
@@ -225,17 +230,25 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
                 min_share_covered=settings.min_share_covered,
             )
             cbs_stats: dict[str, Any] | None = None
+            comparable_cells: gpd.GeoDataFrame | None = None
             if inputs.cbs_reference is not None:
-                summary, cbs_table, cbs_stats = _compare_cbs(
+                summary, cbs_table, cbs_stats, comparable_cells = _compare_cbs(
                     settings, inputs.cbs_reference, network, cells, libraries, gemeenten, summary
                 )
+            areas, area_cbs = _summarise_areas(settings, cells, comparable_cells)
         with stage():
             out = Path(settings.out_dir)
-            outputs = write_tables(out, cells, summary, libraries)
+            outputs = write_tables(out, cells, summary, libraries, areas)
             if cbs_stats is not None:
                 path = out / "vergelijking_cbs.csv"
                 outputs["vergelijking_cbs"] = write_comparison(path, cbs_table)
-            fmap = make_map(cells, summary, libraries, threshold_km=settings.flag_rule.threshold_km)
+            fmap = make_map(
+                cells,
+                summary,
+                libraries,
+                threshold_km=settings.flag_rule.threshold_km,
+                buurten=areas.get("buurten"),
+            )
             outputs["kaart"] = write_map(fmap, out / "kaart.html")
     other = [w for w in caught if not issubclass(w.category, BereikbaarWarning)]
     for w in other:  # not ours: pass on unchanged
@@ -262,6 +275,14 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
         "timings_s": timings,
         "warnings": messages,
         "cbs_vergelijking": cbs_stats,
+        "cbs_vergelijking_wijk_buurt": area_cbs,
+        "plausibiliteit": plausibility(
+            cells,
+            network,
+            libraries,
+            libraries_unused,
+            {"gemeente": cbs_stats, **area_cbs},
+        ),
         "counts": {
             "gemeenten": len(summary),
             "te_groot": int(summary[TE_GROOT].sum()),
@@ -279,7 +300,14 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
     run_result = RunResult(cells, summary, libraries, network, outputs, provenance, settings)
     sites = _suggested_sites(run_result, settings)
     outputs["rapport"] = write_dossier(
-        settings.out_dir, cells, summary, libraries, settings, provenance=provenance, sites=sites
+        settings.out_dir,
+        cells,
+        summary,
+        libraries,
+        settings,
+        provenance=provenance,
+        sites=sites,
+        buurten=areas.get("buurten"),
     )
     timings["rapport schrijven"] = round(time.perf_counter() - t0, 3)
     run_json = Path(settings.out_dir) / "run.json"
@@ -466,8 +494,11 @@ def _compare_cbs(
     libraries: gpd.GeoDataFrame,
     gemeenten: gpd.GeoDataFrame,
     summary: gpd.GeoDataFrame,
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any]]:
-    """CBS-comparable means (vestigingen + servicepunten) next to CBS's figure."""
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any], gpd.GeoDataFrame]:
+    """CBS-comparable means (vestigingen + servicepunten) next to CBS's figure.
+
+    Also returns the cells with their CBS-comparable distances (for wijken and buurten).
+    """
     if settings.mode != "car":
         msg = (
             f"CBS measures over car roads; the comparison in mode {settings.mode!r}"
@@ -485,8 +516,9 @@ def _compare_cbs(
         full_service_only=False,
         coverage_buffer_m=settings.coverage_buffer_m,
     )
+    comparable_cells = origins.join(reach)
     comparable = aggregate_gemeenten(
-        origins.join(reach),
+        comparable_cells,
         gemeenten,
         None,
         rule=settings.flag_rule,
@@ -508,4 +540,109 @@ def _compare_cbs(
     summary = summary.copy()
     for col in (CBS_COMPARABLE_KM, CBS_MEAN_DISTANCE_KM, DIFFERENCE_KM):
         summary[col] = per[col]
-    return summary, per, stats
+    return summary, per, stats, comparable_cells
+
+
+def _summarise_areas(
+    settings: Settings, cells: gpd.GeoDataFrame, comparable_cells: gpd.GeoDataFrame | None
+) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
+    """Summaries per wijk and buurt (when their files are given), compared with CBS's figure.
+
+    CBS's figure per wijk/buurt is read from the same file (or its sibling statistics) when it
+    carries ``bibliotheek_gemiddelde_afstand_in_km`` and the run compares with CBS.
+    """
+    areas: dict[str, gpd.GeoDataFrame] = {}
+    stats: dict[str, Any] = {}
+    for level, path in (("wijk", settings.inputs.wijken), ("buurt", settings.inputs.buurten)):
+        if path is None:
+            continue
+        polygons = load_areas(path, level)
+        table = aggregate_areas(
+            cells,
+            polygons,
+            level=level,
+            rule=settings.flag_rule,
+            min_share_covered=settings.min_share_covered,
+        )
+        if comparable_cells is not None:
+            try:
+                reference = load_cbs_reference(path, level=level)
+            except InputError as err:
+                log.info("no CBS figure per %s: %s", level, err)
+            else:
+                ours = aggregate_areas(
+                    comparable_cells,
+                    polygons,
+                    level=level,
+                    rule=settings.flag_rule,
+                    min_share_covered=settings.min_share_covered,
+                )
+                frame = table[[AREA_LEVELS[level][0], ONVOLLEDIG, SHARE_COVERED]].copy()
+                frame[MEAN_DISTANCE_KM] = ours[MEAN_DISTANCE_KM].to_numpy()
+                per, stats[level] = compare_with_cbs(frame, reference, level=level)
+                for col in (CBS_COMPARABLE_KM, CBS_MEAN_DISTANCE_KM, DIFFERENCE_KM):
+                    table[col] = per[col].to_numpy()
+        areas[AREA_LAYERS[level]] = table
+    return areas, stats
+
+
+def plausibility(
+    cells: pd.DataFrame,
+    network: Network,
+    libraries: pd.DataFrame,
+    libraries_unused: Mapping[str, int],
+    agreement: Mapping[str, Mapping[str, Any] | None],
+) -> dict[str, Any]:
+    """The plausibility block of ``run.json``: can these numbers be trusted?
+
+    Parameters
+    ----------
+    cells
+        The run's cells with ``population``, ``snap_m`` and ``unreachable_reason``.
+    network
+        The road network used.
+    libraries
+        The branch list.
+    libraries_unused
+        Full-service branches not used, per reason (``nearest_library``'s
+        ``attrs["libraries_unused"]``).
+    agreement
+        Per level the statistics of :func:`~bereikbaar.compare.compare_with_cbs` (or None).
+
+    Returns
+    -------
+    dict
+        ``share_covered`` (residents inside the network's coverage), ``snap_m``
+        (p50/p95/max over snapped cells), ``core_share_of_nodes``,
+        ``libraries_not_used`` (per reason, with the branches that are not full
+        service) and ``cbs_agreement`` per level (n, median |Δ| km, Spearman).
+    """
+    pop = cells[POPULATION].to_numpy(dtype=float)
+    covered = cell_covered(cells)
+    known = np.isfinite(pop)
+    total = float(pop[known].sum())
+    snap = cells[SNAP_M].to_numpy(dtype=float) if SNAP_M in cells.columns else np.array([])
+    snap = snap[np.isfinite(snap)]
+
+    def pct(q: float) -> float | None:
+        return round(float(np.percentile(snap, q)), 1) if len(snap) else None
+
+    not_full = int((~full_service_mask(libraries)).sum()) if FULL_SERVICE in libraries else 0
+    return {
+        "population": total,
+        "population_covered": float(pop[known & covered].sum()),
+        "share_covered": float(pop[known & covered].sum()) / total if total > 0 else None,
+        "snap_m": {"p50": pct(50), "p95": pct(95), "max": pct(100), "n": len(snap)},
+        "core_share_of_nodes": float(network.core_nodes().mean()) if network.n_nodes else None,
+        "libraries_not_used": {"niet volwaardig": not_full, **dict(libraries_unused)},
+        "cbs_agreement": {
+            level: {
+                "n": st.get("n_compared"),
+                "median_abs_difference_km": st.get("median_abs_difference_km"),
+                "spearman_rho": st.get("spearman_rho"),
+                "left_out_onvolledig": len(st.get("left_out", {})),
+            }
+            for level, st in agreement.items()
+            if st
+        },
+    }

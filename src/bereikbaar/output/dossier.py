@@ -366,6 +366,89 @@ def _sites_html(table: pd.DataFrame | None, threshold_km: float) -> str:
     return note + _table(headers, rows, numeric)
 
 
+def _buurten_html(buurten: pd.DataFrame | None, threshold_km: float, top: int = 5) -> str:
+    """The buurten of one gemeente with the most residents beyond the threshold (a small table)."""
+    if buurten is None or len(buurten) == 0:
+        return ""
+    far = buurten[buurten[s.POPULATION_BEYOND].astype(float) > 0]
+    if len(far) == 0:
+        return ""
+    far = far.sort_values([s.POPULATION_BEYOND, s.BUURTCODE], ascending=[False, True]).head(top)
+    rows = [
+        [
+            escape_html(r.get(s.BUURTNAAM)),
+            escape_html(r.get(s.BUURTCODE)),
+            DOSSIER_NUMBERS.count(r.get(s.POPULATION)),
+            DOSSIER_NUMBERS.km(r.get(s.MEAN_DISTANCE_KM)),
+            f"{DOSSIER_NUMBERS.count(r.get(s.POPULATION_BEYOND))} "
+            f"({DOSSIER_NUMBERS.share(r.get(s.SHARE_BEYOND))})"
+            + (" · onvolledig" if truthy(r.get(s.ONVOLLEDIG)) else ""),
+        ]
+        for _, r in far.iterrows()
+    ]
+    head = f"&gt; {escape_html(nl_general(threshold_km))} km"
+    return (
+        f"<h3>Buurten met de meeste inwoners verder dan {escape_html(nl_general(threshold_km))}"
+        " km</h3>" + _table(["Buurt", "Code", "Inwoners", "Gem. afstand", head], rows, {2, 3, 4})
+    )
+
+
+def _plausibility_html(provenance: Mapping[str, Any] | None) -> str:
+    """A short section: how far the numbers can be trusted (run.json's plausibility block)."""
+    block = (provenance or {}).get("plausibiliteit")
+    if not isinstance(block, Mapping):
+        return ""
+    facts: list[tuple[str, str]] = []
+    facts.append(
+        (
+            "Inwoners binnen het gebied van het wegennet",
+            DOSSIER_NUMBERS.share(block.get("share_covered")),
+        )
+    )
+    snap = block.get("snap_m")
+    if isinstance(snap, Mapping) and snap.get("p50") is not None:
+        facts.append(
+            (
+                "Afstand vierkant tot de weg (p50 / p95 / max)",
+                " / ".join(f"{nl_general(round(float(snap[k])))} m" for k in ("p50", "p95", "max")),
+            )
+        )
+    if block.get("core_share_of_nodes") is not None:
+        facts.append(
+            (
+                "Knopen in het samenhangende kernnet",
+                DOSSIER_NUMBERS.share(block.get("core_share_of_nodes")),
+            )
+        )
+    unused = block.get("libraries_not_used")
+    if isinstance(unused, Mapping):
+        text = ", ".join(f"{n} {reason}" for reason, n in unused.items() if n) or "geen"
+        facts.append(("Bibliotheken niet gebruikt (reden)", text))
+    agreement = block.get("cbs_agreement")
+    if isinstance(agreement, Mapping):
+        for level, st in agreement.items():
+            if not isinstance(st, Mapping):
+                continue
+            rho = st.get("spearman_rho")
+            med = st.get("median_abs_difference_km")
+            facts.append(
+                (
+                    f"Overeenkomst met CBS per {level} (n, mediaan |verschil|, Spearman)",
+                    f"{st.get('n')}, {DOSSIER_NUMBERS.km(med)}, "
+                    + (nl_general(round(float(rho), 2)) if rho is not None and rho == rho else "–"),
+                )
+            )
+    rows = "".join(
+        f"<tr><th>{escape_html(k)}</th><td class=n>{escape_html(v)}</td></tr>" for k, v in facts
+    )
+    return (
+        '<section class="plausibiliteit"><h2>Plausibiliteit</h2>'
+        "<p class=note>Hoe ver de getallen te vertrouwen zijn (ook in run.json, "
+        "<span class=mono>plausibiliteit</span>).</p>"
+        f"<table class=facts><tbody>{rows}</tbody></table></section>"
+    )
+
+
 def _gemeente_section(
     row: pd.Series,
     cells: gpd.GeoDataFrame,
@@ -374,6 +457,7 @@ def _gemeente_section(
     libraries: gpd.GeoDataFrame,
     settings: Settings,
     sites: pd.DataFrame | None,
+    buurten: pd.DataFrame | None = None,
 ) -> str:
     rule = settings.flag_rule
     code = str(row[s.GEMEENTECODE])
@@ -446,6 +530,8 @@ def _gemeente_section(
         f"<tr><th>{escape_html(k)}</th><td class=n>{escape_html(v)}</td></tr>" for k, v in facts
     )
     parts.append("</tbody></table>")
+
+    parts.append(_buurten_html(buurten, rule.threshold_km))
 
     group_rows: list[list[str]] = []
     for col, label in s.GROUP_COLUMNS.items():
@@ -765,6 +851,7 @@ def dossier_html(
     sites: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
     gemeentecodes: Sequence[str] | None = None,
     title: str = "Bereikbaarheid van volwaardige bibliotheken",
+    buurten: pd.DataFrame | None = None,
 ) -> str:
     """The consultation dossier as one self-contained HTML document (Dutch, printable on A4).
 
@@ -800,6 +887,9 @@ def dossier_html(
         "te groot", by descending mean distance.
     title
         Document title.
+    buurten
+        Summary per buurt (with ``gemeentecode``): each gemeente's section lists its
+        buurten with the most residents beyond the threshold.
 
     Returns
     -------
@@ -869,8 +959,12 @@ def dossier_html(
                 libraries,
                 settings,
                 _sites_for(sites, code),
+                None
+                if buurten is None or s.GEMEENTECODE not in buurten
+                else buurten[buurten[s.GEMEENTECODE].astype(str) == code],
             )
         )
+    body.append(_plausibility_html(provenance))
     body.append(_sources_html(provenance))
     body.append("</body></html>")
     return "\n".join([*head, *body]) + "\n"
@@ -887,6 +981,7 @@ def write_dossier(
     sites: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
     gemeentecodes: Sequence[str] | None = None,
     per_gemeente: bool = False,
+    buurten: pd.DataFrame | None = None,
 ) -> Path:
     """Write the consultation dossier ``rapport.html`` (and optionally one file per gemeente).
 
@@ -896,7 +991,7 @@ def write_dossier(
     ----------
     out_dir
         Output folder; created when missing.
-    cells, summary, libraries, settings, provenance, sites, gemeentecodes
+    cells, summary, libraries, settings, provenance, sites, gemeentecodes, buurten
         As in :func:`dossier_html` (geometries in RD New, EPSG:28992, or any CRS that
         converts to it).
     per_gemeente
@@ -918,7 +1013,7 @@ def write_dossier(
     """
     out = Path(out_dir)
     settings = settings or Settings()
-    kwargs: dict[str, Any] = {"provenance": provenance, "sites": sites}
+    kwargs: dict[str, Any] = {"provenance": provenance, "sites": sites, "buurten": buurten}
     text = dossier_html(cells, summary, libraries, settings, gemeentecodes=gemeentecodes, **kwargs)
     path = out / "rapport.html"
     with atomic_path(path) as tmp:

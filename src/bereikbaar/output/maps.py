@@ -805,6 +805,55 @@ def _add_gemeenten(
     return layer
 
 
+def _add_buurten(
+    m: folium.Map, buurten: gpd.GeoDataFrame, bins_km: Sequence[float], simplify_m: float
+) -> None:
+    """The buurten coloured by their mean distance (onvolledig grey), off when the map opens."""
+    require_columns(buurten, [s.BUURTNAAM, s.MEAN_DISTANCE_KM], "buurt summary")
+    buurten = to_rd(buurten, "buurt summary")
+    if simplify_m > 0:
+        buurten = buurten.set_geometry(
+            buurten.geometry.simplify(simplify_m, preserve_topology=True)
+        )
+    colours = class_colours(len(bins_km) + 1)
+    cls = classify_km(buurten[s.MEAN_DISTANCE_KM].to_numpy(dtype=float), bins_km)
+    short = (
+        bool_mask(buurten[s.ONVOLLEDIG]) if s.ONVOLLEDIG in buurten else np.zeros(len(cls), bool)
+    )
+    fill = [
+        ONVOLLEDIG_COLOUR if k else (colours[c] if c >= 0 else NO_DATA_COLOUR)
+        for c, k in zip(cls, short, strict=True)
+    ]
+    tips = []
+    for k, (_, r) in enumerate(buurten.iterrows()):
+        parts = [
+            f"<b>{escape_text(r.get(s.BUURTNAAM, ''))}</b> ({escape_text(r.get(s.BUURTCODE, ''))})",
+            f"Inwoners: {MAP_NUMBERS.count(r.get(s.POPULATION))}",
+            f"Gemiddelde afstand: {MAP_NUMBERS.km(r.get(s.MEAN_DISTANCE_KM))}",
+        ]
+        if short[k]:
+            parts.append(
+                f"<b>Onvolledig</b>: {MAP_NUMBERS.share(r.get(s.SHARE_COVERED))} van de"
+                " inwoners binnen het wegennet"
+            )
+        tips.append("<br>".join(parts))
+    ids = [f"b{k}" for k in range(len(buurten))]
+    data = _geojson(buurten, {"fill": fill, "tip": tips}, ids)
+    folium.GeoJson(
+        data,
+        name="Gemiddelde afstand per buurt",
+        show=False,
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": 0.55,
+            "color": "#777777",
+            "weight": 0.5,
+            "className": "bereikbaar-buurt",
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
+    ).add_to(m)
+
+
 def _library_lines(row: pd.Series) -> list[str]:
     """Popup lines of a branch (plain text): name, type, address, postcode and place."""
     branch = str(row.get(s.BRANCH_TYPE, "other"))
@@ -902,6 +951,7 @@ def make_map(
     catchment_resolution_m: float = 500.0,
     catchment_simplify_m: float = 250.0,
     hover: bool = True,
+    buurten: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Build the interactive map (Dutch labels) of distances, gemeenten and libraries.
 
@@ -949,6 +999,9 @@ def make_map(
         :func:`catchment_areas`).
     hover
         Embed per-cell details (:func:`cell_details`) shown in a box under the mouse.
+    buurten
+        Summary per buurt (:func:`~bereikbaar.aggregate.aggregate_areas`): drawn as a layer
+        "Gemiddelde afstand per buurt", off when the map opens.
 
     Returns
     -------
@@ -1009,6 +1062,8 @@ def make_map(
                 simplify_m=catchment_simplify_m,
             )
             _add_catchments(m, areas, "bereikbaarGebieden", show=False)
+    if buurten is not None and len(buurten) > 0:
+        _add_buurten(m, buurten, bins, simplify_m)
     kinds: list[tuple[str, bool]] = []
     if libraries is not None and len(libraries) > 0:
         kinds = _add_libraries(m, libraries)

@@ -38,6 +38,10 @@ __all__ = [
 CSV_HEADERS_NL: dict[str, str] = {
     s.GEMEENTECODE: "Gemeentecode",
     s.GEMEENTENAAM: "Gemeente",
+    s.WIJKCODE: "Wijkcode",
+    s.WIJKNAAM: "Wijk",
+    s.BUURTCODE: "Buurtcode",
+    s.BUURTNAAM: "Buurt",
     s.POPULATION: "Inwoners",
     s.MEAN_DISTANCE_KM: "Gemiddelde afstand (km)",
     s.MEDIAN_DISTANCE_KM: "Mediane afstand (km)",
@@ -131,7 +135,8 @@ def csv_cell(value: object, column: str) -> str:
 
 def _table_columns(df: pd.DataFrame) -> list[str]:
     geom = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
-    first = [c for c in s.SUMMARY_COLUMNS if c in df.columns]
+    lead = [c for level in ("buurt", "wijk") for c in s.AREA_LEVELS[level] if c in df.columns]
+    first = lead + [c for c in s.SUMMARY_COLUMNS if c in df.columns and c not in lead]
     rest = [c for c in df.columns if c not in first and c != geom]
     return first + [str(c) for c in rest]
 
@@ -162,6 +167,7 @@ def write_tables(
     cells: gpd.GeoDataFrame,
     summary: gpd.GeoDataFrame,
     libraries: gpd.GeoDataFrame,
+    areas: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> dict[str, Path]:
     """Write the result tables of a run into ``out_dir``.
 
@@ -175,6 +181,8 @@ def write_tables(
       dtypes, without geometry.
     - ``gemeenten.gpkg``: layers ``gemeenten`` (summary with polygons) and ``bibliotheken``.
     - ``cells.gpkg``: layer ``cells``.
+    - with ``areas`` (``{"wijken": …, "buurten": …}``): ``wijken.csv``/``buurten.csv`` in the
+      same dialect as ``gemeenten.csv`` and a layer per level in ``gemeenten.gpkg``.
 
     The geometries stay in the inputs' CRS (RD New, EPSG:28992). Writing the same inputs twice
     gives byte-identical CSV and Parquet files.
@@ -189,6 +197,9 @@ def write_tables(
         Gemeente summary (GeoDataFrame of gemeente polygons).
     libraries
         Library branches (GeoDataFrame of points; rows without geometry are kept).
+    areas
+        Summaries per wijk and buurt (:func:`~bereikbaar.aggregate.aggregate_areas`), by
+        layer name.
 
     Returns
     -------
@@ -218,8 +229,13 @@ def write_tables(
     _write_parquet(path, summary, columns)
     written[path.name] = path
 
+    for name, table in (areas or {}).items():
+        path = out / f"{name}.csv"
+        _write_csv(path, table, _table_columns(table))
+        written[path.name] = path
+
     path = out / "gemeenten.gpkg"
-    _write_gpkg(path, {"gemeenten": summary, "bibliotheken": libraries})
+    _write_gpkg(path, {"gemeenten": summary, "bibliotheken": libraries, **(areas or {})})
     written[path.name] = path
 
     path = out / "cells.gpkg"

@@ -56,7 +56,7 @@ _LEVELS: Final = {
         WIJKNAAM,
         ("wijkcode", "statcode", "wijkenenbuurten", "regiocode", "wk_code"),
         ("wijknaam", "statnaam", "regionaam", "wk_naam"),
-        r"^WK\d{6}$",
+        r"^WK\d{4}[0-9A-Z]{2}$",  # Amsterdam: WK0363AA
         "wijk",
     ),
     "buurt": (
@@ -64,7 +64,7 @@ _LEVELS: Final = {
         BUURTNAAM,
         ("buurtcode", "statcode", "wijkenenbuurten", "regiocode", "bu_code"),
         ("buurtnaam", "statnaam", "regionaam", "bu_naam"),
-        r"^BU\d{8}$",
+        r"^BU\d{4}[0-9A-Z]{4}$",
         "buurt",
     ),
 }

@@ -186,14 +186,23 @@ def test_pipeline_writes_buurten_and_wijken(tmp_path: pathlib.Path) -> None:
                     "buurtnaam": f"<b>{g['gemeentecode']}</b> {half}",
                     "wijkcode": f"WK9{k:03d}00",
                     "gemeentecode": g["gemeentecode"],
+                    "bibliotheek_gemiddelde_afstand_in_km": 1.0 + k + half / 2,
                     "geometry": g.geometry.intersection(box),
                 }
             )
     buurten = gpd.GeoDataFrame(rows, crs="EPSG:28992")
     buurten.to_file(tmp_path / "raw" / "buurten.gpkg", layer="buurten")
     wijken = buurten.dissolve("wijkcode", as_index=False).drop(columns=["buurtcode"])
-    wijken = wijken.rename(columns={"buurtnaam": "wijknaam"})
+    wijken = wijken.rename(columns={"buurtnaam": "wijknaam"}).drop(
+        columns="bibliotheek_gemiddelde_afstand_in_km"
+    )  # no CBS figure per wijk: no comparison per wijk
     wijken.to_file(tmp_path / "raw" / "buurten.gpkg", layer="wijken")
+    ref = tmp_path / "raw" / "kwb.csv"
+    ref.write_text(
+        "gemeentecode;gemeentenaam;water;bibliotheek_gemiddelde_afstand_in_km\n"
+        + "".join(f"GM900{i};G{i};NEE;{i},5\n" for i in range(1, 6)),
+        encoding="utf-8",
+    )
     base = Settings.from_toml(inputs.config)
     settings = dataclasses.replace(
         base,
@@ -201,6 +210,7 @@ def test_pipeline_writes_buurten_and_wijken(tmp_path: pathlib.Path) -> None:
             base.inputs,
             buurten=tmp_path / "raw" / "buurten.gpkg",
             wijken=tmp_path / "raw" / "buurten.gpkg",
+            cbs_reference=ref,
         ),
         out_dir=tmp_path / "out",
     )
@@ -222,6 +232,12 @@ def test_pipeline_writes_buurten_and_wijken(tmp_path: pathlib.Path) -> None:
     assert block["share_covered"] == pytest.approx(1.0)  # the demo is fully covered
     assert block["snap_m"]["max"] <= 1_000.0
     assert 0 < block["core_share_of_nodes"] <= 1
+    # compared per gemeente and per buurt (the buurt layer has CBS's figure), not per wijk
+    assert set(block["cbs_agreement"]) == {"gemeente", "buurt"}
+    by_buurt = run_json["cbs_vergelijking_wijk_buurt"]["buurt"]
+    populated = int((table["Inwoners"] > 0).sum())
+    assert by_buurt["n_compared"] == populated == block["cbs_agreement"]["buurt"]["n"]
+    assert "Gemiddelde afstand volgens CBS (km)" in table.columns
     dossier = (out / "rapport.html").read_text(encoding="utf-8")
     assert "Plausibiliteit" in dossier
     flagged = result.flagged["gemeentecode"].tolist()

@@ -243,6 +243,14 @@ def test_truncated_coverage_on_the_rijnmond_grid(
     for gm in ("GM0597", "GM0542"):
         assert summary.loc[gm, SHARE_COVERED] == 0.0
         assert summary.loc[gm, ONVOLLEDIG]
+    # residents per reason: covered + outside + without location = all, per gemeente
+    outside_pop = summary["population_buiten_wegennet"] + summary["population_geen_locatie"]
+    np.testing.assert_allclose(
+        summary["population_covered"] + outside_pop, summary["population"], atol=1e-6
+    )
+    assert summary["population_buiten_wegennet"].sum() <= np.nansum(
+        cells.loc[outside, "population"]
+    )  # cells outside every gemeente are not aggregated
     partly = summary[(summary[SHARE_COVERED] > 0) & (summary[SHARE_COVERED] < 0.95)]
     assert partly[ONVOLLEDIG].all()
     assert len(partly) >= 2

@@ -42,7 +42,6 @@ from .sources.download import (
     geofabrik_source,
 )
 from .sources.gemeenten import load_gemeenten
-from .sources.wijkbuurt import load_areas
 from .sources.geocode import (
     AddressQuery,
     GeocodeResult,
@@ -55,4 +54,5 @@ from .sources.nwb import load_nwb
 from .sources.osm import load_network
 from .sources.osm_libraries import libraries_from_osm
 from .sources.overpass import network_from_overpass
+from .sources.wijkbuurt import load_areas
 from .study_area import PROVINCES, StudyArea, resolve_study_area

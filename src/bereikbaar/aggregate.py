@@ -44,6 +44,7 @@ from .schema import (
     POPULATION_COVERED,
     POPULATION_UNREACHABLE,
     REACHABLE,
+    REASON_COLUMNS,
     REASON_NO_LOCATION,
     REASON_OUTSIDE,
     REASONS,
@@ -412,7 +413,8 @@ def aggregate_areas(
         One row per area (EPSG:28992): code, name, ``population``,
         ``population_covered``, ``share_covered``, ``mean_distance_km``,
         ``median_distance_km``, ``p90_distance_km``, ``population_beyond``,
-        ``share_beyond``, ``population_unreachable``, ``onvolledig``, ``cells``,
+        ``share_beyond``, ``population_unreachable``, residents without a distance per
+        reason (:data:`~bereikbaar.schema.REASON_COLUMNS`), ``onvolledig``, ``cells``,
         ``suppressed_cells`` (gemeenten also ``full_service_libraries``,
         ``te_groot``, ``oordeel``, ``reasons`` and the per-group figures).
     """
@@ -455,6 +457,11 @@ def aggregate_areas(
         else np.isfinite(dist_km)
     )
     covered = cell_covered(cells_result)
+    reason_of = (
+        cells_result[UNREACHABLE_REASON].to_numpy(dtype=object)
+        if UNREACHABLE_REASON in cells_result.columns
+        else np.full(len(cells_result), None, dtype=object)
+    )
     groups = [g for g in GROUP_COLUMNS if g in cells_result.columns] if is_gemeente else []
 
     n_lib = pd.Series(0, index=gem[code_col].to_numpy())
@@ -497,6 +504,9 @@ def aggregate_areas(
         row["suppressed_cells"] = int(np.isnan(pop_all[m]).sum())
         row[POPULATION_COVERED] = s["covered"]
         row[SHARE_COVERED] = s["share_covered"]
+        known = np.isfinite(pop_all[m])
+        for reason, col in REASON_COLUMNS.items():
+            row[col] = float(pop_all[m][known & (reason_of[m] == reason)].sum())
         row[ONVOLLEDIG] = verdict[ONVOLLEDIG]
         if is_gemeente:
             row[VERDICT] = verdict[VERDICT]
@@ -515,7 +525,7 @@ def aggregate_areas(
         rows.append(row)
     summary = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_RD)
     if len(summary):  # the coverage columns last: the earlier columns keep their places
-        new = [POPULATION_COVERED, SHARE_COVERED, ONVOLLEDIG, VERDICT]
+        new = [POPULATION_COVERED, SHARE_COVERED, *REASON_COLUMNS.values(), ONVOLLEDIG, VERDICT]
         summary = summary[
             [c for c in summary.columns if c not in new] + [c for c in new if c in summary.columns]
         ]

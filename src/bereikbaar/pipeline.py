@@ -570,13 +570,15 @@ def _summarise_areas(
             except InputError as err:
                 log.info("no CBS figure per %s: %s", level, err)
             else:
-                ours = aggregate_areas(
-                    comparable_cells,
-                    polygons,
-                    level=level,
-                    rule=settings.flag_rule,
-                    min_share_covered=settings.min_share_covered,
-                )
+                with warnings.catch_warnings():  # the same cells and coverage: warned above
+                    warnings.simplefilter("ignore", BereikbaarWarning)
+                    ours = aggregate_areas(
+                        comparable_cells,
+                        polygons,
+                        level=level,
+                        rule=settings.flag_rule,
+                        min_share_covered=settings.min_share_covered,
+                    )
                 frame = table[[AREA_LEVELS[level][0], ONVOLLEDIG, SHARE_COVERED]].copy()
                 frame[MEAN_DISTANCE_KM] = ours[MEAN_DISTANCE_KM].to_numpy()
                 per, stats[level] = compare_with_cbs(frame, reference, level=level)

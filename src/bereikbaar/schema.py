@@ -93,6 +93,13 @@ REASON_NO_LOCATION: Final = "geen locatie"
 """The origin has no (valid) location."""
 UNREACHABLE_REASONS: Final = (REASON_OUTSIDE, REASON_TOO_FAR, REASON_NO_ROUTE, REASON_NO_LOCATION)
 """Every value of ``unreachable_reason``, in the order they are tested."""
+REASON_COLUMNS: Final = {
+    REASON_OUTSIDE: "population_buiten_wegennet",
+    REASON_TOO_FAR: "population_te_ver_van_de_weg",
+    REASON_NO_ROUTE: "population_geen_route",
+    REASON_NO_LOCATION: "population_geen_locatie",
+}
+"""Per-area column: residents without a distance for each reason."""
 
 # gemeente summary
 MEAN_DISTANCE_KM: Final = "mean_distance_km"

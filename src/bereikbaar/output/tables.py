@@ -55,6 +55,7 @@ CSV_HEADERS_NL: dict[str, str] = {
     "cells": "Bewoonde vierkanten",
     s.POPULATION_COVERED: "Inwoners binnen het wegennet",
     s.SHARE_COVERED: "Aandeel inwoners binnen het wegennet (0-1)",
+    **{col: f"Inwoners zonder afstand: {reason}" for reason, col in s.REASON_COLUMNS.items()},
     s.ONVOLLEDIG: "Onvolledig",
     s.VERDICT: "Oordeel",
     "suppressed_cells": "Vierkanten met geheimgehouden inwonertal",

@@ -314,3 +314,25 @@ def test_unreachable_reason_is_a_frame_column_with_none() -> None:
     res = nearest_library(net, np.array([[100.0, 100.0]]), library_at([(500.0, 500.0)]))
     assert res[UNREACHABLE_REASON].tolist() == [None]
     assert isinstance(res, pd.DataFrame)
+
+
+def test_header_box_of_a_pbf_is_the_declared_extent(shared_data: pathlib.Path) -> None:
+    # liechtenstein.osm.pbf declares its box in the header (9.4710780/47.0477400 -
+    # 9.6362170/47.2712800); the network keeps it and its coverage stays inside it
+    net = load_network(shared_data / "osm" / "liechtenstein.osm.pbf", "car")
+    assert net.extent is not None
+    to_rd = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:28992", always_xy=True)
+    corner = np.array(to_rd.transform(9.4710780, 47.0477400))
+    assert np.min(np.hypot(*(net.extent - corner).T)) < 1e-6  # the box's lower-left corner
+    box = shapely.Polygon(net.extent)
+    cov = net.coverage()
+    assert shapely.covers(box.buffer(1e-6), cov.polygon())
+    assert shapely.contains_xy(box, net.x, net.y).all()
+    # Settings.network_extent wins over the header
+    mine = load_network(
+        shared_data / "osm" / "liechtenstein.osm.pbf",
+        "car",
+        settings=Settings(network_extent=(9.5, 47.1, 9.55, 47.15)),
+    )
+    assert mine.extent is not None
+    assert shapely.Polygon(mine.extent).area < 0.1 * box.area

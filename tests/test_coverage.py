@@ -336,3 +336,29 @@ def test_header_box_of_a_pbf_is_the_declared_extent(shared_data: pathlib.Path) -
     )
     assert mine.extent is not None
     assert shapely.Polygon(mine.extent).area < 0.1 * box.area
+
+
+@pytest.mark.parametrize("with_geometry", [False, True])
+def test_a_long_road_is_covered_along_its_length(with_geometry: bool) -> None:
+    # one 10 km road, straight or as a stored geometry: beside its middle it is covered too
+    x, y = np.array([0.0, 10_000.0]), np.array([0.0, 0.0])
+    geom = (
+        np.array(
+            [shapely.LineString([(0, 0), (10_000, 0)]), shapely.LineString([(10_000, 0), (0, 0)])]
+        )
+        if with_geometry
+        else None
+    )
+    net = Network(
+        x=x,
+        y=y,
+        u=np.array([0, 1]),
+        v=np.array([1, 0]),
+        length_m=np.full(2, 10_000.0),
+        geometry=geom,
+    )
+    cov = net.coverage()
+    xs = np.linspace(0.0, 10_000.0, 101)
+    beside = np.column_stack([xs, np.full_like(xs, 990.0)])
+    assert cov.contains(beside).all()
+    assert not cov.contains(np.column_stack([xs, np.full_like(xs, 2_600.0)])).any()

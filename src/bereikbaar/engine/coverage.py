@@ -168,14 +168,44 @@ def _disk(radius_cells: int) -> npt.NDArray[np.bool_]:
     return np.asarray(r[:, None] ** 2 + r[None, :] ** 2 <= radius_cells**2)
 
 
+def _road_points(network: Network, step_m: float) -> FloatArray:
+    """The nodes and arc vertices, with extra points so that no gap exceeds ``step_m``.
+
+    One arc of each twin pair (the same road), densified with NumPy (not geometry by
+    geometry): at 4 M arcs this takes seconds, not tens of seconds.
+    """
+    nodes = np.column_stack([network.x, network.y])
+    parts = [nodes]
+    if network.n_arcs:
+        rev = network.reverse_arc()
+        one = np.flatnonzero((rev < 0) | (np.arange(network.n_arcs) < rev))
+        geoms = network.geometry[one] if network.geometry is not None else None
+        straight = one if geoms is None else one[shapely.is_missing(geoms)]
+        # straight arcs (no geometry stored): from node to node
+        a, b = nodes[network.u[straight]], nodes[network.v[straight]]
+        if geoms is not None:  # the geometries hold their nodes too
+            coords, gidx = shapely.get_coordinates(geoms, return_index=True)
+            parts = [coords, a, b]
+            same = gidx[1:] == gidx[:-1]
+            a = np.concatenate([a, coords[:-1][same]])
+            b = np.concatenate([b, coords[1:][same]])
+        pieces = np.ceil(np.hypot(*(b - a).T) / step_m)
+        pieces = np.where(np.isfinite(pieces), pieces, 1).astype(np.int64)
+        long = pieces > 1
+        if long.any():
+            a, b, k = a[long], b[long], pieces[long]
+            seg = np.repeat(np.arange(len(k)), k - 1)
+            first = np.cumsum(k - 1) - (k - 1)
+            j = np.arange(len(seg)) - first[seg] + 1
+            t = (j / k[seg])[:, None]
+            parts.append(a[seg] + (b[seg] - a[seg]) * t)
+    pts = np.concatenate(parts)
+    return np.asarray(pts[np.isfinite(pts).all(axis=1)], dtype=np.float64)
+
+
 def _build(network: Network, cell_m: float, buffer_m: float) -> Coverage:
     extent = network.extent_polygon()
-    if network.n_arcs == 0:
-        pts = np.column_stack([network.x, network.y])
-    else:
-        geoms = shapely.segmentize(network.arc_geometry(), cell_m / 2.0)
-        pts = shapely.get_coordinates(geoms)
-    pts = pts[np.isfinite(pts).all(axis=1)]
+    pts = _road_points(network, cell_m / 2.0)
     if len(pts) == 0:
         return Coverage(0.0, 0.0, cell_m, np.zeros((0, 0), dtype=bool), extent)
     close = max(1, round(CLOSE_M / cell_m))

@@ -1,15 +1,27 @@
-"""Shared fixtures: the one way tests reach the real data in ../shared/data."""
+"""Shared fixtures: the one way tests reach the real data in ../shared/data, and the demo region.
+
+The demo region is generated once per session (:func:`demo_inputs`) and run once
+(:func:`demo_run`); a test that changes input files works on a copy (:func:`demo_copy`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import http.server
 import pathlib
+import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from bereikbaar.examples.demo import DemoInputs, write_demo_inputs
+from bereikbaar.pipeline import run
+from bereikbaar.result import RunResult
+from bereikbaar.settings import Settings
 
 # Machines are noisy (2 cores shared with other jobs): no per-example deadline, no
 # too-slow health check. Example counts stay as each test sets them (>= 200 where it matters).
@@ -24,6 +36,65 @@ def shared_data() -> pathlib.Path:
     if not p.is_dir():
         pytest.skip("../shared/data not present (a fresh user machine)")
     return p.resolve()
+
+
+@pytest.fixture(scope="session")
+def demo_inputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoInputs]:
+    """The demo region's input files, written once per session. Read only: see :func:`demo_copy`.
+
+    At the end of the session the files are checked to be unchanged, so a test that edits them
+    in place (and would change what later tests see) fails loudly.
+    """
+    inputs = write_demo_inputs(tmp_path_factory.mktemp("demo-inputs"))
+    before = _digests(inputs.config.parent)
+    yield inputs
+    assert _digests(inputs.config.parent) == before, "a test changed the shared demo inputs"
+
+
+def _digests(folder: pathlib.Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _copy_demo(inputs: DemoInputs, folder: pathlib.Path) -> DemoInputs:
+    src = inputs.config.parent
+    shutil.copytree(src, folder, dirs_exist_ok=True)
+    return dataclasses.replace(
+        inputs,
+        network=folder / inputs.network.relative_to(src),
+        cells=folder / inputs.cells.relative_to(src),
+        libraries=folder / inputs.libraries.relative_to(src),
+        gemeenten=folder / inputs.gemeenten.relative_to(src),
+        config=folder / inputs.config.relative_to(src),
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_copy(demo_inputs: DemoInputs) -> Callable[[pathlib.Path], DemoInputs]:
+    """A function that copies the demo inputs into a folder, for a test that changes them.
+
+    The copy is what :func:`bereikbaar.examples.demo.write_demo_inputs` would write there
+    (same files, same relative paths in ``demo.toml``), without generating them again.
+    """
+    return lambda folder: _copy_demo(demo_inputs, pathlib.Path(folder))
+
+
+@pytest.fixture(scope="session")
+def demo_run(
+    demo_inputs: DemoInputs, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[RunResult, pathlib.Path]:
+    """The demo run, once per session, as :func:`bereikbaar.examples.demo.run_demo` makes it.
+
+    Returns the result and a root folder holding ``raw/`` (the inputs) and ``out/`` (the
+    outputs). Read only: tests that write put their files in their own ``tmp_path``.
+    """
+    root = tmp_path_factory.mktemp("demo-run")
+    inputs = _copy_demo(demo_inputs, root / "raw")
+    settings = dataclasses.replace(Settings.from_toml(inputs.config), out_dir=root / "out")
+    return run(settings), root
 
 
 @contextmanager

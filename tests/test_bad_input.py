@@ -34,7 +34,7 @@ from bereikbaar import pipeline
 from bereikbaar.accessibility import nearest_library
 from bereikbaar.aggregate import assign_gemeenten
 from bereikbaar.cli import main
-from bereikbaar.examples.demo import DemoInputs, write_demo_inputs
+from bereikbaar.examples.demo import DemoInputs
 from bereikbaar.exceptions import (
     BereikbaarError,
     BereikbaarWarning,
@@ -61,9 +61,9 @@ class Good:
 
 
 @pytest.fixture(scope="module")
-def good(tmp_path_factory: pytest.TempPathFactory) -> Good:
+def good(tmp_path_factory: pytest.TempPathFactory, demo_copy: Callable[[Path], DemoInputs]) -> Good:
     folder = tmp_path_factory.mktemp("demo")
-    demo = write_demo_inputs(folder)
+    demo = demo_copy(folder)
     cells = gpd.read_file(demo.cells)
     # the cells of Bibliostad's centre and the island: both reach the rest of the run
     keep = cells.iloc[np.r_[0:150, len(cells) - 150 : len(cells)]]

@@ -60,8 +60,8 @@ CAR_HIGHWAYS = {
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoInputs:
-    return write_demo_inputs(tmp_path_factory.mktemp("demo"))
+def demo(demo_inputs: DemoInputs) -> DemoInputs:
+    return demo_inputs
 
 
 @pytest.fixture(scope="module")

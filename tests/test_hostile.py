@@ -15,7 +15,7 @@ import http.server
 import io
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -28,7 +28,7 @@ from bereikbaar import report
 from bereikbaar.accessibility import nearest_library
 from bereikbaar.aggregate import aggregate_gemeenten
 from bereikbaar.compare import COMPARISON_HEADERS_NL, write_comparison
-from bereikbaar.demo import write_demo_inputs
+from bereikbaar.examples.demo import DemoInputs
 from bereikbaar.exceptions import BereikbaarWarning, DownloadError
 from bereikbaar.maps import make_map, write_map
 from bereikbaar.report import write_dossier, write_tables
@@ -86,9 +86,11 @@ def _xml(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
+def hostile(
+    tmp_path_factory: pytest.TempPathFactory, demo_copy: Callable[[Path], DemoInputs]
+) -> Hostile:
     folder = tmp_path_factory.mktemp("hostile")
-    demo = write_demo_inputs(folder / "raw")
+    demo = demo_copy(folder / "raw")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BereikbaarWarning)
         cells = load_cbs_grid(demo.cells)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,15 +13,13 @@ import pyogrio
 import pytest
 
 from bereikbaar.cli import main
-from bereikbaar.demo import run_demo
+from bereikbaar.examples.demo import DemoInputs
 from bereikbaar.pipeline import RunResult
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
-    base = tmp_path_factory.mktemp("demo")
-    result = run_demo(base / "out", raw_dir=base / "raw")
-    return result, base
+def demo(demo_run: tuple[RunResult, Path]) -> tuple[RunResult, Path]:
+    return demo_run
 
 
 def test_demo_flags_the_designed_gemeenten_for_the_designed_reasons(
@@ -126,12 +125,13 @@ def test_cli_bad_config_is_one_line_exit_2(
     assert "Traceback" not in err
 
 
-def test_run_geocodes_offline_from_an_address_table(tmp_path: Path) -> None:
-    from bereikbaar.demo import write_demo_inputs
+def test_run_geocodes_offline_from_an_address_table(
+    tmp_path: Path, demo_copy: Callable[[Path], DemoInputs]
+) -> None:
     from bereikbaar.pipeline import run
     from bereikbaar.settings import Settings
 
-    inputs = write_demo_inputs(tmp_path / "raw")
+    inputs = demo_copy(tmp_path / "raw")
     table = tmp_path / "raw" / "adressen.csv"
     # the demo's one branch without coordinates: Zuiderbaan 12a, 9922 JK Middeldorp
     table.write_text(
@@ -157,14 +157,15 @@ def test_run_geocodes_offline_from_an_address_table(tmp_path: Path) -> None:
     assert not any("need geocoding" in w for w in result.provenance["warnings"])
 
 
-def test_run_compares_with_cbs_in_tables_and_map(tmp_path: Path) -> None:
+def test_run_compares_with_cbs_in_tables_and_map(
+    tmp_path: Path, demo_copy: Callable[[Path], DemoInputs]
+) -> None:
     import dataclasses
 
-    from bereikbaar.demo import write_demo_inputs
     from bereikbaar.pipeline import run
     from bereikbaar.settings import Inputs, Settings
 
-    inputs = write_demo_inputs(tmp_path / "raw")
+    inputs = demo_copy(tmp_path / "raw")
     ref = tmp_path / "raw" / "kwb.csv"
     ref.write_text(
         "gemeentecode;gemeentenaam;water;bibliotheek_gemiddelde_afstand_in_km\n"
@@ -192,15 +193,14 @@ def test_run_compares_with_cbs_in_tables_and_map(tmp_path: Path) -> None:
     assert "CBS: 3,5 km" in html
 
 
-def test_site_suggestions_setting(tmp_path: Path) -> None:
+def test_site_suggestions_setting(tmp_path: Path, demo_copy: Callable[[Path], DemoInputs]) -> None:
     import dataclasses
 
-    from bereikbaar.demo import write_demo_inputs
     from bereikbaar.exceptions import ConfigError
     from bereikbaar.pipeline import run
     from bereikbaar.settings import Settings
 
-    inputs = write_demo_inputs(tmp_path / "raw")
+    inputs = demo_copy(tmp_path / "raw")
     base = Settings.from_toml(inputs.config)
     off = run(dataclasses.replace(base, site_suggestions=0, out_dir=tmp_path / "off"))
     html = (tmp_path / "off" / "rapport.html").read_text(encoding="utf-8")

@@ -20,7 +20,6 @@ import shapely
 from bereikbaar import scenarios as sc
 from bereikbaar.accessibility import nearest_library, snap_to_arcs
 from bereikbaar.aggregate import cell_gemeenten
-from bereikbaar.demo import run_demo
 from bereikbaar.engine import bounded
 from bereikbaar.exceptions import GeocodeError, InputError
 from bereikbaar.network import Network
@@ -33,10 +32,8 @@ WESTERHOEK = "GM9005"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
-    root = tmp_path_factory.mktemp("demo")
-    result = run_demo(root / "out", raw_dir=root / "raw")
-    return result, root
+def demo(demo_run: tuple[RunResult, Path]) -> tuple[RunResult, Path]:
+    return demo_run
 
 
 @pytest.fixture(scope="module")

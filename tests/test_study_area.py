@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
+from collections.abc import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -13,7 +14,7 @@ import shapely
 
 from bereikbaar.cli import main
 from bereikbaar.engine.network import Network
-from bereikbaar.examples.demo import write_demo_inputs
+from bereikbaar.examples.demo import DemoInputs
 from bereikbaar.exceptions import ConfigError
 from bereikbaar.pipeline import run
 from bereikbaar.settings import Settings
@@ -80,9 +81,11 @@ def test_study_area_errors() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def demo_settings(
+    tmp_path_factory: pytest.TempPathFactory, demo_copy: Callable[[pathlib.Path], DemoInputs]
+) -> Settings:
     raw = tmp_path_factory.mktemp("demo_raw")
-    inputs = write_demo_inputs(raw)
+    inputs = demo_copy(raw)
     # CBS's own figure for the demo gemeenten, as a StatLine-style CSV
     (raw / "kwb.csv").write_text(
         "WijkenEnBuurten;AfstandTotBibliotheek_106\nGM9002    ;10,7\nGM9003    ;0,9\n",

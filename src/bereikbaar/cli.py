@@ -15,12 +15,13 @@ import dataclasses
 import logging
 import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._version import __version__
-from .exceptions import BereikbaarError, ConfigError, InputError
+from .exceptions import BereikbaarError, BereikbaarWarning, ConfigError, InputError
 from .schema import GEMEENTECODE, GEMEENTENAAM, MEAN_DISTANCE_KM, POPULATION_BEYOND
 from .settings import Settings
 
@@ -404,6 +405,25 @@ class _ConsoleFormatter(logging.Formatter):
         return _printable(super().formatMessage(record))
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Route a Python warning to the console log: its message only, made :func:`_printable`.
+
+    The default ``warnings.showwarning`` prints the source file, line and code line, and prints
+    the message raw, so a gemeente name in a warning could carry terminal escapes.
+    """
+    text = str(message)
+    if not issubclass(category, BereikbaarWarning):
+        text = f"{category.__name__}: {text}"
+    log.warning("%s", text)
+
+
 def _one_line(err: BaseException) -> str:
     """The error message on one line: whitespace runs become one space, controls escaped."""
     return _printable(" ".join(str(err).split()))
@@ -435,8 +455,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "download": _cmd_download,
         "scenario": _cmd_scenario,
     }
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _dispatch(commands[args.command], args)
+
+
+def _dispatch(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run one command and turn its outcome into an exit code and at most one error line."""
     try:
-        return commands[args.command](args)
+        return command(args)
     except BereikbaarError as err:
         _abort_progress()
         if args.debug:

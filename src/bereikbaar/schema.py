@@ -164,6 +164,32 @@ CAPACITY_COLUMNS: Final = (
 """Branch-list columns read as capacity for 2SFCA (first match wins); kept by the loader."""
 
 
+def bool_values(values: pd.Series) -> npt.NDArray[np.bool_]:
+    """A boolean column as an array, missing values (``None``, NaN, ``pd.NA``) as ``False``.
+
+    Works for plain, nullable (``boolean``, ``Int64``) and object columns alike.
+
+    Parameters
+    ----------
+    values
+        Booleans, possibly with missing values.
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> bool_values(pd.Series(pd.array([1, None, 0], dtype="Int64"))).tolist()
+    [True, False, False]
+    """
+    import numpy as np
+
+    return np.asarray(values.to_numpy(dtype=bool, na_value=False), dtype=bool)
+
+
 def full_service_mask(libraries: pd.DataFrame) -> npt.NDArray[np.bool_]:
     """Which branches are full-service: the ``full_service`` column, missing counted as no.
 
@@ -183,7 +209,4 @@ def full_service_mask(libraries: pd.DataFrame) -> npt.NDArray[np.bool_]:
     >>> full_service_mask(pd.DataFrame({"full_service": [True, None, False]})).tolist()
     [True, False, False]
     """
-    import numpy as np
-
-    column = libraries[FULL_SERVICE]
-    return np.asarray(column.fillna(False).astype(bool).to_numpy(), dtype=bool)
+    return bool_values(libraries[FULL_SERVICE])

@@ -40,23 +40,7 @@ def truthy(value: object) -> bool:
     return not is_missing(value) and bool(value)
 
 
-def bool_mask(series: pd.Series) -> NDArray[np.bool_]:
-    """A boolean column as an array, missing values as ``False``.
-
-    Parameters
-    ----------
-    series
-        Booleans, possibly with missing values (``None``, NaN, ``pd.NA``).
-
-    Returns
-    -------
-    numpy.ndarray
-        One bool per row.
-    """
-    if pd.api.types.is_bool_dtype(series.dtype) and not series.hasnans:
-        return series.to_numpy(dtype=bool)
-    values = series.to_numpy(dtype=object)
-    return np.array([truthy(v) for v in values], dtype=bool)
+bool_mask = s.bool_values  # one home: bereikbaar.schema.bool_values
 
 
 def to_rd(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import pathlib
 import warnings
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -13,7 +14,6 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
-from tests.test_coverage import lattice, library_at
 
 from bereikbaar.accessibility import nearest_library
 from bereikbaar.aggregate import aggregate_areas, aggregate_gemeenten, area_stats
@@ -29,11 +29,13 @@ GRID = "cbs-vierkant-2024-rijnmond/grid_100m_rijnmond.geojson"
 
 
 @pytest.fixture(scope="module")
-def measured(shared_data: pathlib.Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def measured(
+    shared_data: pathlib.Path, street_lattice: Any, libraries_at: Any
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """The Rijnmond 100 m grid on a street lattice covering all of it, and the KWB buurten."""
     cells = load_cbs_grid(shared_data / GRID)
-    net = lattice(55_000.0, 110_000.0, 420_000.0, 452_000.0, 250.0)
-    libs = library_at([(92_500.0, 437_500.0), (80_000.0, 440_000.0), (70_000.0, 430_000.0)])
+    net = street_lattice(55_000.0, 110_000.0, 420_000.0, 452_000.0, 250.0)
+    libs = libraries_at([(92_500.0, 437_500.0), (80_000.0, 440_000.0), (70_000.0, 430_000.0)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = nearest_library(net, cells, libs)

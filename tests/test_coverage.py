@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pathlib
 import warnings
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -40,36 +41,6 @@ KWB = "cbs-kwb-2024"
 TUDELFT_BOX = (4.355, 51.995, 4.386, 52.005)  # osmium extract -b of tudelft_2025 (its README)
 
 
-def lattice(x0: float, x1: float, y0: float, y1: float, step: float) -> Network:
-    """A two-way street lattice with ``step`` m blocks (straight arcs)."""
-    xs = np.arange(x0, x1 + 1e-9, step)
-    ys = np.arange(y0, y1 + 1e-9, step)
-    gx, gy = np.meshgrid(xs, ys)
-    nid = np.arange(gx.size).reshape(gx.shape)
-    pairs = [
-        np.column_stack([nid[:, :-1].ravel(), nid[:, 1:].ravel()]),
-        np.column_stack([nid[:-1, :].ravel(), nid[1:, :].ravel()]),
-    ]
-    e = np.concatenate(pairs)
-    u = np.concatenate([e[:, 0], e[:, 1]]).astype(np.int64)
-    v = np.concatenate([e[:, 1], e[:, 0]]).astype(np.int64)
-    return Network(
-        x=gx.ravel().astype(float),
-        y=gy.ravel().astype(float),
-        u=u,
-        v=v,
-        length_m=np.full(len(u), float(step)),
-    )
-
-
-def library_at(points: list[tuple[float, float]]) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(
-        {"library_id": [f"L{i}" for i in range(len(points))], "full_service": True},
-        geometry=[shapely.Point(p) for p in points],
-        crs="EPSG:28992",
-    )
-
-
 def ring_network(cx: float, cy: float, radius: float, n: int = 64) -> Network:
     """A two-way ring road of ``n`` straight arcs around (cx, cy)."""
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
@@ -89,10 +60,10 @@ def ring_network(cx: float, cy: float, radius: float, n: int = 64) -> Network:
 # ------------------------------------------------------------------ reasons, by hand
 
 
-def test_each_reason_by_hand() -> None:
+def test_each_reason_by_hand(street_lattice: Any, libraries_at: Any) -> None:
     # a ring road round a 6 km lake, and a separate lattice (an island without library) east
     ring = ring_network(100_000.0, 400_000.0, 3_000.0)
-    island = lattice(110_000.0, 112_000.0, 399_000.0, 401_000.0, 250.0)
+    island = street_lattice(110_000.0, 112_000.0, 399_000.0, 401_000.0, 250.0)
     net = Network(
         x=np.concatenate([ring.x, island.x]),
         y=np.concatenate([ring.y, island.y]),
@@ -100,7 +71,7 @@ def test_each_reason_by_hand() -> None:
         v=np.concatenate([ring.v, island.v + ring.n_nodes]),
         length_m=np.concatenate([ring.length_m, island.length_m]),
     )
-    libs = library_at([(103_000.0, 400_000.0)])  # on the ring
+    libs = libraries_at([(103_000.0, 400_000.0)])  # on the ring
     origins = np.array(
         [
             [97_000.0, 400_000.0],  # on the ring, opposite the library
@@ -131,9 +102,9 @@ def test_each_reason_by_hand() -> None:
     assert np.isnan(res["distance_m"].iloc[1:]).all()
 
 
-def test_library_outside_coverage_is_not_used() -> None:
-    net = lattice(0.0, 2_000.0, 0.0, 2_000.0, 250.0)
-    libs = library_at([(1_000.0, 1_000.0), (30_000.0, 1_000.0)])  # the second 28 km away
+def test_library_outside_coverage_is_not_used(street_lattice: Any, libraries_at: Any) -> None:
+    net = street_lattice(0.0, 2_000.0, 0.0, 2_000.0, 250.0)
+    libs = libraries_at([(1_000.0, 1_000.0), (30_000.0, 1_000.0)])  # the second 28 km away
     with pytest.warns(UserWarning, match="1 libraries lie outside the road network's coverage"):
         res = nearest_library(net, np.array([[500.0, 500.0]]), libs, max_snap_m=50_000.0)
     assert res.attrs["libraries_unused"][REASON_OUTSIDE] == 1
@@ -145,8 +116,8 @@ def test_library_outside_coverage_is_not_used() -> None:
     assert res_all.attrs["libraries_unused"][REASON_OUTSIDE] == 0
 
 
-def test_coverage_raster_bounds() -> None:
-    net = lattice(0.0, 4_000.0, 0.0, 4_000.0, 200.0)
+def test_coverage_raster_bounds(street_lattice: Any) -> None:
+    net = street_lattice(0.0, 4_000.0, 0.0, 4_000.0, 200.0)
     cov = net.coverage()
     # every point within 1 km of a road is covered; none farther than buffer + 2 cells
     rng = np.random.default_rng(1)
@@ -166,9 +137,9 @@ def test_coverage_raster_bounds() -> None:
     assert (got == (inside & in_ring)).all()
 
 
-def test_extent_survives_save_and_load(tmp_path: pathlib.Path) -> None:
+def test_extent_survives_save_and_load(tmp_path: pathlib.Path, street_lattice: Any) -> None:
     ring = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]])
-    net = lattice(0.0, 500.0, 0.0, 500.0, 250.0)
+    net = street_lattice(0.0, 500.0, 0.0, 500.0, 250.0)
     net = Network(net.x, net.y, net.u, net.v, net.length_m, extent=ring)
     back = Network.load(net.save(tmp_path / "n.npz"))
     assert back.extent is not None
@@ -199,12 +170,12 @@ def rijnmond(shared_data: pathlib.Path) -> gpd.GeoDataFrame:
 
 
 def test_truncated_coverage_on_the_rijnmond_grid(
-    shared_data: pathlib.Path, rijnmond: gpd.GeoDataFrame
+    shared_data: pathlib.Path, rijnmond: gpd.GeoDataFrame, street_lattice: Any, libraries_at: Any
 ) -> None:
     # a street lattice covering only the west of Rijnmond (x < 85 km: through Rotterdam)
     cut_x = 85_000.0
-    net = lattice(55_000.0, cut_x, 420_000.0, 452_000.0, 250.0)
-    libs = library_at([(70_000.0, 437_000.0), (80_000.0, 440_000.0), (62_000.0, 430_000.0)])
+    net = street_lattice(55_000.0, cut_x, 420_000.0, 452_000.0, 250.0)
+    libs = libraries_at([(70_000.0, 437_000.0), (80_000.0, 440_000.0), (62_000.0, 430_000.0)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = nearest_library(net, rijnmond, libs)
@@ -266,7 +237,7 @@ def test_truncated_coverage_on_the_rijnmond_grid(
 
 
 def test_tudelft_200_origins_every_unreachable_has_a_reason(
-    shared_data: pathlib.Path, rijnmond: gpd.GeoDataFrame
+    shared_data: pathlib.Path, rijnmond: gpd.GeoDataFrame, libraries_at: Any
 ) -> None:
     settings = Settings(network_extent=TUDELFT_BOX)
     net = load_network(shared_data / "osm" / "tudelft_2025.osm.pbf", "car", settings=settings)
@@ -277,7 +248,7 @@ def test_tudelft_200_origins_every_unreachable_has_a_reason(
     lat = rng.uniform(TUDELFT_BOX[1], TUDELFT_BOX[3], 200)
     x, y = to_rd.transform(lon, lat)
     lib_x, lib_y = to_rd.transform(4.37567, 51.99775)  # TU Delft Library, Prometheusplein
-    libs = library_at([(lib_x, lib_y)])
+    libs = libraries_at([(lib_x, lib_y)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = nearest_library(net, np.column_stack([x, y]), libs)
@@ -309,9 +280,11 @@ def test_tudelft_200_origins_every_unreachable_has_a_reason(
     assert plain.coverage().contains(points_xy(rijnmond, "cells")).any()
 
 
-def test_unreachable_reason_is_a_frame_column_with_none() -> None:
-    net = lattice(0.0, 1_000.0, 0.0, 1_000.0, 250.0)
-    res = nearest_library(net, np.array([[100.0, 100.0]]), library_at([(500.0, 500.0)]))
+def test_unreachable_reason_is_a_frame_column_with_none(
+    street_lattice: Any, libraries_at: Any
+) -> None:
+    net = street_lattice(0.0, 1_000.0, 0.0, 1_000.0, 250.0)
+    res = nearest_library(net, np.array([[100.0, 100.0]]), libraries_at([(500.0, 500.0)]))
     assert res[UNREACHABLE_REASON].tolist() == [None]
     assert isinstance(res, pd.DataFrame)
 

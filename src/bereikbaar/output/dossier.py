@@ -366,6 +366,21 @@ def _sites_html(table: pd.DataFrame | None, threshold_km: float) -> str:
     return note + _table(headers, rows, numeric)
 
 
+def _outside_fact(row: pd.Series) -> list[tuple[str, str]]:
+    """The residents outside the network's coverage, when there are any (one fact row)."""
+    if s.POPULATION_COVERED not in row.index:
+        return []
+    try:
+        total = float(row[s.POPULATION])
+        covered = float(row[s.POPULATION_COVERED])
+    except (TypeError, ValueError):
+        return []
+    if not (np.isfinite(total) and np.isfinite(covered)) or covered >= total:
+        return []
+    label = "Inwoners buiten het gebied van het wegennet (niet meegeteld)"
+    return [(label, DOSSIER_NUMBERS.count(float(total - covered)))]
+
+
 def _buurten_html(buurten: pd.DataFrame | None, threshold_km: float, top: int = 5) -> str:
     """The buurten of one gemeente with the most residents beyond the threshold (a small table)."""
     if buurten is None or len(buurten) == 0:
@@ -514,6 +529,7 @@ def _gemeente_section(
             "Inwoners zonder route over de weg",
             DOSSIER_NUMBERS.count(row.get(s.POPULATION_UNREACHABLE, float("nan"))),
         ),
+        *_outside_fact(row),
         (
             "Volwaardige bibliotheken in de gemeente",
             DOSSIER_NUMBERS.count(row.get(s.FULL_SERVICE_LIBRARIES)),

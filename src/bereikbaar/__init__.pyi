@@ -53,6 +53,7 @@ from .sources.libraries import load_libraries
 from .sources.nwb import load_nwb
 from .sources.osm import load_network
 from .sources.osm_libraries import libraries_from_osm
+from .sources.osmnx_graph import network_from_osmnx
 from .sources.overpass import network_from_overpass
 from .sources.wijkbuurt import load_areas
 from .study_area import PROVINCES, StudyArea, resolve_study_area

@@ -200,6 +200,12 @@ def _coverage_of(
     return area
 
 
+def _check_weight(weight: object) -> None:
+    if weight not in ("length", "time"):
+        msg = f"weight must be 'length' (m, CBS-comparable) or 'time' (s); got {weight!r}"
+        raise InputError(msg)
+
+
 def nearest_from_snapped(
     network: Network,
     origins: Snapped,
@@ -236,6 +242,7 @@ def nearest_from_snapped(
         ``library_id``, ``distance_m`` (m), ``snap_m`` (m), ``time_s`` (s, when
         computed) and ``reachable``, one row per origin.
     """
+    _check_weight(weight)
     frame, _ = _measure(
         network,
         libraries,
@@ -373,6 +380,7 @@ def nearest_library(
     BereikbaarWarning
         When origins are unreachable or libraries unusable (counted).
     """
+    _check_weight(weight)
     if LIBRARY_ID not in libraries.columns:
         msg = f"libraries have no '{LIBRARY_ID}' column"
         raise InputError(msg)

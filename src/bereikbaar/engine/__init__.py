@@ -8,6 +8,9 @@ geometry (NumPy, scipy, numba, shapely), not files, tables or maps.
   ``.npz`` save/load; osmnx in and out).
 * :mod:`~bereikbaar.engine.coverage`: :func:`network_coverage`, the area a network
   covers (:class:`Coverage`); origins outside it are not snapped.
+* :mod:`~bereikbaar.engine.osmnx_graph`: osmnx/networkx graphs in every shape
+  osmnx gives → :class:`Network` (direction, geometry orientation, tag rules
+  passed in).
 * :mod:`~bereikbaar.engine.snap`: :func:`snap_to_arcs` projects points
   perpendicular onto the nearest eligible arc (:class:`Snapped`).
 * :mod:`~bereikbaar.engine.search`: the library terms, the multi-source

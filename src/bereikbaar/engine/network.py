@@ -24,7 +24,8 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from ..exceptions import NetworkError
-from ..schema import CRS_RD
+from ..schema import CRS_RD, MODES
+from .osmnx_graph import MIN_CORE_SHARE, EdgeRules
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -383,84 +384,69 @@ class Network:
 
     # ------------------------------------------------------------------ osmnx
     @classmethod
-    def from_osmnx(cls, graph: nx.MultiDiGraph, *, mode: str = "custom") -> Network:
-        """Build a Network from an osmnx/networkx ``MultiDiGraph``.
+    def from_osmnx(
+        cls,
+        graph: nx.MultiDiGraph | nx.MultiGraph | nx.DiGraph,
+        *,
+        mode: str = "custom",
+        rules: EdgeRules | None = None,
+        min_core_share: float = MIN_CORE_SHARE,
+    ) -> Network:
+        """Build a Network from an osmnx/networkx graph, in any of the shapes osmnx gives.
 
-        Projected graphs (``graph.graph["crs"]``) and unprojected (lon/lat) graphs
-        both work; coordinates are transformed to RD New. Edge ``length`` is used
-        when present (assumed metres), else the geometry length in RD New.
-        ``travel_time`` (s) becomes the time weight when every edge has it.
+        Takes ``graph_from_*`` results, ``ox.convert.to_undirected`` and
+        ``ox.convert.to_digraph`` outputs, ``graph_from_gdfs`` round trips (of
+        directed and undirected graphs) and ``ox.io.load_graphml`` of saved graphs;
+        projected (``graph.graph["crs"]``) or lon/lat. An undirected edge is an arc
+        each way, or only ``from → to`` when osmnx marked it ``oneway``; every
+        arc's geometry starts at its tail (see :mod:`bereikbaar.engine.osmnx_graph`).
+        Lengths are the geometry lengths in RD New (m); ``travel_time`` (s)
+        becomes the time weight when every edge has it and no ``rules`` are given.
 
         Parameters
         ----------
         graph
-            Nodes with ``x``/``y``; edges optionally with ``geometry``, ``length``,
-            ``travel_time``, ``route`` (``ferry``).
+            Nodes with ``x``/``y``; edges optionally with ``geometry``, ``oneway``,
+            ``reversed``, ``from``/``to``, ``travel_time``, ``route`` (``ferry``)
+            and the OSM tags the ``rules`` read.
         mode
-            Label stored on the Network.
+            Label stored on the Network. The travel modes ``car``, ``bike`` and
+            ``walk`` need their tag ``rules``: use
+            :func:`bereikbaar.sources.osmnx_graph.network_from_osmnx` (the same rules as
+            the OSM loader).
+        rules
+            A mode's tag rules (:class:`bereikbaar.sources.osm_tags.WayRules`):
+            which edges the mode keeps, in which direction, at what speed.
+        min_core_share
+            Warn when less than this share of the main network's nodes is in the
+            strongly connected core (a likely direction error).
 
         Returns
         -------
         Network
-        """
-        import pyproj
 
-        nodes = list(graph.nodes)
-        if not nodes:
-            msg = "the graph has no nodes"
+        Raises
+        ------
+        NetworkError
+            Not a MultiDiGraph/MultiGraph/DiGraph; nodes without x/y; an edge whose
+            geometry does not join its nodes; a travel mode without its rules; no
+            usable edge.
+
+        Warns
+        -----
+        BereikbaarWarning
+            The strongly connected core is below ``min_core_share``.
+        """
+        from .osmnx_graph import network_from_graph
+
+        if rules is None and mode in MODES:
+            msg = (
+                f"Network.from_osmnx(mode={mode!r}) needs the mode's tag rules: use "
+                f"bereikbaar.network_from_osmnx(graph, mode={mode!r}), or pass "
+                "rules=bereikbaar.sources.osm_tags.rules_for(mode, settings)"
+            )
             raise NetworkError(msg)
-        index = {n: i for i, n in enumerate(nodes)}
-        xs = np.array([graph.nodes[n]["x"] for n in nodes], dtype=float)
-        ys = np.array([graph.nodes[n]["y"] for n in nodes], dtype=float)
-        crs = graph.graph.get("crs", "EPSG:4326")
-        transformer = None
-        if pyproj.CRS(crs) != pyproj.CRS(CRS_RD):
-            transformer = pyproj.Transformer.from_crs(crs, CRS_RD, always_xy=True)
-            xs, ys = transformer.transform(xs, ys)
-        edges = list(graph.edges(keys=True, data=True))
-        m = len(edges)
-        u = np.fromiter((index[e[0]] for e in edges), dtype=np.int64, count=m)
-        v = np.fromiter((index[e[1]] for e in edges), dtype=np.int64, count=m)
-        geoms = np.empty(m, dtype=object)
-        has_geom = False
-        for k, (a, b, _, d) in enumerate(edges):
-            g = d.get("geometry")
-            if g is not None:
-                has_geom = True
-                if transformer is not None:
-                    g = shapely.transform(
-                        g, lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1]))
-                    )
-                geoms[k] = g
-            else:
-                ia, ib = index[a], index[b]
-                geoms[k] = shapely.LineString([(xs[ia], ys[ia]), (xs[ib], ys[ib])])
-        length = np.array(
-            [
-                float(d["length"]) if d.get("length") is not None else shapely.length(geoms[k])
-                for k, (_, _, _, d) in enumerate(edges)
-            ],
-            dtype=float,
-        )
-        times = [d.get("travel_time") for _, _, _, d in edges]
-        time_s = np.array(times, dtype=float) if m and all(t is not None for t in times) else None
-        ferry = np.array([d.get("route") == "ferry" for _, _, _, d in edges], dtype=bool)
-        try:
-            node_id = np.array(nodes, dtype=np.int64)
-        except (TypeError, ValueError, OverflowError):
-            node_id = None
-        return cls(
-            x=np.asarray(xs, dtype=float),
-            y=np.asarray(ys, dtype=float),
-            u=u,
-            v=v,
-            length_m=length,
-            time_s=time_s,
-            geometry=geoms if has_geom else None,
-            node_id=node_id,
-            ferry=ferry,
-            mode=mode,
-        )
+        return network_from_graph(graph, mode=mode, rules=rules, min_core_share=min_core_share)
 
     def to_osmnx(self) -> nx.MultiDiGraph:
         """Return an osmnx-compatible ``MultiDiGraph`` in RD New.

@@ -11,6 +11,7 @@ and restored afterwards.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -171,7 +172,8 @@ def _build(graph: nx.MultiDiGraph, mode: str, settings: Settings) -> Network:
     if out.number_of_edges() == 0:
         msg = f"the Overpass answer holds no road usable for mode {mode!r}"
         raise NetworkError(msg)
-    return Network.from_osmnx(out, mode=mode)
+    # the rules are applied above (on osmnx's way-order edges): the arcs go in as they are
+    return dataclasses.replace(Network.from_osmnx(out), mode=mode)
 
 
 def network_from_overpass(

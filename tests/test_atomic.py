@@ -1,11 +1,12 @@
 """Nothing lost: atomic outputs, interrupted runs, stale temp files, corrupt caches, determinism.
 
-A run writes every output to a hidden temp file in the output folder and renames it over the
-old one (:func:`bereikbaar.output.files.atomic_path`). These tests interrupt real runs: an exception
-in the middle of writing a file (in process), and ``bereikbaar run`` in a subprocess that gets
-SIGINT or SIGKILL while its outputs are being written. Afterwards every output is either the
-previous file, byte for byte, or a complete new one; no temp file survives SIGINT; and the temp
-file SIGKILL leaves behind is removed by the next run.
+A run writes every output to a hidden temp file (:func:`bereikbaar.output.files.atomic_path`)
+in a stage folder beside the output folder, which replaces the output folder as a whole at the
+end (:func:`bereikbaar.output.files.output_set`; the set itself is tested in
+``test_atomic_set.py``). These tests interrupt real runs: an exception in the middle of writing
+a file (in process), and ``bereikbaar run`` in a subprocess that gets SIGINT or SIGKILL while
+its outputs are being written. Afterwards every output is the previous file, byte for byte; no
+stage survives SIGINT; and the stage SIGKILL leaves behind is removed by the next run.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 def _temps(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if TEMP_RE.match(p.name))
+
+
+def _stages(out: Path) -> list[Path]:
+    """Stage folders of ``out`` (beside it) of runs that are writing or were killed."""
+    return sorted(out.parent.glob(f".{out.name}.bereikbaar-stage-*"))
 
 
 def _complete(path: Path) -> bool:
@@ -200,11 +206,11 @@ def _signal_when_writing(
             if proc.poll() is not None:
                 waiting.discard(name)
                 continue
-            with os.scandir(out) as it:
-                if any(TEMP_RE.match(e.name) and wanted in e.name for e in it):
-                    proc.send_signal(sig)
-                    hit[name] = True
-                    waiting.discard(name)
+            staged = [p for stage in _stages(out) for p in stage.glob("*")]
+            if any(TEMP_RE.match(p.name) and wanted in p.name for p in staged):
+                proc.send_signal(sig)
+                hit[name] = True
+                waiting.discard(name)
         time.sleep(0.0005)
     return hit
 
@@ -258,15 +264,12 @@ def test_killed_mid_write_previous_outputs_intact(
     for name, (out, code, hit) in killed.items():
         assert hit, f"{name}: the run finished before a temp file was seen"
         assert code == (130 if name == "sigint" else -signal.SIGKILL), name
-        now = _hashes(out)
-        for file, digest in now.items():
-            # every output is the previous file byte for byte, or a complete new one
-            assert digest == done.hashes[file] or _complete(out / file), (name, file)
-        # the table being written when the signal came, and everything after it, is old
-        for file in ("cells.gpkg", "kaart.html", "rapport.html", "run.json"):
-            assert now[file] == done.hashes[file], (name, file)
+        # the set is committed as a whole: killed mid-set, every output is the previous one
+        assert _hashes(out) == done.hashes, name
+        assert all(_complete(out / file) for file in OUTPUTS), name
+        assert _temps(out) == [], name
     sigint_out = killed["sigint"][0]
-    assert _temps(sigint_out) == []  # SIGINT: cleaned up on the way out
+    assert _stages(sigint_out) == []  # SIGINT: the stage is removed on the way out
 
 
 def test_next_run_removes_temp_files_of_a_killed_run(
@@ -274,7 +277,8 @@ def test_next_run_removes_temp_files_of_a_killed_run(
 ) -> None:
     out = killed["sigkill"][0]
     before = _hashes(out)
-    assert _temps(out), "SIGKILL during a GeoPackage write leaves its temp file"
+    stale = _stages(out)
+    assert stale and any(_temps(p) for p in stale), "SIGKILL mid-write leaves its stage"
     # the next run cleans up at its start, even when it then fails on bad input
     bad = tmp_path / "kapot.csv"
     bad.write_text("naam;type\n", encoding="utf-8")
@@ -282,7 +286,7 @@ def test_next_run_removes_temp_files_of_a_killed_run(
     settings = dataclasses.replace(done.settings, inputs=inputs, out_dir=out)
     with pytest.raises(InputError, match=r"kapot\.csv"):
         pipeline.run(settings)
-    assert _temps(out) == []
+    assert _stages(out) == [] and _temps(out) == []
     assert _hashes(out) == before
 
 

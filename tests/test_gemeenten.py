@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from bereikbaar.exceptions import InputError
+from bereikbaar.exceptions import BereikbaarWarning, InputError
 from bereikbaar.sources.gemeenten import load_gemeenten, normalise_gemeentecode
 
 
@@ -79,7 +79,9 @@ def test_gemeenten_2025_invalid_geometries_repaired(shared_data: pathlib.Path) -
     path = shared_data / "gemeenten-2025" / "gemeente_2025.geojson"
     raw = gpd.read_file(path)
     assert (~raw.is_valid).sum() > 0  # the file really has invalid geometries
-    gem = load_gemeenten(path)
+    n_invalid = int((~raw.is_valid).sum())
+    with pytest.warns(BereikbaarWarning, match=f"{n_invalid} invalid gemeente polygon"):
+        gem = load_gemeenten(path)
     assert len(gem) == 342
     assert gem.is_valid.all()
     assert set(gem.geom_type) <= {"Polygon", "MultiPolygon"}
@@ -125,7 +127,8 @@ def test_bowtie_is_repaired_keeping_polygonal_parts(tmp_path: pathlib.Path) -> N
     gdf = gpd.GeoDataFrame({"statcode": ["GM0005"], "statnaam": ["Vlinder"]}, geometry=[bowtie])
     gdf = gdf.set_crs(28992).to_crs(4326)
     gdf.to_file(tmp_path / "bowtie.geojson")
-    gem = load_gemeenten(tmp_path / "bowtie.geojson")
+    with pytest.warns(BereikbaarWarning, match=r"1 invalid gemeente polygon\(s\) \(rows 1;"):
+        gem = load_gemeenten(tmp_path / "bowtie.geojson")
     assert gem.is_valid.all()
     assert gem.geom_type.iloc[0] in ("Polygon", "MultiPolygon")
     assert gem.area.iloc[0] == pytest.approx(500_000, rel=1e-3)  # two triangles of 250,000 m²

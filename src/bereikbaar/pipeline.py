@@ -3,8 +3,10 @@
 ``run(settings)`` loads the four inputs, measures the road distance from every
 populated cell to the nearest full-service library, aggregates per gemeente,
 and writes the outputs (``cells.gpkg``, ``gemeenten.gpkg``, ``gemeenten.csv``,
-``gemeenten.parquet``, ``kaart.html``, ``rapport.html``, ``run.json``) atomically into
-``settings.out_dir``. ``run_scenario(settings, ...)`` chains a run with a what-if
+``gemeenten.parquet``, ``kaart.html``, ``rapport.html``, ``run.json``) into
+``settings.out_dir`` as one set (:func:`write_outputs`,
+:func:`~bereikbaar.output.files.output_set`): all replace the previous ones, or none.
+``run_scenario(settings, ...)`` chains a run with a what-if
 scenario and its outputs (what ``bereikbaar scenario`` does).
 """
 
@@ -15,7 +17,6 @@ import importlib.metadata
 import json
 import logging
 import platform
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,6 +28,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from ._version import __version__
 from .accessibility import nearest_library
@@ -44,11 +46,10 @@ from .exceptions import (
     BereikbaarWarning,
     ConfigError,
     InputError,
-    OutputError,
     where,
 )
 from .output.dossier import write_dossier
-from .output.files import atomic_path, remove_stale_temp_files, write_excel_csv
+from .output.files import atomic_path, output_set, write_excel_csv
 from .output.maps import make_map, write_map
 from .output.scenario import write_scenario
 from .output.tables import write_tables
@@ -88,6 +89,11 @@ from .settings import Settings
 from .sources.cbs_grid import load_cbs_grid
 from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM, load_cbs_reference
 from .sources.gemeenten import load_gemeenten
+from .sources.geocheck import (
+    check_cell_codes,
+    check_network_extent,
+    check_overlap,
+)
 from .sources.geocode import Geocoder, PdokGeocoder, TableGeocoder
 from .sources.libraries import load_libraries
 from .sources.osm import load_network
@@ -96,7 +102,15 @@ from .sources.wijkbuurt import AREA_LAYERS, load_areas
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STAGES", "RunResult", "ScenarioRun", "run", "run_scenario", "sha256_file"]
+__all__ = [
+    "STAGES",
+    "RunResult",
+    "ScenarioRun",
+    "run",
+    "run_scenario",
+    "sha256_file",
+    "write_outputs",
+]
 
 STAGES = (
     "gemeenten laden",
@@ -164,15 +178,31 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
     ConfigError
         An input path is not set.
     InputError, NetworkError, OutputError
-        Bad input or an unwritable output folder; previous outputs stay intact.
+        Bad input, an unwritable output folder, or another run writing into it; the
+        previous output set stays as it was (nothing is replaced before all outputs
+        are written).
     """
     inputs = settings.inputs
     for name in ("network", "cells", "libraries", "gemeenten"):
         if getattr(inputs, name) is None:
             msg = f"settings: inputs.{name} is not set (give the path of the {name} file)"
             raise ConfigError(msg)
+    with output_set(settings.out_dir) as staged:
+        run_result, cbs_table = _compute(settings, progress)
+        sites = _suggested_sites(run_result, settings)
+        outputs, run_result.provenance = _write_set(
+            run_result, staged.path, cbs_table=cbs_table, sites=sites, progress=progress
+        )
+    run_result.outputs = {name: staged.final(p) for name, p in outputs.items()}
+    return run_result
+
+
+def _compute(
+    settings: Settings, progress: Callable[[str], None] | None
+) -> tuple[RunResult, pd.DataFrame | None]:
+    """Stages 1-6 of :func:`run`: everything but writing (the CBS table for writing)."""
+    inputs = settings.inputs
     assert inputs.network and inputs.cells and inputs.libraries and inputs.gemeenten
-    _prepare_out_dir(Path(settings.out_dir))
     timings: dict[str, float] = {}
     stage_iter = iter(STAGES)
 
@@ -186,10 +216,11 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
         yield
         timings[name] = round(time.perf_counter() - t0, 3)
 
+    cbs_table: pd.DataFrame | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BereikbaarWarning)
         with stage():
-            gemeenten = load_gemeenten(inputs.gemeenten)
+            gemeenten = all_gemeenten = load_gemeenten(inputs.gemeenten)
             study = None
             if settings.study_area:
                 study = StudyArea.build(gemeenten, settings.study_area, settings.study_buffer_m)
@@ -197,6 +228,7 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
         with stage():
             cells = load_cbs_grid(inputs.cells)
             cells = study.cells(cells) if study is not None else cells
+            check_cell_codes(cells, all_gemeenten, inputs.cells, inputs.gemeenten)
         with stage():
             with _geocoder(settings) as geocoder:
                 libraries = load_libraries(inputs.libraries, settings=settings, geocoder=geocoder)
@@ -209,6 +241,7 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
                 settings=settings,
                 cache_dir=settings.cache_dir,
             )
+            _check_network(network, cells, libraries, settings)
             network = study.network(network) if study is not None else network
         with stage():
             result = nearest_library(
@@ -236,26 +269,7 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
                     settings, inputs.cbs_reference, network, cells, libraries, gemeenten, summary
                 )
             areas, area_cbs = _summarise_areas(settings, cells, comparable_cells)
-        with stage():
-            out = Path(settings.out_dir)
-            outputs = write_tables(out, cells, summary, libraries, areas)
-            if cbs_stats is not None:
-                path = out / "vergelijking_cbs.csv"
-                outputs["vergelijking_cbs"] = write_comparison(path, cbs_table)
-            fmap = make_map(
-                cells,
-                summary,
-                libraries,
-                threshold_km=settings.flag_rule.threshold_km,
-                buurten=areas.get("buurten"),
-            )
-            outputs["kaart"] = write_map(fmap, out / "kaart.html")
-    other = [w for w in caught if not issubclass(w.category, BereikbaarWarning)]
-    for w in other:  # not ours: pass on unchanged
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    messages = [str(w.message) for w in caught if issubclass(w.category, BereikbaarWarning)]
-    for msg in messages:
-        log.warning(msg)
+    messages = _pass_on(caught)
     provenance: dict[str, Any] = {
         "bereikbaar": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -267,6 +281,8 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
                 ("libraries", inputs.libraries),
                 ("gemeenten", inputs.gemeenten),
                 ("cbs_reference", inputs.cbs_reference),
+                ("buurten", inputs.buurten),
+                ("wijken", inputs.wijken),
             )
             if p is not None
         },
@@ -296,25 +312,120 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
             "network_arcs": network.n_arcs,
         },
     }
+    run_result = RunResult(cells, summary, libraries, network, {}, provenance, settings, areas)
+    return run_result, cbs_table
+
+
+def _pass_on(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Log our warnings (returned as text) and re-issue the others unchanged."""
+    for w in caught:
+        if not issubclass(w.category, BereikbaarWarning):  # not ours: pass on unchanged
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    messages = [str(w.message) for w in caught if issubclass(w.category, BereikbaarWarning)]
+    for msg in messages:
+        log.warning(msg)
+    return messages
+
+
+def write_outputs(
+    result: RunResult,
+    out_dir: str | Path,
+    *,
+    cbs_table: pd.DataFrame | None = None,
+    sites: gpd.GeoDataFrame | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
+    """Write a run's output set into ``out_dir``, as one set (:func:`.output.files.output_set`).
+
+    ``cells.gpkg``, ``gemeenten.gpkg``, ``gemeenten.csv``, ``gemeenten.parquet``,
+    (``vergelijking_cbs.csv``, ``buurten.csv``, ``wijken.csv``), ``kaart.html``,
+    ``rapport.html`` and ``run.json``
+    replace the previous set in one step, or, when anything fails or the process is
+    interrupted, nothing in ``out_dir`` changes.
+
+    Parameters
+    ----------
+    result
+        A run (its ``provenance`` becomes ``run.json``; its ``settings`` give the threshold).
+    out_dir
+        The output folder.
+    cbs_table
+        The CBS comparison per gemeente (``vergelijking_cbs.csv``), when made.
+    sites
+        Suggested sites for the dossier.
+    progress
+        Called with the name of the writing stage.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Output name → path (also set as ``result.outputs``). ``result.provenance`` is
+        not changed (``run.json`` adds this writing's timings and warnings to a copy).
+
+    Raises
+    ------
+    OutputError
+        Another run writes into ``out_dir``, or an output cannot be written; the previous
+        set is unchanged.
+    """
+    with output_set(out_dir) as staged:
+        outputs, _ = _write_set(
+            result, staged.path, cbs_table=cbs_table, sites=sites, progress=progress
+        )
+    result.outputs = {key: staged.final(p) for key, p in outputs.items()}
+    return result.outputs
+
+
+def _write_set(
+    result: RunResult,
+    out: Path,
+    *,
+    cbs_table: pd.DataFrame | None,
+    sites: gpd.GeoDataFrame | None,
+    progress: Callable[[str], None] | None,
+) -> tuple[dict[str, Path], dict[str, Any]]:
+    """Write the output files into ``out`` (a stage); the outputs and what run.json holds."""
+    settings = result.settings or Settings()
+    provenance = dict(result.provenance)
+    timings = provenance["timings_s"] = dict(provenance.get("timings_s", {}))
+    name = STAGES[-1]
+    if progress is not None:
+        progress(name)
+    log.info("stage: %s", name)
     t0 = time.perf_counter()
-    run_result = RunResult(cells, summary, libraries, network, outputs, provenance, settings)
-    sites = _suggested_sites(run_result, settings)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BereikbaarWarning)
+        outputs = write_tables(out, result.cells, result.summary, result.libraries, result.areas)
+        if cbs_table is not None:
+            path = out / "vergelijking_cbs.csv"
+            outputs["vergelijking_cbs"] = write_comparison(path, cbs_table)
+        fmap = make_map(
+            result.cells,
+            result.summary,
+            result.libraries,
+            threshold_km=settings.flag_rule.threshold_km,
+            buurten=result.areas.get("buurten"),
+        )
+        outputs["kaart"] = write_map(fmap, out / "kaart.html")
+    provenance["warnings"] = [*provenance.get("warnings", []), *_pass_on(caught)]
+    timings[name] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
     outputs["rapport"] = write_dossier(
-        settings.out_dir,
-        cells,
-        summary,
-        libraries,
+        out,
+        result.cells,
+        result.summary,
+        result.libraries,
         settings,
         provenance=provenance,
         sites=sites,
-        buurten=areas.get("buurten"),
+        buurten=result.areas.get("buurten"),
     )
     timings["rapport schrijven"] = round(time.perf_counter() - t0, 3)
-    run_json = Path(settings.out_dir) / "run.json"
+    run_json = out / "run.json"
     with atomic_path(run_json) as tmp:
         tmp.write_text(json.dumps(provenance, indent=2, ensure_ascii=False), encoding="utf-8")
     outputs["run"] = run_json
-    return run_result
+    return outputs, provenance
 
 
 @dataclass
@@ -362,6 +473,11 @@ def run_scenario(
     ``scenario_bibliotheken.csv``, ``scenario_kaart.html``
     (:func:`~bereikbaar.output.scenario.write_scenario`), plus
     ``scenario_locaties.csv`` with ``n_sites`` and ``sluitingseffect.csv`` with ``rank``.
+    Everything is computed before anything replaces an output: the baseline and a scenario
+    folder inside ``settings.out_dir`` are one output set
+    (:func:`~bereikbaar.output.files.output_set`), so a scenario that fails (an unknown id to
+    close) leaves the previous outputs as they were; a scenario folder elsewhere is its own
+    set, committed just before the baseline's.
 
     Parameters
     ----------
@@ -386,38 +502,73 @@ def run_scenario(
     ScenarioRun
         The baseline run, the scenario, its output files and the optional answers.
     """
-    baseline = run(settings, progress=progress)
-    res = scenario(
-        baseline, close=close, open=open, retype=retype or {}, settings=settings, geocoder=geocoder
-    )
     out = Path(out_dir) if out_dir is not None else Path(settings.out_dir) / "scenario"
-    outputs = write_scenario(res, out)
-    sites = None
-    if n_sites > 0:
-        sites = suggest_sites(res, k=n_sites)
-        table = sites.sites.drop(columns="geometry")
-        outputs["scenario_locaties"] = write_excel_csv(
-            table, out / "scenario_locaties.csv", line_terminator="\n"
+    base_dir = Path(settings.out_dir).resolve()
+    if out.resolve() != base_dir and out.resolve() in base_dir.parents:
+        msg = (
+            f"the scenario folder '{out}' contains the run's out_dir '{settings.out_dir}';"
+            " choose a scenario folder inside or beside it"
         )
-    closures = None
-    if rank:
-        closures = closure_impact(res, settings=settings, scheduler=scheduler)
-        outputs["sluitingseffect"] = write_excel_csv(
-            closures.ranking, out / "sluitingseffect.csv", line_terminator="\n"
+        raise ConfigError(msg)
+    # one set: the baseline and (in its folder) the scenario are committed together, so a
+    # scenario that fails (an unknown id to close) leaves the previous outputs as they were
+    with output_set(settings.out_dir) as staged:
+        baseline = run(settings, progress=progress)
+        res = scenario(
+            baseline,
+            close=close,
+            open=open,
+            retype=retype or {},
+            settings=settings,
+            geocoder=geocoder,
         )
+        sites = suggest_sites(res, k=n_sites) if n_sites > 0 else None
+        closures = None
+        if rank:
+            closures = closure_impact(res, settings=settings, scheduler=scheduler)
+        with output_set(out) as scen:
+            outputs = write_scenario(res, scen.path)
+            if sites is not None:
+                table = sites.sites.drop(columns="geometry")
+                outputs["scenario_locaties"] = write_excel_csv(
+                    table, scen.path / "scenario_locaties.csv", line_terminator="\n"
+                )
+            if closures is not None:
+                outputs["sluitingseffect"] = write_excel_csv(
+                    closures.ranking, scen.path / "sluitingseffect.csv", line_terminator="\n"
+                )
+        outputs = {name: scen.final(p) for name, p in outputs.items()}
+    baseline.outputs = {name: staged.final(p) for name, p in baseline.outputs.items()}
+    outputs = {name: staged.final(p) for name, p in outputs.items()}
     return ScenarioRun(baseline, res, outputs, sites, closures)
 
 
-def _prepare_out_dir(out: Path) -> None:
-    """Fail early when ``out`` cannot be written; remove temp files of killed runs."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".bereikbaar-probe-"):
-            pass
-    except OSError as err:
-        msg = f"cannot write in the output folder '{out}' ({err}); choose another out_dir"
-        raise OutputError(msg) from err
-    remove_stale_temp_files(out)
+def _check_network(
+    network: Network, cells: gpd.GeoDataFrame, libraries: gpd.GeoDataFrame, settings: Settings
+) -> None:
+    """NetworkError when the network lies outside the Netherlands or misses the other inputs."""
+    inputs = settings.inputs
+    path = Path(str(inputs.network))
+    check_network_extent(network, path)
+    centres = shapely.centroid(cells.geometry.to_numpy())
+    usable = full_service_mask(libraries) & ~(
+        libraries.geometry.isna() | libraries.geometry.is_empty
+    ).to_numpy(dtype=bool)
+    points = libraries.geometry.to_numpy()[usable]
+    check_overlap(
+        network,
+        path,
+        [
+            ("cells", inputs.cells, shapely.get_x(centres), shapely.get_y(centres)),
+            (
+                "full-service libraries",
+                inputs.libraries,
+                shapely.get_x(points),
+                shapely.get_y(points),
+            ),
+        ],
+        reach_m=settings.max_snap_m,
+    )
 
 
 def _check_full_service(

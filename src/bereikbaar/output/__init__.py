@@ -3,8 +3,9 @@
 One home for each shared thing, lowest first (a module imports only the ones above it):
 
 - :mod:`~bereikbaar.output.style`: Dutch numbers, the km-class schemes and colours, escaping;
-- :mod:`~bereikbaar.output.files`: the atomic writer, stale temp files, the Dutch Excel CSV
-  writer, spreadsheet-formula neutralising, safe file names;
+- :mod:`~bereikbaar.output.files`: the atomic writer, the atomic output set (``output_set``),
+  stale temp files, the Dutch Excel CSV writer, spreadsheet-formula neutralising, safe file
+  names;
 - :mod:`~bereikbaar.output.frames`: column checks and selections on the input frames;
 - :mod:`~bereikbaar.output.raster`: the cells as one PNG raster, the per-cell hover details;
 - :mod:`~bereikbaar.output.offline`: pages that render text as data and work offline;
@@ -35,9 +36,11 @@ if TYPE_CHECKING:
         EXCEL_CSV_ENCODING,
         EXCEL_CSV_SEPARATOR,
         TEMP_FILE_PATTERN,
+        OutputSet,
         atomic_path,
         neutralise_formula,
         neutralise_frame,
+        output_set,
         remove_stale_temp_files,
         safe_filename,
         write_excel_csv,
@@ -125,6 +128,7 @@ _LAZY: dict[str, str] = {
     "MAP_NUMBERS": ".style",
     "NO_DATA_COLOUR": ".maps",
     "NumberStyle": ".style",
+    "OutputSet": ".files",
     "RasterImage": ".raster",
     "SOURCE_LINE": ".style",
     "TEMP_FILE_PATTERN": ".files",
@@ -156,6 +160,7 @@ _LAZY: dict[str, str] = {
     "merc_to_rd": ".raster",
     "neutralise_formula": ".files",
     "neutralise_frame": ".files",
+    "output_set": ".files",
     "nl_decimal": ".style",
     "nl_general": ".style",
     "nl_number": ".style",
@@ -214,6 +219,7 @@ __all__ = [
     "CellDetails",
     "KmClasses",
     "NumberStyle",
+    "OutputSet",
     "RasterImage",
     "TextElement",
     "add_backgrounds",
@@ -246,6 +252,7 @@ __all__ = [
     "nl_general",
     "nl_number",
     "nl_trimmed",
+    "output_set",
     "populated_cells",
     "ramp_colours",
     "rasterize_cells",

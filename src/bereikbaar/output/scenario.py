@@ -32,7 +32,7 @@ from ..schema import (
     POSTCODE,
     REACHABLE,
 )
-from .files import atomic_path, neutralise_frame, write_excel_csv
+from .files import atomic_path, neutralise_frame, output_set, write_excel_csv
 from .maps import make_map, write_map
 from .raster import rasterize_cells
 from .style import escape_text
@@ -165,9 +165,11 @@ def scenario_layer(
 
 
 def write_scenario(result: ScenarioResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write a scenario's tables, edited branch list and map, atomically.
+    """Write a scenario's tables, edited branch list and map, as one set.
 
-    Files: ``scenario_gemeenten.csv`` (per-gemeente deltas), ``scenario_cellen.csv``
+    The files replace the previous ones in ``out_dir`` together or not at all
+    (:func:`.files.output_set`; inside an open set, as in ``bereikbaar scenario``, they
+    join it). Files: ``scenario_gemeenten.csv`` (per-gemeente deltas), ``scenario_cellen.csv``
     (cells whose distance changed), ``scenario_bibliotheken.csv`` (the edited
     branch list, re-runnable with ``bereikbaar run``) and ``scenario_kaart.html``.
 
@@ -183,8 +185,12 @@ def write_scenario(result: ScenarioResult, out_dir: str | Path) -> dict[str, Pat
     dict
         Output name → path.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with output_set(out_dir) as staged:
+        paths = _write_scenario_files(result, staged.path)
+    return {name: staged.final(p) for name, p in paths.items()}
+
+
+def _write_scenario_files(result: ScenarioResult, out: Path) -> dict[str, Path]:
     paths: dict[str, Path] = {}
     paths["scenario_gemeenten"] = _write_csv(result.deltas, out / "scenario_gemeenten.csv")
     changed = result.cells[_distance_changed(result.cells)]

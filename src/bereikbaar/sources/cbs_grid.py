@@ -37,6 +37,7 @@ from ..schema import (
     POPULATION_65PLUS,
     SUPPRESSED,
 )
+from .geocheck import check_in_netherlands
 from .tabular import find_column, normalise_gemeentecode, read_delimited
 
 logger = logging.getLogger(__name__)
@@ -401,9 +402,10 @@ def load_cbs_grid(
     ------
     InputError
         Missing, unreadable or empty file; no code or population column; a malformed,
-        duplicate or off-grid code (mixed 100/500 m); a non-numeric population; or a
-        geometry whose centroid lies outside the square of its code. The message names
-        the file, the 1-based row and the column.
+        duplicate or off-grid code (mixed 100/500 m); a cell outside the Netherlands
+        (every such row listed); a non-numeric population; or a geometry whose centroid
+        lies outside the square of its code. The message names the file, the 1-based row
+        and the column.
 
     Warns
     -----
@@ -460,6 +462,16 @@ def load_cbs_grid(
         )
         raise InputError(msg)
 
+    check_in_netherlands(
+        path,
+        "cells (from their codes)",
+        f"{CRS_RD} (the cell codes)",
+        (x_ll.min(), y_ll.min(), x_ll.max() + res_m, y_ll.max() + res_m),
+        x_ll + res_m / 2,
+        y_ll + res_m / 2,
+        column=code_col,
+        labels=codes.tolist(),
+    )
     if geo_source is not None:
         geoms = geo_source.geometry.reset_index(drop=True)
         _check_geometry(geoms, x_ll, y_ll, res_m, codes, path, code_col)

@@ -8,6 +8,7 @@ water-only parts dropped, parts that share a code dissolved, invalid geometries 
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,8 +17,9 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from ..exceptions import InputError, where
+from ..exceptions import BereikbaarWarning, InputError, where
 from ..schema import CRS_RD, GEMEENTECODE, GEMEENTENAAM
+from .geocheck import Problems, check_in_netherlands, likely_crs
 from .tabular import find_column as find_column  # kept: the old public home
 from .tabular import normalise_gemeentecode as normalise_gemeentecode  # kept: the old home
 from .tabular import require_column
@@ -38,7 +40,10 @@ def _read_vector(path: Path) -> gpd.GeoDataFrame:
         msg = f"{where(path)}: file not found (expected a GeoPackage or GeoJSON of gemeenten)"
         raise InputError(msg)
     try:
-        gdf = gpd.read_file(path)
+        with warnings.catch_warnings():
+            # a NaN vertex: reported with its row by _check_geometry_types
+            warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+            gdf = gpd.read_file(path)
     except Exception as err:  # pyogrio raises several types for unreadable files
         msg = f"{where(path)}: cannot read as a GeoPackage/GeoJSON ({err})"
         raise InputError(msg) from err
@@ -109,6 +114,60 @@ def _polygonal(geom: BaseGeometry | None) -> BaseGeometry | None:
     return shapely.union_all(parts)
 
 
+POLYGONAL: tuple[str, ...] = ("Polygon", "MultiPolygon")
+
+
+def _check_geometry_types(geoms: np.ndarray, codes: list[str], problems: Problems) -> None:
+    """Record each row whose geometry is missing, empty, not polygonal or not finite."""
+    coords, index = shapely.get_coordinates(geoms, include_z=True, return_index=True)
+    bad_vertex = np.zeros(len(geoms), dtype=bool)
+    finite = np.isfinite(coords[:, :2]).all(axis=1)
+    bad_vertex[index[~finite]] = True
+    for i, geom in enumerate(geoms):
+        code = codes[i] or "?"
+        if geom is None:
+            problems.add(i + 1, "geometry", f"{code}: no geometry (expected a (Multi)Polygon)")
+        elif geom.geom_type not in POLYGONAL:
+            problems.add(
+                i + 1,
+                "geometry",
+                f"{code}: a {geom.geom_type} (expected a Polygon or MultiPolygon)",
+            )
+        elif geom.is_empty:
+            problems.add(i + 1, "geometry", f"{code}: an empty {geom.geom_type}")
+        elif bad_vertex[i]:
+            n = int((~finite[index == i]).sum())
+            problems.add(
+                i + 1, "geometry", f"{code}: {n} vertex/vertices with a NaN or infinite coordinate"
+            )
+
+
+def _check_code_names(
+    codes: list[str],
+    names: np.ndarray,
+    is_water: np.ndarray,
+    code_col: str,
+    problems: Problems,
+) -> None:
+    """Record each row whose gemeentecode an earlier row has with another name."""
+    first: dict[str, tuple[int, str, str]] = {}
+    for i, (code, name) in enumerate(zip(codes, names, strict=True)):
+        if not code or name is None or pd.isna(name) or is_water[i]:
+            continue
+        key = " ".join(str(name).casefold().split())
+        if code not in first:
+            first[code] = (i + 1, key, str(name))
+            continue
+        row, other_key, other = first[code]
+        if key != other_key:
+            problems.add(
+                i + 1,
+                code_col,
+                f"gemeentecode {code} is named {str(name)!r} here but {other!r} in row {row};"
+                " two gemeenten cannot share a code (rows with one code are merged)",
+            )
+
+
 def load_gemeenten(path: str | Path, *, stats: str | Path | None = None) -> gpd.GeoDataFrame:
     """Load CBS gemeente boundaries as land polygons in RD New.
 
@@ -132,14 +191,22 @@ def load_gemeenten(path: str | Path, *, stats: str | Path | None = None) -> gpd.
         ``gemeentenaam`` and geometry ((Multi)Polygon, valid) in EPSG:28992 (metres).
         Features flagged ``water == 'JA'`` are dropped; features sharing a code are
         dissolved; invalid geometries are repaired with :func:`shapely.make_valid`
-        (polygonal parts kept).
+        (polygonal parts kept, with a warning).
 
     Raises
     ------
     InputError
         The file (or stats file) is missing, unreadable or empty, has no CRS, lacks a
-        code or name column, has a value that is not a gemeente code, or the stats rows
-        do not match.
+        code or name column, or the stats rows do not match; or rows (all listed, with
+        row and column) have a value that is not a gemeente code, a geometry that is not
+        a (Multi)Polygon (missing, empty, another type, a NaN vertex), a code another row
+        has with another name; or the polygons do not lie in the Netherlands after
+        transformation to RD New (a CRS declared wrong; the message names the likely one).
+
+    Warns
+    -----
+    BereikbaarWarning
+        When invalid polygons were repaired (with their count and rows).
     """
     path = Path(path)
     gdf = _read_vector(path)
@@ -161,7 +228,12 @@ def load_gemeenten(path: str | Path, *, stats: str | Path | None = None) -> gpd.
         f" (accepted names: {', '.join(NAME_ALIASES)}); pass stats= with a table that has one",
     )
     if gdf.crs is None:
-        msg = f"{where(path)}: the file has no CRS (expected e.g. EPSG:28992 or EPSG:4326)"
+        fits = likely_crs(gdf.total_bounds)
+        hint = f"; its coordinates fit {' or '.join(fits)}" if fits else ""
+        msg = (
+            f"{where(path)}: the file has no CRS (expected e.g. EPSG:28992 or EPSG:4326){hint};"
+            " save the file with its CRS"
+        )
         raise InputError(msg)
     if gdf.crs.is_geographic:
         minx, miny, maxx, maxy = gdf.total_bounds
@@ -174,31 +246,57 @@ def load_gemeenten(path: str | Path, *, stats: str | Path | None = None) -> gpd.
             )
             raise InputError(msg)
 
+    problems = Problems(path, "gemeente codes and geometries")
     codes: list[str] = []
     for i, value in enumerate(gdf[code_col]):
         code = normalise_gemeentecode(value)
         if code is None:
-            msg = (
-                f"{where(path, i + 1, code_col)}: {value!r} is not a gemeente code"
-                " (expected GMxxxx or up to four digits)"
+            problems.add(
+                i + 1,
+                code_col,
+                f"{value!r} is not a gemeente code (expected GMxxxx or up to four digits)",
             )
-            raise InputError(msg)
-        codes.append(code)
+        codes.append(code or "")
+    names = gdf[name_col].astype("string").str.strip().to_numpy(dtype=object)
+    _check_geometry_types(gdf.geometry.to_numpy(), codes, problems)
+    water_col = find_column(gdf.columns, (WATER_COLUMN,))
+    is_water = (
+        gdf[water_col].astype("string").str.strip().str.upper().eq("JA").fillna(False).to_numpy()
+        if water_col is not None
+        else np.zeros(len(gdf), dtype=bool)
+    )
+    _check_code_names(codes, names, is_water, code_col, problems)
+    if problems:
+        problems.fix = (
+            "correct these rows in the gemeente file (one (Multi)Polygon with finite"
+            " coordinates per row; one name per gemeentecode)"
+        )
+        problems.raise_if_any()
+    rd = gdf.geometry.to_crs(CRS_RD)
+    box = shapely.bounds(rd.to_numpy())
+    check_in_netherlands(
+        path,
+        "gemeente polygons",
+        gdf.crs,
+        gdf.total_bounds,
+        (box[:, 0] + box[:, 2]) / 2,
+        (box[:, 1] + box[:, 3]) / 2,
+        column=code_col,
+        labels=codes,
+    )
     frame = gpd.GeoDataFrame(
         {
             GEMEENTECODE: codes,
-            GEMEENTENAAM: gdf[name_col].astype("string").str.strip().to_numpy(dtype=object),
+            GEMEENTENAAM: names,
             "_row": np.arange(1, len(gdf) + 1),
         },
-        geometry=gdf.geometry.to_crs(CRS_RD).to_numpy(),
+        geometry=rd.to_numpy(),
         crs=CRS_RD,
     )
 
-    water_col = find_column(gdf.columns, (WATER_COLUMN,))
     if water_col is not None:
-        is_water = gdf[water_col].astype("string").str.strip().str.upper().eq("JA").fillna(False)
         n_water = int(is_water.sum())
-        frame = frame.loc[~is_water.to_numpy()]
+        frame = frame.loc[~is_water]
         logger.info(
             "%s: dropped %d water-only features (column %r == 'JA')", path, n_water, water_col
         )
@@ -210,13 +308,23 @@ def load_gemeenten(path: str | Path, *, stats: str | Path | None = None) -> gpd.
         repaired = shapely.make_valid(geoms[invalid])
         geoms = geoms.copy()
         geoms[invalid] = [_polygonal(g) for g in repaired]
-        logger.info("%s: repaired %d invalid geometries with shapely.make_valid", path, n_invalid)
     frame = frame.set_geometry(gpd.GeoSeries(geoms, index=frame.index, crs=CRS_RD))
-    empty = frame.geometry.isna() | frame.geometry.is_empty
+    empty = (frame.geometry.isna() | frame.geometry.is_empty).to_numpy()
     if empty.any():
-        row = int(frame.loc[empty, "_row"].iloc[0])
-        msg = f"{where(path, row)}: the geometry is empty or has no polygonal part"
-        raise InputError(msg)
+        lost = Problems(path, "invalid polygons that make_valid cannot repair")
+        for row, code in zip(frame["_row"][empty], frame[GEMEENTECODE][empty], strict=True):
+            lost.add(int(row), "geometry", f"{code}: the geometry has no polygonal part")
+        lost.fix = "correct these polygons (zero area: collapsed to a line or a point?)"
+        lost.raise_if_any()
+    if n_invalid:
+        rows = ", ".join(str(r) for r in frame["_row"].to_numpy()[invalid][:10])
+        more = ", …" if n_invalid > 10 else ""
+        msg = (
+            f"{where(path, column='geometry')}: {n_invalid} invalid gemeente polygon(s)"
+            f" (rows {rows}{more}; self-intersections or similar) repaired with"
+            " shapely.make_valid (polygonal parts kept); check them if this is unexpected"
+        )
+        warnings.warn(msg, BereikbaarWarning, stacklevel=2)
 
     out = _dissolve(frame, path)
     first_row = frame.groupby(GEMEENTECODE, sort=False)["_row"].min()

@@ -17,6 +17,7 @@ traffic). Lengths are the geometry length in RD New (EPSG:28992, metres).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -30,6 +31,7 @@ from ..engine.network import Network
 from ..exceptions import InputError, NetworkError, where
 from ..schema import CRS_RD, MODES
 from ..settings import Settings
+from .geocheck import Problems
 
 __all__ = ["ACCEPTED_SUFFIXES", "load_nwb"]
 
@@ -128,7 +130,10 @@ def read_wegvakken(path: str | Path) -> gpd.GeoDataFrame:
         options["WRITE_GFS"] = "NO"
     try:
         layer = None if is_gml else _pick_layer(path)
-        frame = pyogrio.read_dataframe(path, layer=layer, **options)
+        with warnings.catch_warnings():
+            # a NaN vertex: reported with its row by _lines
+            warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+            frame = pyogrio.read_dataframe(path, layer=layer, **options)
     except InputError:
         raise
     except Exception as err:  # pyogrio raises DataSourceError, DataLayerError, …
@@ -179,23 +184,115 @@ def _directions(frame: pd.DataFrame, path: Path) -> np.ndarray:
 
 
 def _lines(frame: gpd.GeoDataFrame, path: Path) -> np.ndarray:
+    """The wegvak lines (2D); InputError listing every row that is not a finite line."""
     geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
     out = np.empty(len(geoms), dtype=object)
+    problems = Problems(path, "wegvak geometries that are not lines")
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    not_finite = np.zeros(len(geoms), dtype=bool)
+    not_finite[index[~np.isfinite(coords).all(axis=1)]] = True
     for i, g in enumerate(geoms):
         if g is None or g.is_empty:
-            msg = f"{where(path, i + 1, 'geometry')}: empty geometry (expected a LineString)"
-            raise InputError(msg)
+            problems.add(i + 1, "geometry", "empty geometry (expected a LineString)")
+            continue
+        if not_finite[i]:
+            problems.add(i + 1, "geometry", "a vertex with a NaN or infinite coordinate")
+            continue
         if g.geom_type == "MultiLineString":
             merged = shapely.line_merge(g)
             if merged.geom_type != "LineString":
-                coords = [c for part in g.geoms for c in part.coords]
-                merged = shapely.LineString(coords)
+                parts = [c for part in g.geoms for c in part.coords]
+                merged = shapely.LineString(parts)
             g = merged
         if g.geom_type != "LineString":
-            msg = f"{where(path, i + 1, 'geometry')}: a {g.geom_type} (expected a LineString)"
-            raise InputError(msg)
+            problems.add(i + 1, "geometry", f"a {g.geom_type} (expected a LineString)")
+            continue
         out[i] = shapely.force_2d(g)
+    problems.fix = "correct or remove these wegvakken"
+    problems.raise_if_any()
     return out
+
+
+JUNCTION_TOLERANCE_M: Final = 1.0
+"""Largest distance (m) between the wegvak ends that name one junction id: NWB wegvakken
+end exactly on their junctions (0.000 m spread in the real data)."""
+
+WEGVAK_ID_COLUMN: Final = "wvk_id"
+
+
+def _check_junctions(
+    frame: pd.DataFrame, beg: np.ndarray, end: np.ndarray, lines: np.ndarray, path: Path
+) -> None:
+    """InputError naming every wegvak whose ends disagree with the junction ids.
+
+    Each junction id must map to one location (within :data:`JUNCTION_TOLERANCE_M`)
+    across all wegvakken that reference it, so that the begin of each geometry lies at
+    ``jte_id_beg`` and its end at ``jte_id_end``; otherwise the topology routes over
+    roads that do not meet (or swaps begin and end) and distances are silently wrong.
+    """
+    n = len(lines)
+    if n == 0:
+        return
+    starts = shapely.get_coordinates(shapely.get_point(lines, 0))
+    stops = shapely.get_coordinates(shapely.get_point(lines, -1))
+    ends = np.hstack([starts, stops])
+    table = pd.DataFrame(
+        {
+            "junction": np.concatenate([beg, end]),
+            "x": np.concatenate([ends[:, 0], ends[:, 2]]),
+            "y": np.concatenate([ends[:, 1], ends[:, 3]]),
+        }
+    )
+    # the location most ends of a junction agree on (to the tolerance) is its location
+    table["kx"] = np.round(table["x"] / JUNCTION_TOLERANCE_M).astype(np.int64)
+    table["ky"] = np.round(table["y"] / JUNCTION_TOLERANCE_M).astype(np.int64)
+    votes = table.groupby(["junction", "kx", "ky"], sort=False)["x"].transform("size")
+    top = votes.groupby(table["junction"]).transform("max")
+    by_junction = table.groupby("junction")
+    spread_x = by_junction["x"].transform("max") - by_junction["x"].transform("min")
+    spread_y = by_junction["y"].transform("max") - by_junction["y"].transform("min")
+    spread = np.hypot(spread_x.to_numpy(), spread_y.to_numpy())
+    disagree = spread > JUNCTION_TOLERANCE_M
+    if not disagree.any():
+        return
+    winner = table[votes.to_numpy() == top.to_numpy()].groupby("junction")[["x", "y"]].first()
+    ref = winner.reindex(table["junction"]).to_numpy()
+    off = np.hypot(table["x"].to_numpy() - ref[:, 0], table["y"].to_numpy() - ref[:, 1])
+    tied = (
+        table[votes.to_numpy() == top.to_numpy()]
+        .groupby("junction")[["kx", "ky"]]
+        .nunique()
+        .max(axis=1)
+        .reindex(table["junction"])
+        .to_numpy()
+        > 1
+    )
+    wrong = disagree & ((votes.to_numpy() < top.to_numpy()) | tied)
+    wegvak_ids = (
+        frame[WEGVAK_ID_COLUMN].astype("string").fillna("?").to_numpy(dtype=object)
+        if WEGVAK_ID_COLUMN in frame.columns
+        else np.array([f"row {i + 1}" for i in range(n)], dtype=object)
+    )
+    junction = table["junction"].to_numpy()
+    problems = Problems(path, "wegvak ends that disagree with their junction ids")
+    for i in np.flatnonzero(wrong[:n] | wrong[n:]):
+        parts = []
+        for k, column, side in ((i, BEGIN_COLUMN, "begins"), (n + i, END_COLUMN, "ends")):
+            if wrong[k]:
+                other = "the other wegvakken of" if not tied[k] else "another wegvak at"
+                parts.append(
+                    f"{side} {off[k] if not tied[k] else spread[k]:.0f} m from {other}"
+                    f" junction {junction[k]} ({column})"
+                )
+        first_column = BEGIN_COLUMN if wrong[i] else END_COLUMN
+        problems.add(int(i) + 1, first_column, f"wegvak {wegvak_ids[i]} {' and '.join(parts)}")
+    n_wegvak = int((wrong[:n] | wrong[n:]).sum())
+    problems.fix = (
+        f"{n_wegvak} of {n} wegvakken affected (largest spread {spread.max():.0f} m,"
+        f" tolerance {JUNCTION_TOLERANCE_M:g} m): the geometry must begin at jte_id_beg and"
+        " end at jte_id_end; use an unedited NWB extract or correct the junction ids"
+    )
+    problems.raise_if_any()
 
 
 def load_nwb(path: str | Path, mode: str = "car", *, settings: Settings | None = None) -> Network:
@@ -229,8 +326,9 @@ def load_nwb(path: str | Path, mode: str = "car", *, settings: Settings | None =
     ------
     InputError
         Missing or unreadable file, missing ``jte_id_beg``/``jte_id_end``, a
-        junction id that is not an integer, an unknown ``rijrichtng``, or a
-        geometry that is not a line (the message names file, row and column).
+        junction id that is not an integer, an unknown ``rijrichtng``, a
+        geometry that is not a line (the message names file, row and column), or
+        wegvak ends that disagree with their junction ids (every wegvak named).
     NetworkError
         Unknown mode, or no wegvakken left for the mode.
     """
@@ -244,6 +342,7 @@ def load_nwb(path: str | Path, mode: str = "car", *, settings: Settings | None =
     end = _junction_ids(frame, END_COLUMN, path)
     direction = _directions(frame, path)
     lines = _lines(frame, path)
+    _check_junctions(frame, beg, end, lines, path)
 
     def text_column(name: str) -> np.ndarray:
         if name not in frame.columns:

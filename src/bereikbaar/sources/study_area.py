@@ -11,6 +11,7 @@ gemeente or province border counts, as in the CBS method. All geometry is RD New
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import types
@@ -26,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..engine.network import Network
 from ..exceptions import ConfigError, InputError
-from ..schema import CRS_RD, GEMEENTECODE
+from ..schema import CRS_RD, GEMEENTECODE, GEMEENTENAAM
 from .tabular import normalise_gemeentecode
 
 __all__ = [
@@ -144,7 +145,23 @@ _PROVINCE_BY_KEY: Final = {
 }
 
 
-def resolve_study_area(values: Iterable[str]) -> tuple[str, ...]:
+def _suggest(word: str, known: Mapping[str, str] | None, cutoff: float = 0.6) -> str:
+    """``"; did you mean X or Y?"`` from the provinces and the known gemeenten (difflib)."""
+    labels: dict[str, str] = {_key(name): name for name in PROVINCES}
+    if known:
+        for code, name in known.items():
+            if name:
+                labels.setdefault(_key(str(name)), f"{code} ({name})")
+            labels.setdefault(_key(code), f"{code} ({name})" if name else code)
+    close = difflib.get_close_matches(_key(word), list(labels), n=3, cutoff=cutoff)
+    if not close:
+        return ""
+    return f"; did you mean {' or '.join(labels[c] for c in close)}?"
+
+
+def resolve_study_area(
+    values: Iterable[str], known: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
     """Turn province names and gemeentecodes into a sorted tuple of gemeentecodes.
 
     Parameters
@@ -153,6 +170,9 @@ def resolve_study_area(values: Iterable[str]) -> tuple[str, ...]:
         Province names (case, spaces, hyphens and accents ignored: ``"Zuid-Holland"``,
         ``"zuid holland"``, ``"Friesland"``) and/or gemeentecodes (``"GM0599"``,
         ``"0599"``, ``"599"``); an entry may hold several, separated by commas.
+    known
+        Optional gemeentecode → gemeentenaam of the gemeenten file: an unknown entry's
+        message then suggests the closest names and codes as well as provinces.
 
     Returns
     -------
@@ -184,7 +204,7 @@ def resolve_study_area(values: Iterable[str]) -> tuple[str, ...]:
             if code is None:
                 msg = (
                     f"study_area: {part!r} is neither a province ({', '.join(PROVINCES)})"
-                    " nor a gemeentecode such as GM0599"
+                    f" nor a gemeentecode such as GM0599{_suggest(part, known)}"
                 )
                 raise ConfigError(msg)
             codes.add(code)
@@ -216,9 +236,19 @@ def study_area_geometry(gemeenten: gpd.GeoDataFrame, codes: Iterable[str]) -> Ba
     present = set(gem[GEMEENTECODE].astype(str))
     missing = [c for c in wanted if c not in present]
     if missing:
-        shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
+        names: dict[str, str] = {}
+        if GEMEENTENAAM in gem.columns:
+            names = dict(zip(gem[GEMEENTECODE].astype(str), gem[GEMEENTENAAM], strict=True))
+        else:
+            names = dict.fromkeys(present, "")
+        shown = "; ".join(
+            f"{c}{_suggest(c, names, cutoff=0.8).replace(';', ':')}" for c in missing[:5]
+        )
+        shown += ", …" if len(missing) > 5 else ""
+        ordered = sorted(present)
         msg = (
             f"study_area: {len(missing)} gemeentecode(s) not in the gemeenten file ({shown});"
+            f" the file has {len(ordered)} gemeenten, {ordered[0]} … {ordered[-1]};"
             " check the codes or the year of the gemeente boundaries"
         )
         raise ConfigError(msg)
@@ -343,7 +373,12 @@ class StudyArea:
         ConfigError
             An unknown province or code, or an empty study area.
         """
-        codes = resolve_study_area(values)
+        known: dict[str, str] = {}
+        if GEMEENTENAAM in gemeenten.columns:
+            known = dict(
+                zip(gemeenten[GEMEENTECODE].astype(str), gemeenten[GEMEENTENAAM], strict=True)
+            )
+        codes = resolve_study_area(values, known)
         if not codes:
             msg = "study_area is empty (give a province name or gemeentecodes)"
             raise ConfigError(msg)

@@ -299,6 +299,7 @@ class Case:
     make: Maker
     exc: type[BereikbaarError]
     row: int | None = None
+    line: int | None = None  # a CSV's physical line (header and blank lines counted)
     column: str | None = None
     contains: tuple[str, ...] = ()
     named: str | None = None
@@ -352,7 +353,7 @@ CASES: list[Case] = [
         "libraries",
         _libs(_set(3, "naam", "Bibliotheek Linde; dependance")),
         InputError,
-        row=3,
+        line=4,
         contains=("more fields than the header",),
     ),
     Case(
@@ -368,16 +369,16 @@ CASES: list[Case] = [
         "libraries",
         _libs(_with_ids("B1", "B2", "B1")),
         InputError,
-        row=3,
+        line=4,
         column="id",
-        contains=("duplicate id 'B1'", "row 1"),
+        contains=("duplicate id 'B1'", "also on line 2"),
     ),
     Case(
         "lib-lat-lon-swapped",
         "libraries",
         _libs(_swap_latlon(2)),
         InputError,
-        row=2,
+        line=3,
         column="lat",
         contains=("swapped",),
     ),
@@ -386,7 +387,7 @@ CASES: list[Case] = [
         "libraries",
         _libs(lambda r: (_set(4, "lat", "198500")(r), _set(4, "lon", "557000")(r))),
         InputError,
-        row=4,
+        line=5,
         column="lat",
         contains=("RD x/y",),
     ),
@@ -395,7 +396,7 @@ CASES: list[Case] = [
         "libraries",
         _libs(lambda r: (_set(3, "lat", "48.8566")(r), _set(3, "lon", "2.3522")(r))),
         InputError,
-        row=3,
+        line=4,
         column="lat",
         contains=("outside the Netherlands",),
     ),
@@ -404,7 +405,7 @@ CASES: list[Case] = [
         "libraries",
         _libs(_set(6, "lon", "5°54'")),
         InputError,
-        row=6,
+        line=7,
         column="lon",
         contains=("not a number",),
     ),
@@ -413,7 +414,7 @@ CASES: list[Case] = [
         "libraries",
         _libs(_set(2, "lon", "")),
         InputError,
-        row=2,
+        line=3,
         column="lon",
         contains=("empty",),
     ),
@@ -422,7 +423,7 @@ CASES: list[Case] = [
         "libraries",
         _libs(_set(6, "type", "Bieb")),
         InputError,
-        row=6,
+        line=7,
         column="type",
         contains=("unknown branch type 'Bieb'",),
     ),
@@ -431,7 +432,7 @@ CASES: list[Case] = [
         "libraries",
         _libs(_set(3, "naam", "")),
         InputError,
-        row=3,
+        line=4,
         column="naam",
         contains=("empty name",),
     ),
@@ -456,7 +457,7 @@ CASES: list[Case] = [
         "cells",
         _cells_csv(["crs28992res100m;aantal_inwoners", "E1900N5500;5", "E190N5501;10"]),
         InputError,
-        row=2,
+        line=3,
         column="crs28992res100m",
         contains=("E190N5501",),
     ),
@@ -471,7 +472,7 @@ CASES: list[Case] = [
             ]
         ),
         InputError,
-        row=2,
+        line=3,
         column="crs28992res500m",
         contains=("mixed resolutions",),
     ),
@@ -480,7 +481,7 @@ CASES: list[Case] = [
         "cells",
         _cells_csv(["crs28992res500m;aantal_inwoners", "E1900N5500;5", "E1901N5500;5"]),
         InputError,
-        row=2,
+        line=3,
         column="crs28992res500m",
         contains=("E1901N5500",),
     ),
@@ -489,7 +490,7 @@ CASES: list[Case] = [
         "cells",
         _cells_csv(["crs28992res100m;aantal_inwoners", "E1900N5500;-99997", "E1901N5500;-3"]),
         InputError,
-        row=2,
+        line=3,
         column="aantal_inwoners",
         contains=("not a CBS suppression code",),
     ),
@@ -498,7 +499,7 @@ CASES: list[Case] = [
         "cells",
         _cells_csv(["crs28992res100m;aantal_inwoners", "E1900N5500;5", "E1901N5500;veel"]),
         InputError,
-        row=2,
+        line=3,
         column="aantal_inwoners",
         contains=("'veel' is not a number",),
     ),
@@ -514,7 +515,7 @@ CASES: list[Case] = [
         "cells",
         _cells_csv(["crs28992res100m;aantal_inwoners", "E1900N5500;5", "e1900n5500 ;10"]),
         InputError,
-        row=2,
+        line=3,
         column="crs28992res100m",
         contains=("duplicate cell code",),
     ),
@@ -756,6 +757,8 @@ def _check_message(case: Case, text: str, named: str) -> None:
     assert named in text, f"file {named!r} not named in: {text}"
     if case.row is not None:
         assert f"row {case.row}" in text, text
+    if case.line is not None:
+        assert f"line {case.line}" in text, text
     if case.column is not None:
         assert f"column '{case.column}'" in text, text
     for part in case.contains:
@@ -820,7 +823,7 @@ def test_error_line_is_last_even_with_progress_bar(
     err = capfd.readouterr().err
     assert "Traceback" not in err
     last = err.replace("\r", "\n").strip().splitlines()[-1]
-    assert last.startswith("fout: ") and "row 2" in last and "column 'id'" in last
+    assert last.startswith("fout: ") and "line 3" in last and "column 'id'" in last
 
 
 def test_suppression_codes_are_accepted(tmp_path: Path) -> None:

@@ -225,13 +225,13 @@ def test_geometry_inconsistent_with_code_names_row(tmp_path: pathlib.Path) -> No
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("crs28992res100m,aantal_inwoners\nE0974N4514,10\nE0974N45x5,20\n", r"row 2.*E0974N45X5"),
-        ("crs28992res100m,aantal_inwoners\nE0974N4514,10\nE0974N4515,veel\n", r"row 2.*'veel'"),
-        ("crs28992res500m,aantal_inwoners\nE0975N4520,10\nE0974N4520,20\n", r"row 2.*500 m grid"),
-        ("crs28992res100m,aantal_inwoners\nE0974N4514,10\nE0974N4514,20\n", r"row 2.*duplicate"),
+        ("crs28992res100m,aantal_inwoners\nE0974N4514,10\nE0974N45x5,20\n", r"line 3.*E0974N45X5"),
+        ("crs28992res100m,aantal_inwoners\nE0974N4514,10\nE0974N4515,veel\n", r"line 3.*'veel'"),
+        ("crs28992res500m,aantal_inwoners\nE0975N4520,10\nE0974N4520,20\n", r"line 3.*500 m grid"),
+        ("crs28992res100m,aantal_inwoners\nE0974N4514,10\nE0974N4514,20\n", r"line 3.*duplicate"),
         (
             "crs28992res100m,crs28992res500m,aantal_inwoners\nE0974N4514,,10\n,E0975N4520,20\n",
-            r"row 2, column 'crs28992res500m'.*mixed resolutions",
+            r"line 3, column 'crs28992res500m'.*mixed resolutions",
         ),
         ("crs28992res100m,aantal\nE0974N4514,10\n", r"no population column"),
         ("code,aantal_inwoners\nE0974N4514,10\n", r"no cell-code column"),

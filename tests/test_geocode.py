@@ -594,7 +594,8 @@ def test_table_geocoder_gpkg_and_load_libraries(tmp_path: pathlib.Path) -> None:
         "C,Servicepunt,Elders 1,1000AA,Amsterdam\n",
         encoding="utf-8",
     )
-    with pytest.warns(BereikbaarWarning, match=r"1 of 3 .*\(rows 3\)"):
+    # C is on line 4 of the file (row 4 when opened in a spreadsheet)
+    with pytest.warns(BereikbaarWarning, match=r"1 of 3 .*\(rows 4\)"):
         libs = load_libraries(branches, geocoder=TableGeocoder(gpkg))
     assert list(libs["geocode_quality"]) == ["adres", "adres", "geen"]
     assert libs.geometry.iloc[0].x == pytest.approx(93656.0, abs=1e-3)
@@ -610,7 +611,7 @@ def test_table_geocoder_errors(tmp_path: pathlib.Path) -> None:
     with pytest.raises(InputError, match=r"bad.csv', column 'huisnummer'"):
         TableGeocoder(bad)
     bad.write_text("postcode;huisnummer;x;y\n2312KA;4;abc;2\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"row 1, column 'x'"):
+    with pytest.raises(InputError, match=r"line 2, column 'x'"):
         TableGeocoder(bad)
 
 

@@ -61,7 +61,7 @@ def test_normalise_postcode() -> None:
 
 def test_semicolon_cp1252_dutch_headers_every_spelling(tmp_path: pathlib.Path) -> None:
     path = _write_cp1252(tmp_path / "bibliotheken.csv", DUTCH_CSV)
-    with pytest.warns(BereikbaarWarning, match=r"1 of 12 branches have no coordinates.*rows 12"):
+    with pytest.warns(BereikbaarWarning, match=r"1 of 12 branches have no coordinates.*lines 13"):
         libs = load_libraries(path)
     assert libs.crs is not None and libs.crs.to_epsg() == 28992
     assert libs["library_id"].tolist() == [f"V{i:02d}" for i in range(1, 13)]
@@ -151,7 +151,7 @@ def test_unknown_type_names_file_row_column_and_spellings(tmp_path: pathlib.Path
     with pytest.raises(InputError) as info:
         load_libraries(path)
     msg = str(info.value)
-    assert "lijst.csv', row 2, column 'soort'" in msg
+    assert "lijst.csv', line 3, column 'soort'" in msg
     assert "'Leeszaal'" in msg
     assert "Hoofdvestiging" in msg and "Bibliobushalte" in msg
 
@@ -170,46 +170,46 @@ def test_missing_required_column_lists_aliases(tmp_path: pathlib.Path) -> None:
 
 def test_swapped_lat_lon(tmp_path: pathlib.Path) -> None:
     path = _csv(tmp_path, "naam,type,lat,lon\nA,Vestiging,52.0,4.36\nB,Vestiging,4.36,52.0\n")
-    with pytest.raises(InputError, match=r"lijst\.csv', row 2, column 'lat'.*swapped"):
+    with pytest.raises(InputError, match=r"lijst\.csv', line 3, column 'lat'.*swapped"):
         load_libraries(path)
 
 
 def test_rd_values_in_lat_lon_columns(tmp_path: pathlib.Path) -> None:
     path = _csv(tmp_path, "naam,type,latitude,longitude\nA,Vestiging,463000,155000\n")
-    with pytest.raises(InputError, match=r"row 1, column 'latitude'.*RD x/y"):
+    with pytest.raises(InputError, match=r"line 2, column 'latitude'.*RD x/y"):
         load_libraries(path)
 
 
 def test_lat_lon_in_rd_columns_and_outside_nl(tmp_path: pathlib.Path) -> None:
     path = _csv(tmp_path, "naam,type,x,y\nA,Vestiging,155000,463000\nB,Vestiging,5.38,52.15\n")
-    with pytest.raises(InputError, match=r"row 2, column 'x'.*lat/lon"):
+    with pytest.raises(InputError, match=r"line 3, column 'x'.*lat/lon"):
         load_libraries(path)
     path = _csv(tmp_path, "naam,type,x,y\nA,Vestiging,463000,155000\n", name="swap.csv")
-    with pytest.raises(InputError, match=r"swap\.csv', row 1.*outside the Netherlands.*swapped"):
+    with pytest.raises(InputError, match=r"swap\.csv', line 2.*outside the Netherlands.*swapped"):
         load_libraries(path)
     paris = _csv(tmp_path, "naam,type,lat,lon\nParijs,Vestiging,48.853,2.349\n", name="p.csv")
-    with pytest.raises(InputError, match=r"p\.csv', row 1, column 'lat'.*outside the Netherlands"):
+    with pytest.raises(InputError, match=r"p\.csv', line 2, column 'lat'.*outside the Netherlands"):
         load_libraries(paris)
 
 
 def test_duplicate_id_names_both_rows(tmp_path: pathlib.Path) -> None:
     path = _csv(tmp_path, "id;naam;type\nX1;A;Vestiging\nX2;B;Vestiging\nX1;C;Servicepunt\n")
-    with pytest.raises(InputError, match=r"lijst\.csv', row 3, column 'id'.*'X1'.*rows 1 and 3"):
+    with pytest.raises(InputError, match=r"lijst\.csv', line 4, column 'id'.*'X1'.*also on line 2"):
         load_libraries(path)
 
 
 def test_half_coordinates_and_bad_numbers(tmp_path: pathlib.Path) -> None:
     path = _csv(tmp_path, "naam,type,lat,lon\nA,Vestiging,52.1,\n")
-    with pytest.raises(InputError, match=r"row 1, column 'lon'.*empty"):
+    with pytest.raises(InputError, match=r"line 2, column 'lon'.*empty"):
         load_libraries(path)
     path = _csv(tmp_path, "naam,type,lat,lon\nA,Vestiging,52.1,vijf\n", name="n.csv")
-    with pytest.raises(InputError, match=r"n\.csv', row 1, column 'lon'.*'vijf'"):
+    with pytest.raises(InputError, match=r"n\.csv', line 2, column 'lon'.*'vijf'"):
         load_libraries(path)
 
 
 def test_bad_postcode_is_kept_with_warning(tmp_path: pathlib.Path) -> None:
     path = _csv(tmp_path, "naam,type,postcode,x,y\nA,Vestiging,12345,155000,463000\n")
-    with pytest.warns(BereikbaarWarning, match=r"1 postcode.*rows 1"):
+    with pytest.warns(BereikbaarWarning, match=r"1 postcode.*lines 2"):
         libs = load_libraries(path)
     assert libs["postcode"].tolist() == ["12345"]
 
@@ -235,5 +235,5 @@ def test_capacity_columns_pass_through_as_numbers(tmp_path: pathlib.Path) -> Non
     libs = load_libraries(csv)
     assert libs["openingsuren"].tolist() == [32.5, 8.0]
     csv.write_text("naam;type;x;y;openingsuren\nA;Vestiging;155000;463000;veel\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"row 1, column 'openingsuren'"):
+    with pytest.raises(InputError, match=r"line 2, column 'openingsuren'"):
         load_libraries(csv)

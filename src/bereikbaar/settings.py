@@ -99,6 +99,8 @@ class Inputs:
     layers ``buurten``/``wijken``) or a GeoJSON of those polygons with a sibling
     ``<stem>_stats.parquet``; when set, a run also summarises per buurt and wijk (and,
     where the file carries CBS's ``bibliotheek_gemiddelde_afstand_in_km``, compares).
+    ``libraries_sheet`` (optional) names the sheet of an XLSX branch list; without it a
+    workbook must have exactly one sheet with data (another sheet is never ignored).
     """
 
     network: Path | None = None
@@ -109,6 +111,21 @@ class Inputs:
     address_table: Path | None = None
     buurten: Path | None = None
     wijken: Path | None = None
+    libraries_sheet: str | None = None
+
+    def __post_init__(self) -> None:
+        sheet = self.libraries_sheet
+        if sheet is not None and (not isinstance(sheet, str) or not sheet.strip()):
+            msg = f"inputs.libraries_sheet must be a sheet name (text), got {sheet!r}"
+            raise ConfigError(msg)
+
+    def paths(self) -> dict[str, Path | None]:
+        """The input files by name (every field but ``libraries_sheet``)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "libraries_sheet"
+        }
 
 
 @dataclass(frozen=True)
@@ -340,10 +357,9 @@ class Settings:
             Validated settings.
         """
         settings: Settings = _build(cls, data, source, base or Path.cwd(), "")
-        for f in dataclasses.fields(Inputs):
-            p = getattr(settings.inputs, f.name)
+        for name, p in settings.inputs.paths().items():
             if p is not None and not Path(p).exists():
-                msg = f"file '{source}': inputs.{f.name} points to '{p}', which does not exist"
+                msg = f"file '{source}': inputs.{name} points to '{p}', which does not exist"
                 raise ConfigError(msg)
         return settings
 

@@ -38,7 +38,15 @@ from ..schema import (
     SUPPRESSED,
 )
 from .geocheck import check_in_netherlands
-from .tabular import find_column, normalise_gemeentecode, read_delimited
+from .tabular import (
+    NumberError,
+    Problems,
+    find_column,
+    normalise_gemeentecode,
+    parse_number,
+    position,
+    read_delimited,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +104,19 @@ def _parse_codes(
         )
         return e, n, i, reason
     return e * 100.0, n * 100.0, None, ""
+
+
+def _bad_codes(codes: npt.NDArray[np.object_], res_m: int) -> list[int]:
+    """Positions of every malformed or off-grid code (for the full report)."""
+    series = pd.Series(codes, dtype="string")
+    parts = series.str.strip().str.upper().str.extract(_CODE_PATTERN)
+    malformed = parts[0].isna().to_numpy()
+    if malformed.any():
+        return [int(i) for i in np.flatnonzero(malformed)]
+    step = res_m // 100
+    e = pd.to_numeric(parts[0]).to_numpy(dtype=float)
+    n = pd.to_numeric(parts[1]).to_numpy(dtype=float)
+    return [int(i) for i in np.flatnonzero(((e % step) != 0) | ((n % step) != 0))]
 
 
 def cell_square(code: str, res_m: int = 100) -> Polygon:
@@ -268,42 +289,60 @@ def _code_column(frame: pd.DataFrame, path: Path) -> tuple[str, int]:
     first, second = used[0], used[1]
     sizes = dict(found)
     if sizes[first] != sizes[second]:
-        row = int(np.flatnonzero(filled[second].to_numpy())[0]) + 1
+        row = int(np.flatnonzero(filled[second].to_numpy())[0])
         msg = (
-            f"{where(path, row, second)}: mixed resolutions ({sizes[first]} m codes in"
-            f" '{first}' and {sizes[second]} m codes in '{second}'); a file must hold one"
-            " resolution"
+            f"{where(path)}, {position(frame, row, second)}: mixed resolutions"
+            f" ({sizes[first]} m codes in '{first}' and {sizes[second]} m codes in"
+            f" '{second}'); a file must hold one resolution"
         )
         raise InputError(msg)
     return first, sizes[first]
 
 
 def _numeric(
-    frame: pd.DataFrame, column: str, path: Path
+    frame: pd.DataFrame, column: str, path: Path, problems: Problems
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """Values as float with negatives/empty → NaN; mask of those suppressed cells."""
+    """Counts as float with suppression codes/empty → NaN; mask of those suppressed cells.
+
+    Text is read by :func:`~bereikbaar.sources.tabular.parse_number` as a whole number
+    (``12.340`` in a ``;``-delimited file is 12340; a fractional part, ``inf``, ``nan``
+    or text are problems); a negative value other than a CBS suppression code is one too.
+    """
     raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce")
-    blank = raw.isna() | raw.astype("string").str.strip().eq("").fillna(True)
-    bad = values.isna() & ~blank
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        msg = (
-            f"{where(path, i + 1, column)}: {raw.iloc[i]!r} is not a number (expected a count;"
-            " CBS marks suppressed values with negative codes such as -99997)"
-        )
-        raise InputError(msg)
-    arr = values.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    arr = np.full(len(frame), np.nan)
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        arr = raw.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        for i in np.flatnonzero(np.isinf(arr) | (np.isfinite(arr) & (arr != np.round(arr)))):
+            problems.add(
+                position(frame, int(i), column),
+                f"{raw.iloc[i]!r} is not a count (expected a whole number of residents)",
+            )
+        arr[np.isinf(arr)] = np.nan
+    else:
+        text = raw.astype("string").str.strip().fillna("")
+        plain = text.str.fullmatch(r"-?\d+").fillna(False).to_numpy(dtype=bool)
+        arr[plain] = pd.to_numeric(text[plain]).to_numpy(dtype=float)
+        sep = frame.attrs.get("delimiter")
+        decimal = None if sep is None else ("," if sep == ";" else ".")
+        for i in np.flatnonzero(~plain & text.ne("").to_numpy(dtype=bool)):
+            value = str(text.iloc[i])
+            try:
+                arr[i] = parse_number(value, decimal=decimal, ambiguous="error", whole=True)
+            except NumberError as err:
+                problems.add(
+                    position(frame, int(i), column),
+                    f"{err} (expected a count of residents, digits only, e.g. 12340; CBS"
+                    " marks suppressed values with negative codes such as -99997)",
+                )
     lo, hi = SUPPRESSION_CODES
     negative = arr < 0
     not_code = negative & ~((arr >= lo) & (arr <= hi) & (arr == np.round(arr)))
-    if not_code.any():
-        i = int(np.flatnonzero(not_code)[0])
-        msg = (
-            f"{where(path, i + 1, column)}: {raw.iloc[i]!r} is negative but not a CBS"
-            f" suppression code ({lo}..{hi}, e.g. -99997); expected a count of zero or more"
+    for i in np.flatnonzero(not_code):
+        problems.add(
+            position(frame, int(i), column),
+            f"{raw.iloc[i]!r} is negative but not a CBS suppression code ({lo}..{hi}, e.g."
+            " -99997); expected a count of zero or more",
         )
-        raise InputError(msg)
     suppressed = np.isnan(arr) | negative
     arr[suppressed] = np.nan
     return arr, suppressed
@@ -449,18 +488,22 @@ def load_cbs_grid(
             raise InputError(msg)
 
     codes = frame[code_col].astype("string").str.strip().str.upper().reset_index(drop=True)
+    problems = Problems(path, "the CBS grid")
     x_ll, y_ll, bad, reason = _parse_codes(codes.fillna("").to_numpy(dtype=object), res_m)
     if bad is not None:
-        msg = f"{where(path, bad + 1, code_col)}: {codes.iloc[bad]!r} is {reason}"
-        raise InputError(msg)
-    dup = codes.duplicated(keep=False).to_numpy()
-    if dup.any():
-        rows = np.flatnonzero(codes.eq(codes.iloc[int(np.flatnonzero(dup)[0])]).to_numpy()) + 1
-        msg = (
-            f"{where(path, int(rows[1]), code_col)}: duplicate cell code"
-            f" {codes.iloc[rows[0] - 1]!r} (rows {rows[0]} and {rows[1]})"
+        for i in _bad_codes(codes.fillna("").to_numpy(dtype=object), res_m):
+            problems.add(position(frame, i, code_col), f"{codes.iloc[i]!r} is {reason}")
+        problems.raise_if_any()
+    dup = codes.duplicated(keep="first").to_numpy()
+    first_of = {c: i for i, c in reversed(list(enumerate(codes)))}
+    for j in np.flatnonzero(dup):
+        i = int(j)
+        problems.add(
+            position(frame, i, code_col),
+            f"duplicate cell code {codes.iloc[i]!r} (also on"
+            f" {position(frame, first_of[codes.iloc[i]])}); every cell may appear once",
         )
-        raise InputError(msg)
+    problems.raise_if_any()
 
     check_in_netherlands(
         path,
@@ -478,17 +521,25 @@ def load_cbs_grid(
     if points is not None:
         _check_points(points, points_label, codes, x_ll, y_ll, res_m)
 
-    population, suppressed = _numeric(frame, pop_col, path)
+    population, suppressed = _numeric(frame, pop_col, path, problems)
     data: dict[str, Any] = {CELL_ID: codes.to_numpy(dtype=object), POPULATION: population}
     for out_col, aliases in GROUP_ALIASES.items():
         col = find_column(frame.columns, aliases)
         if col is not None:
-            data[out_col] = _numeric(frame, col, path)[0]
+            data[out_col] = _numeric(frame, col, path, problems)[0]
     gm_col = find_column(frame.columns, (GEMEENTECODE, "gm_code"))
     if gm_col is not None:
         data[GEMEENTECODE] = [normalise_gemeentecode(v) for v in frame[gm_col]]
+        for i, (raw, code) in enumerate(zip(frame[gm_col], data[GEMEENTECODE], strict=True)):
+            if code is None and not pd.isna(raw) and str(raw).strip() != "":
+                problems.add(
+                    position(frame, i, gm_col),
+                    f"{raw!r} is not a gemeentecode (expected GM and four digits, e.g."
+                    " GM0599; leave it empty where unknown)",
+                )
     else:
         data[GEMEENTECODE] = np.full(len(frame), None, dtype=object)
+    problems.raise_if_any()
 
     out = gpd.GeoDataFrame(
         data, geometry=shapely.box(x_ll, y_ll, x_ll + res_m, y_ll + res_m), crs=CRS_RD

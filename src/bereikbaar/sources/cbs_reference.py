@@ -22,7 +22,16 @@ import pandas as pd
 
 from ..exceptions import InputError, where
 from ..schema import BUURTCODE, BUURTNAAM, GEMEENTECODE, GEMEENTENAAM, WIJKCODE, WIJKNAAM
-from .tabular import find_column, read_delimited, require_column
+from .tabular import (
+    NumberError,
+    Problems,
+    find_column,
+    locate,
+    parse_number,
+    position,
+    read_delimited,
+    require_column,
+)
 
 __all__ = ["CBS_MEAN_DISTANCE_KM", "load_cbs_reference"]
 
@@ -98,14 +107,30 @@ def _read(path: Path, layer_word: str = "gemeente") -> pd.DataFrame:
     raise InputError(msg)
 
 
-def _numbers(values: pd.Series) -> np.ndarray:
-    """Floats from numbers or text (decimal comma, ``.`` or empty for missing)."""
+_MISSING: Final = frozenset(("", ".", "-", "x", "None"))  # StatLine's "no value" marks
+
+
+def _numbers(frame: pd.DataFrame, column: str, rows: np.ndarray, problems: Problems) -> np.ndarray:
+    """Km per row: numbers or text (decimal comma or point; StatLine's ``.`` = missing)."""
+    values = frame[column].iloc[rows]
     if pd.api.types.is_numeric_dtype(values):
-        return np.array(values.to_numpy(dtype=float), dtype=float)  # a writable copy
-    text = values.astype(str).str.strip().str.replace(",", ".", regex=False)
-    missing = text.isin(["", ".", "-", "x", "nan", "None", "NaN"])
-    numbers = pd.to_numeric(text.where(~missing), errors="coerce")
-    return np.array(numbers.to_numpy(dtype=float), dtype=float)
+        out = np.array(values.to_numpy(dtype=float), dtype=float)  # a writable copy
+        for bad in np.flatnonzero(np.isinf(out)):
+            problems.add(position(frame, int(rows[bad]), column), "not a finite number of km")
+        out[np.isinf(out)] = np.nan
+        return out
+    out = np.full(len(values), np.nan)
+    for i, value in enumerate(values.astype(str).str.strip()):
+        if value in _MISSING:
+            continue
+        try:  # km are never 1000 or more: "2.100" is a decimal point
+            out[i] = parse_number(value, ambiguous="decimal")
+        except NumberError as err:
+            problems.add(
+                position(frame, int(rows[i]), column),
+                f"{err} (expected km, e.g. 2,1; '.' or empty where CBS has no figure)",
+            )
+    return out
 
 
 def load_cbs_reference(path: str | Path, *, level: str = "gemeente") -> pd.DataFrame:
@@ -189,13 +214,21 @@ def load_cbs_reference(path: str | Path, *, level: str = "gemeente") -> pd.DataF
     sub_codes = codes.iloc[rows]
     duplicated = sub_codes.duplicated().to_numpy()
     if duplicated.any():
-        row = int(rows[np.argmax(duplicated)]) + 1
+        row = int(rows[np.argmax(duplicated)])
+        twice = sub_codes.iloc[int(np.argmax(duplicated))]
         msg = (
-            f"{where(path, row, code_col)}: {level} {sub_codes.iloc[int(np.argmax(duplicated))]}"
-            f" occurs more than once among the land rows (give the {level} file)"
+            f"{locate(path, frame, row, code_col)}: {level} {twice}"
+            " occurs more than once among the land rows"
+            + (
+                " (is this a wijk or buurt file? give the gemeente file)"
+                if level == "gemeente"
+                else f" (give the {level} file)"
+            )
         )
         raise InputError(msg)
-    distance = _numbers(frame[dist_col].iloc[rows])
+    problems = Problems(path, "the CBS reference")
+    distance = _numbers(frame, dist_col, rows, problems)
+    problems.raise_if_any()
     distance[distance < 0] = np.nan  # -99997 etc.: suppressed
     name_col = find_column(frame.columns, name_aliases)
     names = (

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import requests
 from shapely.geometry import Point
@@ -53,7 +54,16 @@ from ..schema import (
     POSTCODE,
 )
 from ..settings import Settings
-from .tabular import name_key, normalise_gemeentecode, postcode_key, read_delimited
+from .tabular import (
+    NumberError,
+    Problems,
+    name_key,
+    normalise_gemeentecode,
+    parse_number,
+    position,
+    postcode_key,
+    read_delimited,
+)
 
 __all__ = [
     "GEOCODE_MATCH",
@@ -761,6 +771,7 @@ class TableGeocoder:
             raise InputError(msg)
         xs: np.ndarray
         ys: np.ndarray
+        problems = Problems(self.path, "the address table")
         if self.path.suffix.lower() == ".gpkg":
             try:
                 gdf = gpd.read_file(self.path, layer=layer)
@@ -781,8 +792,8 @@ class TableGeocoder:
         else:
             table = read_delimited(self.path)
             cols = _table_columns(table, self.path, need_xy=True)
-            xs = _numbers(table, cols["x"], self.path)
-            ys = _numbers(table, cols["y"], self.path)
+            xs = _numbers(table, cols["x"], problems, "x")
+            ys = _numbers(table, cols["y"], problems, "y")
 
         def col(name: str) -> pd.Series:
             if name not in cols:
@@ -790,10 +801,24 @@ class TableGeocoder:
             return table[cols[name]].astype(str).str.strip()
 
         postcodes = [postcode_key(v) or "" for v in col("postcode")]
-        numbers = [str(int(float(v))) if v not in ("", "nan") else "" for v in col("huisnummer")]
-        suffixes = [
-            _suffix_key(a + b) for a, b in zip(col("huisletter"), col("toevoeging"), strict=True)
-        ]
+        numbers: list[str] = []
+        letters = list(col("huisletter"))
+        for pos, value in enumerate(col("huisnummer")):
+            match = _HOUSENUMBER_RE.fullmatch(value)
+            if value in ("", "nan", "None", "<NA>"):
+                numbers.append("")
+            elif match is None:
+                numbers.append("")
+                problems.add(
+                    position(table, pos, cols["huisnummer"]),
+                    f"{value!r} is not a house number (expected digits, e.g. 12 or 12a)",
+                )
+            else:
+                numbers.append(str(int(match.group(1))))
+                if match.group(2) and not letters[pos]:
+                    letters[pos] = match.group(2)
+        problems.raise_if_any()
+        suffixes = [_suffix_key(a + b) for a, b in zip(letters, col("toevoeging"), strict=True)]
         places = [_norm(v) for v in col("woonplaats")]
         return pd.DataFrame(
             {"pc": postcodes, "nr": numbers, "sfx": suffixes, "place": places, "x": xs, "y": ys}
@@ -853,14 +878,31 @@ def _table_columns(table: pd.DataFrame, path: Path, *, need_xy: bool) -> dict[st
     return found
 
 
-def _numbers(table: pd.DataFrame, column: str, path: Path) -> np.ndarray:
-    out = np.empty(len(table))
+_HOUSENUMBER_RE = re.compile(r"(\d+)(?:\.0)?\s*([A-Za-z]?)")
+
+
+def _numbers(
+    table: pd.DataFrame, column: str, problems: Problems, axis: str
+) -> npt.NDArray[np.float64]:
+    """RD metres per row (``155.000`` is 155000: RD values below 1000 lie outside NL)."""
+    from .libraries import RD_X_RANGE, RD_Y_RANGE  # here: libraries imports this module
+
+    lo, hi = RD_X_RANGE if axis == "x" else RD_Y_RANGE
+    out = np.full(len(table), np.nan)
     for pos, value in enumerate(table[column]):
+        loc = position(table, pos, column)
         try:
-            out[pos] = float(str(value).replace(",", "."))
-        except ValueError as err:
-            msg = f"{where(path, pos + 1, column)}: {value!r} is not a number (expected RD metres)"
-            raise InputError(msg) from err
+            number = parse_number(value, ambiguous="thousands")
+        except NumberError as err:
+            problems.add(loc, f"{err} (expected RD metres)")
+            continue
+        if not lo <= number <= hi:
+            problems.add(
+                loc,
+                f"{value!r} is not an RD coordinate in the Netherlands ({lo:.0f}..{hi:.0f} m)",
+            )
+            continue
+        out[pos] = number
     return out
 
 

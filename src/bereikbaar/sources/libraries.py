@@ -9,6 +9,7 @@ normalised from the spellings people write; ``full_service`` follows
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import warnings
@@ -38,7 +39,17 @@ from ..schema import (
 )
 from ..settings import Settings
 from .geocode import Geocoder, geocode_libraries
-from .tabular import name_key, normalise_gemeentecode
+from .tabular import (
+    EXCEL_ERRORS,
+    NumberError,
+    Problems,
+    Table,
+    first_lines,
+    name_key,
+    normalise_gemeentecode,
+    parse_number,
+    read_table,
+)
 from .tabular import normalise_postcode as normalise_postcode  # kept: the old public home
 from .tabular import read_delimited as read_delimited  # kept: the old public home
 
@@ -133,25 +144,29 @@ def normalise_branch_type(value: str) -> str:
     return branch
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+MAX_BRANCH_ROWS = 20_000
+"""A branch list with more data rows is refused (the Netherlands has about 1,250 library
+locations; a file many times that size is the wrong file, e.g. an address extract)."""
+
+MAX_BRANCH_BYTES = 20_000_000
+"""A branch list larger than this (20 MB) is refused before it is read."""
+
+
+def _read_table(path: Path, sheet: str | None) -> Table:
     if not path.is_file():
         msg = f"{where(path)}: file not found (expected a CSV or XLSX branch list)"
         raise InputError(msg)
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        try:
-            frame = pd.read_excel(path, dtype=str, engine="openpyxl")
-        except Exception as err:  # openpyxl raises many types for broken files
-            msg = f"{where(path)}: cannot read as XLSX ({err})"
-            raise InputError(msg) from err
-        frame = frame.fillna("")
-    else:
-        frame = read_delimited(path)
-    frame = frame.astype(str).apply(lambda col: col.str.strip())
-    kept: pd.DataFrame = frame.loc[(frame != "").any(axis=1)]  # index keeps row numbers
-    if len(kept) == 0:
+    table = read_table(
+        path,
+        sheet=sheet,
+        max_bytes=MAX_BRANCH_BYTES,
+        max_rows=MAX_BRANCH_ROWS,
+        what="the branch list",
+    )
+    if len(table.frame) == 0:
         msg = f"{where(path)}: no data rows (expected one row per library branch)"
         raise InputError(msg)
-    return kept
+    return table
 
 
 def _map_columns(frame: pd.DataFrame) -> dict[str, str]:
@@ -169,15 +184,30 @@ def _map_columns(frame: pd.DataFrame) -> dict[str, str]:
     return found
 
 
-def _parse_number(value: str, path: Path, row: int, column: str) -> float:
-    text = value.strip().replace(" ", "")
-    if "," in text and "." not in text:
-        text = text.replace(",", ".")  # Dutch decimal comma
-    try:
-        return float(text)
-    except ValueError as err:
-        msg = f"{where(path, row, column)}: {value!r} is not a number (expected a coordinate)"
-        raise InputError(msg) from err
+# How each coordinate column reads "155.000" (one separator, three digits): RD metres
+# below 1000 lie outside the Netherlands, so it is a thousands separator there; degrees
+# are never 1000 or more, so it is a decimal point there.
+_AMBIGUOUS = {"x": "thousands", "y": "thousands", "lat": "decimal", "lon": "decimal"}
+_EXPECTED = {
+    "x": "RD x in metres",
+    "y": "RD y in metres",
+    "lat": "latitude in degrees",
+    "lon": "longitude in degrees",
+}
+
+
+def _number(table: Table, pos: int, column: str, field_name: str) -> float:
+    """A coordinate cell as a float; NumberError (message without location) if not."""
+    native = table.native.get((pos, column))
+    if isinstance(native, datetime.date | datetime.datetime):
+        msg = (
+            f"a date ({native.isoformat()}) where a number ({_EXPECTED[field_name]}) is"
+            " expected; set the column's format to Number and type the value again"
+        )
+        raise NumberError(msg)
+    if native is not None:
+        return parse_number(native)
+    return parse_number(table.frame[column].iloc[pos], ambiguous=_AMBIGUOUS[field_name])
 
 
 @functools.lru_cache(maxsize=1)
@@ -187,32 +217,48 @@ def _to_rd() -> pyproj.Transformer:
 
 
 def _coordinates(
-    frame: pd.DataFrame, cols: dict[str, str], path: Path
+    table: Table, cols: dict[str, str], problems: Problems
 ) -> tuple[np.ndarray, np.ndarray]:
-    """RD New x, y (m) per row; NaN where a row has no coordinates."""
+    """RD New x, y (m) per row; NaN where a row has no coordinates (problems recorded)."""
+    frame = table.frame
     n = len(frame)
     xs = np.full(n, np.nan)
     ys = np.full(n, np.nan)
-    rows = frame.index.to_numpy() + 1
     to_rd = _to_rd()
+    pairs = [
+        (a, b, kind)
+        for a, b, kind in (("x", "y", "rd"), ("lat", "lon", "latlon"))
+        if a in cols and b in cols
+    ]
+    columns = {f: frame[cols[f]].to_numpy(dtype=object) for a, b, _ in pairs for f in (a, b)}
     for pos in range(n):
-        row = int(rows[pos])
-        for a, b, kind in (("x", "y", "rd"), ("lat", "lon", "latlon")):
-            if a not in cols or b not in cols:
-                continue
-            va, vb = frame.iloc[pos][cols[a]], frame.iloc[pos][cols[b]]
+        for a, b, kind in pairs:
+            va, vb = columns[a][pos], columns[b][pos]
+            if va in EXCEL_ERRORS or vb in EXCEL_ERRORS:
+                break  # reported as a spreadsheet error value already
             if va == "" and vb == "":
                 continue
             if va == "" or vb == "":
                 missing = cols[a] if va == "" else cols[b]
-                msg = f"{where(path, row, missing)}: empty, but the other coordinate is filled"
-                raise InputError(msg)
-            fa = _parse_number(va, path, row, cols[a])
-            fb = _parse_number(vb, path, row, cols[b])
-            if kind == "rd":
-                x, y = _check_rd(fa, fb, path, row, cols["x"])
-            else:
-                x, y = _check_latlon(fa, fb, path, row, cols["lat"], cols["lon"], to_rd)
+                problems.add(table.loc(pos, missing), "empty, but the other coordinate is filled")
+                break
+            values = []
+            for f in (a, b):
+                try:
+                    values.append(_number(table, pos, cols[f], f))
+                except NumberError as err:
+                    problems.add(table.loc(pos, cols[f]), f"{err} (expected {_EXPECTED[f]})")
+            if len(values) < 2:
+                break
+            fa, fb = values
+            try:
+                if kind == "rd":
+                    x, y = _check_rd(fa, fb)
+                else:
+                    x, y = _check_latlon(fa, fb, cols["lat"], cols["lon"], to_rd)
+            except ValueError as err:
+                problems.add(table.loc(pos, cols[a]), str(err))
+                break
             xs[pos], ys[pos] = x, y
             break  # RD x/y preferred when a row has both
     return xs, ys
@@ -229,72 +275,73 @@ def _bbox_text() -> str:
     )
 
 
-def _check_rd(x: float, y: float, path: Path, row: int, column: str) -> tuple[float, float]:
+def _check_rd(x: float, y: float) -> tuple[float, float]:
     if abs(x) <= 180 and abs(y) <= 180:
         msg = (
-            f"{where(path, row, column)}: ({x}, {y}) looks like lat/lon degrees in RD x/y"
-            " columns; put them in columns named lat and lon"
+            f"({x}, {y}) looks like lat/lon degrees in RD x/y columns; put them in columns"
+            " named lat and lon"
         )
-        raise InputError(msg)
+        raise ValueError(msg)
     if not _in_nl(x, y):
         hint = " (x and y look swapped)" if _in_nl(y, x) else ""
-        msg = (
-            f"{where(path, row, column)}: point ({x:.0f}, {y:.0f}) lies outside the"
-            f" Netherlands ({_bbox_text()}){hint}"
-        )
-        raise InputError(msg)
+        msg = f"point ({x:.0f}, {y:.0f}) lies outside the Netherlands ({_bbox_text()}){hint}"
+        raise ValueError(msg)
     return x, y
 
 
 def _check_latlon(
-    lat: float,
-    lon: float,
-    path: Path,
-    row: int,
-    lat_col: str,
-    lon_col: str,
-    to_rd: pyproj.Transformer,
+    lat: float, lon: float, lat_col: str, lon_col: str, to_rd: pyproj.Transformer
 ) -> tuple[float, float]:
     if abs(lat) > 90 or abs(lon) > 180:
         msg = (
-            f"{where(path, row, lat_col)}: ({lat}, {lon}) is not lat/lon in degrees; it looks"
-            " like RD x/y metres: put them in columns named x and y"
+            f"({lat}, {lon}) is not lat/lon in degrees; it looks like RD x/y metres: put them"
+            " in columns named x and y"
         )
-        raise InputError(msg)
+        raise ValueError(msg)
     if _NL_LAT[0] <= lon <= _NL_LAT[1] and _NL_LON[0] <= lat <= _NL_LON[1]:
         msg = (
-            f"{where(path, row, lat_col)}: lat={lat}, lon={lon} look swapped (column"
-            f" '{lat_col}' holds a longitude and '{lon_col}' a latitude); in the Netherlands"
-            " latitude is about 50.7..53.6 and longitude 3.3..7.2"
+            f"lat={lat}, lon={lon} look swapped (column '{lat_col}' holds a longitude and"
+            f" '{lon_col}' a latitude); in the Netherlands latitude is about 50.7..53.6 and"
+            " longitude 3.3..7.2"
         )
-        raise InputError(msg)
+        raise ValueError(msg)
     x, y = to_rd.transform(lon, lat)
     if not _in_nl(x, y):
-        msg = (
-            f"{where(path, row, lat_col)}: lat={lat}, lon={lon} lies outside the Netherlands"
-            f" ({_bbox_text()})"
-        )
-        raise InputError(msg)
+        msg = f"lat={lat}, lon={lon} lies outside the Netherlands ({_bbox_text()})"
+        raise ValueError(msg)
     return float(x), float(y)
 
 
 def load_libraries(
-    path: str | Path, *, settings: Settings | None = None, geocoder: Geocoder | None = None
+    path: str | Path,
+    *,
+    settings: Settings | None = None,
+    geocoder: Geocoder | None = None,
+    sheet: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Load a KB-style library branch list (CSV or XLSX) as points in RD New.
+
+    Every row is checked before anything is returned, and every problem found is
+    reported at once (:class:`~bereikbaar.exceptions.InputProblemsError`, at most 20 listed),
+    each with its line (CSV: the physical line an editor shows, header and blank lines
+    counted) or cell (XLSX: ``Blad1!C5``), the column, the value and what was expected.
 
     Parameters
     ----------
     path
-        CSV (``;``, ``,`` or tab separated, UTF-8 with or without BOM, or cp1252) or XLSX
-        (first sheet). Required columns: a name (``naam``/``name``) and a type
-        (``type``/``soort``/``vestigingstype``). Optional: ``id``/``vestigingsnummer``,
-        ``straat``/``adres``, ``huisnummer``, ``postcode``, ``plaats``/``woonplaats``,
-        ``gemeente``/``gemeentecode``, and coordinates as WGS84 degrees
-        (``lat``/``lon``, ``latitude``/``longitude``, ``breedtegraad``/``lengtegraad``)
-        or RD New metres (``x``/``y``, ``rd_x``/``rd_y``). See :data:`COLUMN_ALIASES`.
+        CSV (``;``, ``,`` or tab separated, UTF-8 with or without BOM, or cp1252; see
+        :func:`~bereikbaar.sources.tabular.read_delimited`) or XLSX. Required columns: a
+        name (``naam``/``name``) and a type (``type``/``soort``/``vestigingstype``).
+        Optional: ``id``/``vestigingsnummer``, ``straat``/``adres``, ``huisnummer``,
+        ``postcode``, ``plaats``/``woonplaats``, ``gemeente``/``gemeentecode``, and
+        coordinates as WGS84 degrees (``lat``/``lon``, ``latitude``/``longitude``,
+        ``breedtegraad``/``lengtegraad``) or RD New metres (``x``/``y``,
+        ``rd_x``/``rd_y``). See :data:`COLUMN_ALIASES`. Numbers may carry thousands
+        separators (``155.000``, ``155 000``) and a decimal comma (``52,0116``). At most
+        :data:`MAX_BRANCH_ROWS` rows and :data:`MAX_BRANCH_BYTES` bytes.
     settings
-        ``settings.full_service_types`` decides ``full_service``; default
+        ``settings.full_service_types`` decides ``full_service``;
+        ``settings.inputs.libraries_sheet`` names the sheet of a workbook; default
         ``Settings()`` (only ``vestiging``).
     geocoder
         When given (e.g. :class:`~bereikbaar.sources.geocode.PdokGeocoder`, online, or
@@ -302,6 +349,9 @@ def load_libraries(
         coordinates are geocoded with
         :func:`~bereikbaar.sources.geocode.geocode_libraries`; rows it cannot place keep
         their data without geometry and are named in a warning.
+    sheet
+        The workbook's sheet to read (overrides ``settings.inputs.libraries_sheet``).
+        Without either, a workbook must have exactly one sheet with data.
 
     Returns
     -------
@@ -311,14 +361,18 @@ def load_libraries(
         ``full_service``, ``address`` (``"straat huisnummer"``), ``postcode``
         (``"1234 AB"``), ``place``, ``gemeentecode`` (``GMxxxx`` where known),
         ``geocode_quality`` (``"coordinates"`` or ``"none"``), ``needs_geocoding`` and
-        Point geometry (None for rows without coordinates).
+        Point geometry (None for rows without coordinates). ``attrs["lines"]`` holds the
+        line (CSV) or sheet row (XLSX) of each branch.
 
     Raises
     ------
     InputError
-        Missing/unreadable/empty file, a missing required column, an unknown branch type,
-        unparsable, swapped or out-of-country coordinates, or a duplicate id. The message
-        names the file, the 1-based data row and the column.
+        Missing/unreadable/empty/too large file, a missing required column; and, all
+        reported together: an empty name, an unknown branch type, unparsable, swapped or
+        out-of-country coordinates, a date or a formula without saved value where a
+        number belongs, a spreadsheet error value (``#REF!``), a duplicate id, a row
+        that repeats another; for workbooks also several sheets with data, merged
+        cells.
 
     Warns
     -----
@@ -327,7 +381,10 @@ def load_libraries(
     """
     path = Path(path)
     settings = settings if settings is not None else Settings()
-    frame = _read_table(path)
+    if sheet is None:
+        sheet = settings.inputs.libraries_sheet
+    table = _read_table(path, sheet)
+    frame = table.frame
     cols = _map_columns(frame)
     for field_name in REQUIRED_FIELDS:
         if field_name not in cols:
@@ -338,27 +395,38 @@ def load_libraries(
                 f" {accepted} (found: {found})"
             )
             raise InputError(msg)
-    rows = frame.index.to_numpy() + 1
+    lines = [int(v) for v in table.lines]
+    problems = Problems(path, "the branch list")
 
     def text(field_name: str) -> pd.Series:
         if field_name not in cols:
             return pd.Series([""] * len(frame), index=frame.index, dtype=object)
         return frame[cols[field_name]]
 
+    for column in frame.columns:
+        for pos, value in enumerate(frame[column]):
+            if value in EXCEL_ERRORS:
+                problems.add(
+                    table.loc(pos, str(column)),
+                    f"{value!r} is a spreadsheet error value (a formula that failed);"
+                    " correct the formula in the source or type the value",
+                )
+
     for pos, value in enumerate(text(NAME)):
         if value == "":
-            msg = f"{where(path, int(rows[pos]), cols[NAME])}: empty name"
-            raise InputError(msg)
+            problems.add(table.loc(pos, cols[NAME]), "empty name (every branch needs a name)")
 
     branch_types: list[str] = []
     for pos, value in enumerate(text(BRANCH_TYPE)):
         try:
             branch_types.append(normalise_branch_type(value))
         except ValueError as err:
-            msg = f"{where(path, int(rows[pos]), cols[BRANCH_TYPE])}: {err}"
-            raise InputError(msg) from err
+            if value not in EXCEL_ERRORS:
+                problems.add(table.loc(pos, cols[BRANCH_TYPE]), str(err))
+            branch_types.append("other")
 
-    ids = _library_ids(frame, cols, path, rows)
+    ids = _library_ids(table, cols, problems)
+    _repeated_rows(table, cols, problems)
 
     address = [
         " ".join(part for part in (street, number + suffix) if part) or None
@@ -372,19 +440,23 @@ def load_libraries(
     for pos, value in enumerate(text(POSTCODE)):
         pc = normalise_postcode(value) if value else None
         if value and pc is None:
-            bad_postcodes.append(int(rows[pos]))
+            bad_postcodes.append(lines[pos])
             pc = value
         postcodes.append(pc)
-    if bad_postcodes:
-        msg = (
-            f"{where(path, column=cols[POSTCODE])}: {len(bad_postcodes)} postcode(s) not of the"
-            f" form '1234 AB', kept as written (rows {_first_rows(bad_postcodes)})"
-        )
-        warnings.warn(msg, BereikbaarWarning, stacklevel=2)
 
     gemeentecodes = [normalise_gemeentecode(v) if v else None for v in text(GEMEENTECODE)]
 
-    xs, ys = _coordinates(frame, cols, path)
+    xs, ys = _coordinates(table, cols, problems)
+    capacity = _capacity_columns(table, problems)
+    problems.raise_if_any()
+
+    if bad_postcodes:
+        unit = "rows" if table.sheet is not None else "lines"
+        msg = (
+            f"{where(path, column=cols[POSTCODE])}: {len(bad_postcodes)} postcode(s) not of the"
+            f" form '1234 AB', kept as written ({unit} {first_lines(bad_postcodes)})"
+        )
+        warnings.warn(msg, BereikbaarWarning, stacklevel=2)
     has_xy = ~np.isnan(xs)
     geometry = [Point(x, y) if ok else None for x, y, ok in zip(xs, ys, has_xy, strict=True)]
 
@@ -404,32 +476,21 @@ def load_libraries(
         geometry=gpd.GeoSeries(geometry, crs=CRS_RD),
         crs=CRS_RD,
     )
+    for key, values in capacity.items():
+        out[key] = values  # opening hours, collection size: passed through for 2SFCA
 
-    # capacity columns (opening hours, collection size) pass through for 2SFCA
-    for col in frame.columns:
-        key = str(col).strip().lower()
-        if key in CAPACITY_COLUMNS and key not in out.columns:
-            values = pd.to_numeric(
-                frame[col].astype(str).str.strip().str.replace(",", ".", regex=False),
-                errors="coerce",
-            )
-            bad = values.isna() & frame[col].notna() & (frame[col].astype(str).str.strip() != "")
-            if bad.any() or (values < 0).any():
-                first = int(rows[np.flatnonzero(bad.to_numpy() | (values < 0).to_numpy())[0]])
-                msg = f"{where(path, first, str(col))}: expected a non-negative number"
-                raise InputError(msg)
-            out[key] = values.to_numpy(dtype=float)
-
-    missing_rows = [int(r) for r in rows[~has_xy]]
+    missing_rows = [lines[pos] for pos in np.flatnonzero(~has_xy)]
     if missing_rows and geocoder is not None:
-        out, _ = geocode_libraries(out, geocoder, rows=[int(r) for r in rows])
+        out, _ = geocode_libraries(out, geocoder, rows=lines)
         missing_rows = []  # geocode_libraries warns about the rows it could not place
     if missing_rows:
+        unit = "rows" if table.sheet is not None else "lines"
         msg = (
             f"{where(path)}: {len(missing_rows)} of {len(out)} branches have no coordinates"
-            f" and need geocoding (rows {_first_rows(missing_rows)})"
+            f" and need geocoding ({unit} {first_lines(missing_rows)})"
         )
         warnings.warn(msg, BereikbaarWarning, stacklevel=2)
+    out.attrs["lines"] = lines
     logger.info(
         "%s: %d branches (%d full service, %d with coordinates, %d need geocoding)",
         path,
@@ -441,30 +502,85 @@ def load_libraries(
     return out
 
 
-def _first_rows(rows: list[int], limit: int = 5) -> str:
-    shown = ", ".join(str(r) for r in rows[:limit])
-    return shown + (", …" if len(rows) > limit else "")
+_HOURS_COLUMNS = frozenset(
+    ("opening_hours_per_week", "openingsuren", "openingsuren_per_week", "uren_per_week")
+)
+_HOURS_PER_WEEK = 168
 
 
-def _library_ids(
-    frame: pd.DataFrame, cols: dict[str, str], path: Path, rows: np.ndarray
-) -> list[str]:
+def _capacity_columns(table: Table, problems: Problems) -> dict[str, np.ndarray]:
+    """Capacity columns (opening hours, collection size) as floats; NaN where empty."""
+    frame = table.frame
+    out: dict[str, np.ndarray] = {}
+    for col in frame.columns:
+        key = str(col).strip().lower()
+        if key not in CAPACITY_COLUMNS or key in out:
+            continue
+        values = np.full(len(frame), np.nan)
+        for pos, raw in enumerate(frame[col]):
+            if raw == "" or raw in EXCEL_ERRORS:
+                continue
+            native = table.native.get((pos, str(col)))
+            try:
+                if isinstance(native, datetime.date | datetime.datetime):
+                    raise NumberError(f"a date ({native.isoformat()})")
+                number = parse_number(
+                    native if native is not None else raw, decimal=table.decimal, ambiguous="error"
+                )
+            except NumberError as err:
+                problems.add(table.loc(pos, str(col)), f"{err}; expected a non-negative number")
+                continue
+            if number < 0:
+                problems.add(
+                    table.loc(pos, str(col)), f"{raw!r} is negative; expected a non-negative number"
+                )
+                continue
+            if key in _HOURS_COLUMNS and number > _HOURS_PER_WEEK:
+                problems.add(
+                    table.loc(pos, str(col)),
+                    f"{raw!r} reads as {number:g} hours, more than the {_HOURS_PER_WEEK} hours"
+                    " of a week (write hours per week without thousands separator)",
+                )
+                continue
+            values[pos] = number
+        out[key] = values
+    return out
+
+
+def _library_ids(table: Table, cols: dict[str, str], problems: Problems) -> list[str]:
+    frame = table.frame
     if LIBRARY_ID not in cols:
         return [f"lib-{i:04d}" for i in range(1, len(frame) + 1)]
     column = cols[LIBRARY_ID]
     seen: dict[str, int] = {}
     ids: list[str] = []
     for pos, value in enumerate(frame[column]):
-        row = int(rows[pos])
         if value == "":
-            msg = f"{where(path, row, column)}: empty id (fill it in or remove the id column)"
-            raise InputError(msg)
-        if value in seen:
-            msg = (
-                f"{where(path, row, column)}: duplicate id {value!r}, also in row {seen[value]}"
-                f" (rows {seen[value]} and {row})"
+            problems.add(table.loc(pos, column), "empty id (fill it in, or remove the id column)")
+        elif value in seen:
+            first = seen[value]
+            problems.add(
+                table.loc(pos, column),
+                f"duplicate id {value!r}, also on {table.loc(first)}; every branch needs its"
+                " own id",
             )
-            raise InputError(msg)
-        seen[value] = row
+        else:
+            seen[value] = pos
         ids.append(value)
     return ids
+
+
+def _repeated_rows(table: Table, cols: dict[str, str], problems: Problems) -> None:
+    """A row identical to an earlier one (pasted twice) would count a branch twice."""
+    if LIBRARY_ID in cols:
+        return  # the duplicate id says it already
+    seen: dict[tuple[str, ...], int] = {}
+    for pos, row in enumerate(table.frame.itertuples(index=False, name=None)):
+        key = tuple(str(v).casefold() for v in row)
+        if key in seen:
+            problems.add(
+                table.loc(pos),
+                f"repeats {table.loc(seen[key])} exactly (a branch pasted twice?); remove one",
+            )
+        else:
+            seen[key] = pos

@@ -98,7 +98,7 @@ def demo_run(
     root = tmp_path_factory.mktemp("demo-run")
     inputs = _copy_demo(demo_inputs, root / "raw")
     settings = dataclasses.replace(Settings.from_toml(inputs.config), out_dir=root / "out")
-    return run(settings), root
+    return run(settings, demo=True), root
 
 
 @contextmanager

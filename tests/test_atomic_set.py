@@ -46,12 +46,14 @@ from bereikbaar.pipeline import RunResult
 from bereikbaar.settings import Settings
 
 SET = (
+    "bereikbaar.xlsx",
     "cells.gpkg",
     "gemeenten.csv",
     "gemeenten.gpkg",
     "gemeenten.parquet",
     "kaart.html",
     "rapport.html",
+    *(("rapport.pdf",) if Path("/usr/bin/chromium").is_file() else ()),  # printed when installed
     "run.json",
 )
 DETERMINISTIC = ("gemeenten.csv", "gemeenten.parquet", "rapport.html")  # same result, same bytes
@@ -509,7 +511,8 @@ def _is_new_set(now: dict[str, str], prev: dict[str, str], out: Path, tag: str, 
         equal_nan=True,
     )
     gem = gpd.read_file(out / "gemeenten.gpkg", layer="gemeenten")
-    assert gem["te_groot"].astype(bool).tolist() == result.summary["te_groot"].tolist()
+    flag = gem["Te groot"]  # the GeoPackage's fields carry the CSV's Dutch names
+    assert flag.astype(bool).tolist() == result.summary["te_groot"].tolist()
     return True
 
 

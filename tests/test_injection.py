@@ -20,6 +20,7 @@ from pathlib import Path
 import branca.element
 import folium
 import geopandas as gpd
+import markupsafe
 import osmium
 import pyogrio
 import pytest
@@ -39,7 +40,7 @@ PAYLOADS = {
     "exec": "{{ cycler.__init__.__globals__.os.makedirs('" + PWN + "') }}JX4",
     "raw": "{% raw %}JX5{% endraw %}",
 }
-RENDERED = ("QQQJX1", "IFJX2", "NoneJX4")
+RENDERED = ("QQQJX1", "IFJX2", "NoneJX4", "PPPJX7")
 TERMINAL = "\x1b]0;gekaapt\x07\x1b[2JTermJX6"
 
 
@@ -50,12 +51,21 @@ class Injected:
     proc: subprocess.CompletedProcess[str]
 
 
+PLACE_PAYLOAD = "Plaats {{ 'P' * 3 }}JX7"
+"""The name of every OSM place node (labels on the map)."""
+
+
 def _rewrite_osm_names(src: Path, dst: Path, name: str) -> int:
-    """Copy of an OSM PBF with the ``name`` of every named road replaced by ``name``."""
+    """Copy of an OSM PBF with the ``name`` of every named road replaced by ``name``
+    (and of every place node by :data:`PLACE_PAYLOAD`)."""
     count = 0
     with osmium.SimpleWriter(str(dst)) as writer:
         for obj in osmium.FileProcessor(str(src)):
-            if obj.is_way() and "name" in obj.tags:
+            if obj.is_node() and "place" in obj.tags:
+                tags = dict(obj.tags)
+                tags["name"] = PLACE_PAYLOAD
+                writer.add(obj.replace(tags=tags))
+            elif obj.is_way() and "name" in obj.tags:
                 tags = dict(obj.tags)
                 tags["name"] = name
                 writer.add(obj.replace(tags=tags))
@@ -116,9 +126,15 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> Injected:
 
 
 def _forms(payload: str) -> tuple[str, ...]:
-    """The payload as it may appear in a file: raw, HTML-escaped, JSON-escaped."""
+    """The payload as it may appear in a file: raw, HTML-escaped (Python's or Jinja's
+    autoescape), JSON-escaped."""
     as_json = json.dumps(payload)[1:-1]
-    return (payload, html.escape(payload), html.escape(payload, quote=False), as_json)
+    escaped = (
+        html.escape(payload),
+        html.escape(payload, quote=False),
+        str(markupsafe.escape(payload)),
+    )
+    return (payload, *escaped, as_json)
 
 
 def test_run_succeeds_and_runs_nothing(injected: Injected) -> None:
@@ -135,6 +151,46 @@ def test_outputs_carry_every_payload_literally(injected: Injected, name: str) ->
         assert any(form in text for form in _forms(payload)), f"{name}: payload {key} missing"
     for rendered in RENDERED:
         assert rendered not in text, f"{name}: a template rendered {rendered!r}"
+
+
+def test_place_names_are_map_labels_as_data(injected: Injected) -> None:
+    """OSM place names become map labels: JSON data set as DOM text, never rendered."""
+    assert injected.proc.returncode == 0, injected.proc.stderr
+    text = (injected.out / "kaart.html").read_text(encoding="utf-8")
+    assert json.dumps(PLACE_PAYLOAD)[1:-1] in text
+    assert "PPPJX7" not in text
+
+
+def test_dossier_site_names_and_map_labels_are_data(injected: Injected) -> None:
+    """Street names (suggested sites) and names drawn in the dossier's SVG maps are text."""
+    assert injected.proc.returncode == 0, injected.proc.stderr
+    text = (injected.out / "rapport.html").read_text(encoding="utf-8")
+    street = str(markupsafe.escape(PAYLOADS["exec"]))
+    assert street in text  # a suggested site named after its (renamed) street
+    assert "<svg" in text and "NoneJX4" not in text
+    # every gemeente name is drawn as SVG text, escaped by matplotlib's writer
+    assert text.count("JX1") >= 2
+
+
+def test_workbook_holds_payloads_as_text(injected: Injected) -> None:
+    """bereikbaar.xlsx: every input text is a text cell, never a formula, never rendered."""
+    import openpyxl
+
+    assert injected.proc.returncode == 0, injected.proc.stderr
+    book = openpyxl.load_workbook(injected.out / "bereikbaar.xlsx")
+    texts = []
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
+                if isinstance(cell.value, str):
+                    texts.append(cell.value)
+    joined = "\n".join(texts)
+    for key, payload in PAYLOADS.items():
+        assert payload in joined, key
+    for rendered in RENDERED:
+        assert rendered not in joined
+    assert "TermJX6" in joined and "\x1b" not in joined  # control characters dropped
 
 
 def test_no_output_file_holds_a_rendered_payload(injected: Injected) -> None:

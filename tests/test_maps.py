@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import html as html_lib
+import io
 import json
 import math
 import re
 import shutil
-import struct
 import subprocess
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import pyproj
 import pytest
 import shapely
 from numpy.typing import NDArray
+from PIL import Image
 from shapely.geometry import Point, box
 
 from bereikbaar import maps
@@ -127,29 +127,18 @@ def libraries() -> gpd.GeoDataFrame:
 
 
 def _decode_png(data: bytes) -> tuple[NDArray[np.uint8], list[tuple[int, ...]]]:
-    """Minimal decoder for the 8-bit palette PNGs that encode_png writes (filter 0 only)."""
+    """Palette indices and RGBA palette of an 8-bit palette PNG (read with Pillow)."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, plte, trns = 8, b"", b"", b""
-    width = height = 0
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
-        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
-        if kind == b"IHDR":
-            width, height, depth, colour_type = struct.unpack(">IIBB", body[:10])
-            assert (depth, colour_type) == (8, 3)
-        elif kind == b"PLTE":
-            plte = body
-        elif kind == b"tRNS":
-            trns = body
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(height, width + 1)
-    assert (raw[:, 0] == 0).all()
-    palette = [(*plte[3 * k : 3 * k + 3], trns[k]) for k in range(len(plte) // 3)]
-    return raw[:, 1:], palette
+    image = Image.open(io.BytesIO(data))
+    assert image.mode == "P"
+    rgb = image.getpalette() or []
+    n = len(rgb) // 3
+    given = image.info.get("transparency", b"")
+    if isinstance(given, int):  # one fully transparent index
+        given = bytes(255 if k != given else 0 for k in range(n))
+    alpha = bytes(given) + b"\xff" * (n - len(given))
+    palette = [(*rgb[3 * k : 3 * k + 3], alpha[k]) for k in range(n)]
+    return np.asarray(image, dtype=np.uint8), palette
 
 
 def _merc(lon: float, lat: float) -> tuple[float, float]:
@@ -287,14 +276,16 @@ def test_map_html(
     text = path.read_text(encoding="utf-8")
 
     for label in (
-        "Afstand tot een volwaardige bibliotheek",
+        "Afstand per auto tot een volwaardige bibliotheek · drempel 5 km",
         "Bron: CBS, © OpenStreetMap-bijdragers, KB",
         "0–1 km",
         "3–5 km",
-        "&gt; 5 km",
+        "5–10 km",
+        "&gt; 15 km",
         "niet bereikbaar",
         "Gemiddelde afstand per gemeente",
-        "Gemeenten met te grote afstand",
+        "Gemeenten met een oordeel (te groot, onvolledig)",
+        "gemeente: afstand te groot",
         "Afstand per bewoond vierkant",
         "Volwaardige bibliotheken",
         "Aandeel verder dan 5 km",
@@ -338,11 +329,12 @@ def test_map_html(
     uris = _RASTER_URI.findall(text)
     assert len(uris) == 1
     indices, _ = _decode_png(base64.b64decode(uris[0]))
-    raster = maps.rasterize_cells(cells, bins_km=(1, 2, 3, 5))
+    raster = maps.rasterize_cells(cells, bins_km=(1, 2, 3, 5, 10, 15))
     assert raster is not None
     assert np.array_equal(indices, raster.indices)
-    # 6 populated cells in 5 classes: 0-1 (400 m), 1-2, 2-3, 3-5, > 5 km, unreachable.
-    assert set(np.unique(indices).tolist()) == {0, 1, 2, 3, 4, 5, 6}
+    # 6 populated cells in 5 of the 7 classes: 0-1 (400 m), 1-2, 2-3, 3-5, 5-10 km, and
+    # unreachable (palette index 1 + 7 classes = 8); 0 is transparent.
+    assert set(np.unique(indices).tolist()) == {0, 1, 2, 3, 4, 5, 8}
 
 
 def test_threshold_becomes_class_bound(
@@ -475,7 +467,7 @@ def test_map_of_real_gemeenten_and_rijnmond_cells(tmp_path: Path, shared_data: P
     uri = _RASTER_URI.findall(text)[0]
     indices, _ = _decode_png(base64.b64decode(uri))
     # Every populated cell class shows up (0-1 km near the station … unreachable far away).
-    assert set(np.unique(indices).tolist()) == {0, 1, 2, 3, 4, 5, 6}
+    assert set(np.unique(indices).tolist()) == set(range(9))
     assert len(uri) / len(cells) < 15_000_000 / 400_000  # raster scales to 400,000 cells
     assert path.stat().st_size < 3_000_000
 
@@ -489,12 +481,13 @@ def test_missing_flags_count_as_false(
     libraries = libraries.assign(full_service=[np.nan, False, False, True, True])
     html_text = maps.make_map(cells, summary, libraries).get_root().render()
     assert len(re.findall(r'"id":\s*"f\d+"', html_text)) == 1  # only GM0002 outlined
-    assert html_text.count("Afstand te groot") == 2  # its tooltip and popup
+    # its tooltip and popup, on the fill and on the outline
+    assert html_text.count("Afstand te groot") == 4
     assert html_text.count("(volwaardige bibliotheek)") == 0  # the L1 marker lost its flag
-    raster = maps.rasterize_cells(cells, bins_km=(1, 2, 3, 5))
+    raster = maps.rasterize_cells(cells, bins_km=(1, 2, 3, 5, 10, 15))
     assert raster is not None
     to_wgs = pyproj.Transformer.from_crs(RD, "EPSG:4326", always_xy=True)
-    assert _pixel(raster, *to_wgs.transform(150050, 449950)) == 6  # reachable None → grey
+    assert _pixel(raster, *to_wgs.transform(150050, 449950)) == 8  # reachable None → grey
 
 
 # --------------------------------------------------------------------------- offline pages
@@ -519,7 +512,8 @@ def test_make_map_inlines_every_script_and_stylesheet(
     assert "leaflet-search@2.9.7/dist/leaflet-search.min.js (folium-offline)" in text
     # No icon fonts: the branches are SVG pictograms.
     assert "fontawesome" not in text
-    assert "<title>Afstand tot een volwaardige bibliotheek</title>" in text
+    assert "<title>Afstand per auto tot een volwaardige bibliotheek · drempel 5 km</title>" in text
+    assert '<html lang="nl">' in text
     # The notebook display of the same map is self-contained too.
     assert not _EXTERNAL.search(html_lib.unescape(m._repr_html_()))
 

@@ -59,3 +59,16 @@ def test_notebook_is_stripped_and_uses_public_api(path: Path) -> None:
                 assert node.attr in bb.__all__, f"{path.name}: bb.{node.attr} is not public"
             if isinstance(node, ast.ImportFrom):
                 assert not (node.module or "").startswith("bereikbaar"), path.name
+
+
+@pytest.mark.parametrize(
+    "name", ["02_bereikbaarheid.ipynb", "03_gemeenten_en_vlaggen.ipynb", "04_kaarten.ipynb"]
+)
+def test_analytic_notebooks_draw_charts(name: str) -> None:
+    """Each analytic notebook shows its numbers as matplotlib charts, not only as tables
+    (nbmake executes them; every ``plt.show()`` then is an image output)."""
+    nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "import matplotlib.pyplot as plt" in code
+    assert code.count("plt.show()") >= 1
+    assert code.count("plt.subplots(") == code.count("plt.show()")

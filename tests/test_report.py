@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -91,7 +92,13 @@ def test_write_tables_files(
 ) -> None:
     out = tmp_path / "run" / "a"
     written = report.write_tables(out, cells, summary, libraries)
-    assert set(written) == {"gemeenten.csv", "gemeenten.parquet", "gemeenten.gpkg", "cells.gpkg"}
+    assert set(written) == {
+        "gemeenten.csv",
+        "gemeenten.parquet",
+        "gemeenten.gpkg",
+        "cells.gpkg",
+        "bereikbaar.xlsx",
+    }
     assert all(p.is_file() and p.parent == out for p in written.values())
     assert sorted(p.name for p in out.iterdir()) == sorted(written)  # no temp files left
 
@@ -100,17 +107,23 @@ def test_write_tables_files(
     assert pyogrio.list_layers(written["cells.gpkg"])[:, 0].tolist() == ["cells"]
     gem = gpd.read_file(written["gemeenten.gpkg"], layer="gemeenten")
     assert gem.crs is not None and gem.crs.to_epsg() == 28992
-    assert gem["gemeentecode"].tolist() == ["GM0001", "GM0002", "GM0003"]
+    # the GeoPackage's fields carry the CSV's Dutch headers
+    csv_header = (out / "gemeenten.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert [c for c in gem.columns if c != "geometry"] == csv_header.split(";")
+    assert gem["Gemeentecode"].tolist() == ["GM0001", "GM0002", "GM0003"]
     assert gem.geometry.area.tolist() == [2_000_000.0] * 3
     libs = gpd.read_file(written["gemeenten.gpkg"], layer="bibliotheken")
     assert len(libs) == 3
+    assert {"Bibliotheek-id", "Naam", "Volwaardig"} <= set(libs.columns)
     assert libs.geometry.isna().sum() == 1
     got_cells = gpd.read_file(written["cells.gpkg"], layer="cells")
     assert got_cells["cell_id"].tolist() == cells["cell_id"].tolist()
     assert got_cells["reachable"].tolist() == [True, True, False]
 
-    table = pd.read_parquet(written["gemeenten.parquet"])
-    assert table.columns.tolist() == [
+    table = gpd.read_parquet(written["gemeenten.parquet"])  # GeoParquet
+    assert table.crs is not None and table.crs.to_epsg() == 28992
+    assert table.geometry.area.tolist() == [2_000_000.0] * 3
+    assert table.columns.tolist()[:-1] == [
         "gemeentecode",
         "gemeentenaam",
         "population",
@@ -125,7 +138,45 @@ def test_write_tables_files(
     ]
     assert table["te_groot"].dtype == bool
     assert table["gemeentenaam"].iloc[0] == '=HYPERLINK("http://x")'  # raw in Parquet
-    assert b"geo" not in (pq.read_schema(written["gemeenten.parquet"]).metadata or {})
+    assert b"geo" in (pq.read_schema(written["gemeenten.parquet"]).metadata or {})
+
+
+def test_workbook_for_excel(
+    tmp_path: Path,
+    cells: gpd.GeoDataFrame,
+    summary: gpd.GeoDataFrame,
+    libraries: gpd.GeoDataFrame,
+) -> None:
+    import openpyxl
+
+    from bereikbaar.settings import Settings
+
+    written = report.write_tables(tmp_path, cells, summary, libraries, settings=Settings())
+    book = openpyxl.load_workbook(written["bereikbaar.xlsx"])
+    assert book.sheetnames == ["Gemeenten", "Bibliotheken", "Instellingen"]
+    sheet = book["Gemeenten"]
+    headers = [c.value for c in sheet[1]]
+    assert headers[:4] == ["Gemeentecode", "Gemeente", "Inwoners", "Gemiddelde afstand (km)"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(headers))}4"
+    col = {h: k for k, h in enumerate(headers, start=1)}
+    km = sheet.cell(row=3, column=col["Gemiddelde afstand (km)"])
+    assert km.value == pytest.approx(summary["mean_distance_km"].iloc[1])  # a number, 6.2
+    assert km.number_format == "0.0"
+    share = sheet.cell(row=3, column=col["Aandeel inwoners boven drempel (0-1)"])
+    assert share.value == pytest.approx(0.625) and share.number_format == "0.0%"
+    people = sheet.cell(row=2, column=col["Inwoners"])
+    assert people.value == 12345 and people.number_format == "#,##0"
+    assert sheet.cell(row=3, column=col["Te groot"]).value == "ja"
+    # a name that Excel would run as a formula is text, neutralised as in the CSV
+    name = sheet.cell(row=2, column=col["Gemeente"])
+    assert name.data_type == "s" and name.value == '\'=HYPERLINK("http://x")'
+    assert book["Bibliotheken"].cell(row=1, column=1).value == "Bibliotheek-id"
+    settings_rows = {
+        r[0]: r[1] for r in book["Instellingen"].iter_rows(min_row=2, values_only=True)
+    }
+    assert settings_rows["Drempel (km)"] == 5.0
+    assert settings_rows["Vervoerswijze"] == "car"
 
 
 def test_csv_for_dutch_excel(
@@ -316,7 +367,7 @@ def test_dossier_facts_by_hand(
     section = doc.split('<section class="gemeente"')[1].split("</section>")[0]
     # 550 residents; mean (100*6 + 300*8 + 100*12) / 500 = 8.4 km; 550 beyond 5 km incl. 50
     # without a route
-    assert "<td class=n>550</td>" in section
+    assert '<td class="n">550</td>' in section
     assert "8,4 km" in section
     assert "550 (100%)" in section
     assert "(a) geen volwaardige bibliotheek in de gemeente" in section
@@ -324,14 +375,15 @@ def test_dossier_facts_by_hand(
     # residents served: L1 400 (73%) at (100*6 + 300*8) / 400 = 7.5 km, max 8 km; L3 100 (18%)
     assert (
         "<td>Bibliotheek Bdorp</td><td>Vestiging</td><td>Markt 1 1111 AA</td><td>Bdorp</td>"
-        "<td class=n>400</td><td class=n>73%</td><td class=n>7,5 km</td><td class=n>8,0 km</td>"
+        '<td class="n">400</td><td class="n">73%</td><td class="n">7,5 km</td>'
+        '<td class="n">8,0 km</td>'
     ) in section
-    assert "<td class=n>100</td><td class=n>18%</td><td class=n>12,0 km</td>" in section
+    assert '<td class="n">100</td><td class="n">18%</td><td class="n">12,0 km</td>' in section
     # full-service libraries around: straight line from the border at x = 160 000 m
     assert "5,0 km buiten de grens" in section
     assert "11,5 km buiten de grens" in section
     # target group: 110 65-plussers, mean (20*6 + 60*8 + 20*12) / 100 = 8.4 km, all beyond 5 km
-    assert "<td>65-plussers</td><td class=n>110</td><td class=n>8,4 km</td>" in section
+    assert '<td>65-plussers</td><td class="n">110</td><td class="n">8,4 km</td>' in section
     assert "110 (100%)" in section
     assert "kinderen" not in section  # no 0-15 column in the input
     # the rule and its thresholds, printable on A4 with a page per gemeente
@@ -340,11 +392,21 @@ def test_dossier_facts_by_hand(
     assert "boven 3 km" in doc and "25% of meer" in doc and "verder dan 5 km" in doc
     assert "@page { size: A4" in doc
     assert "section.gemeente { break-before: page" in doc
-    # one inline SVG map: 5 cells in 3 dissolved classes (5-10, 10-15, no route), 3 branches
+    # one inline SVG map (matplotlib): the full-service libraries and the neighbour by name,
+    # the gemeente's own name (escaped), a scale bar and a legend of exactly what is drawn:
+    # cells in 3 classes (5-10, 10-15 km, no route), outline, both kinds of branch
     assert section.count("<svg") == 1
     svg = section.split("<svg")[1].split("</svg>")[0]
-    assert svg.count("<circle") == 2  # full-service libraries L1, L3
-    assert svg.count("<rect") == 2  # the servicepunt and the scale bar
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    for name in ("Bibliotheek Bdorp", "Bibliotheek Verweg", "Bdorp", "N ↑"):
+        assert name in texts, name
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;Stad" in texts
+    assert any(t.endswith(" km") for t in texts)  # the scale bar
+    legend = {"5–10 km", "10–15 km", "geen route", "gemeentegrens", "volwaardige bibliotheek"}
+    assert legend | {"andere voorziening"} == {
+        t for t in texts if t in legend | {"andere voorziening", "0–1 km", "> 15 km", "hoofdweg"}
+    }
+    assert "metadata" not in svg
 
 
 def test_dossier_escapes_input_text(
@@ -356,12 +418,16 @@ def test_dossier_escapes_input_text(
     assert XSS_BRANCH not in doc and XSS_GEMEENTE not in doc
     assert "&lt;img src=x onerror=alert(1)&gt;" in doc
     assert "&lt;script&gt;alert(1)&lt;/script&gt;Stad" in doc
-    assert "&lt;b onclick=&quot;x()&quot;&gt;hier" in doc
+    assert "&lt;b onclick=&#34;x()&#34;&gt;hier" in doc
     tags = _tags(doc)
     assert "script" not in tags and "img" not in tags and "b" in tags  # our own <b> only
     # self-contained: no script, no external URL, a CSP that forbids both
     assert "<script" not in doc.lower()
-    assert "http://" not in doc.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    namespaces = (
+        'xmlns="http://www.w3.org/2000/svg"',
+        'xmlns:xlink="http://www.w3.org/1999/xlink"',
+    )
+    assert "http://" not in doc.replace(namespaces[0], "").replace(namespaces[1], "")
     assert "https://" not in doc
     assert "default-src 'none'" in doc
 
@@ -395,7 +461,7 @@ def test_dossier_shows_sites_per_gemeente(
     doc = report.dossier_html(cells, summary, libraries, sites=sites)
     assert "450,00" in doc and "7,00" not in doc  # only the flagged gemeente's site
     assert "155500, 455000" in doc
-    assert doc.count("<title>Voorgestelde locatie 1</title>") == 1  # drawn on the map
+    assert doc.count('id="site-GM0001-1"') == 1  # drawn on the map
 
 
 def test_write_dossier_files_and_safe_names(
@@ -419,7 +485,7 @@ def test_write_dossier_files_and_safe_names(
     ]
     one = (out / "dossier" / "x_GM0001.html").read_text(encoding="utf-8")
     assert one.count('<section class="gemeente"') == 1
-    assert "2024-01-01" in one
+    assert "1 januari 2024" in one  # a Dutch date
 
 
 def test_safe_filename() -> None:
@@ -463,3 +529,32 @@ def test_gemeenten_csv_round_trips_with_pandas(
     assert info["crs"] == "EPSG:28992"
     assert pyogrio.read_info(written["cells.gpkg"], layer="cells")["features"] == 5
     assert pyogrio.read_info(written["gemeenten.gpkg"], layer="bibliotheken")["features"] == 3
+
+
+def test_dossier_python_holds_no_html() -> None:
+    """The dossier's markup lives in its templates: no HTML tag in a string of dossier.py."""
+    import ast
+
+    import bereikbaar.output.dossier as dossier
+
+    tree = ast.parse(Path(dossier.__file__).read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    tag = re.compile(r"(?<!\?P)</?[a-zA-Z][a-zA-Z0-9]*(\s[^>]*)?/?>")  # not (?P<name>
+    strings = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+    assert strings  # the walk found the module's strings
+    assert [s for s in strings if tag.search(s)] == []
+    templates = Path(dossier.__file__).parent / "templates"
+    assert (templates / "rapport.html.j2").is_file()

@@ -76,3 +76,24 @@ def test_command_refuses_before_writing(
     assert len(err.splitlines()) == 1
     assert [p.name for p in out.iterdir()] == ["run.json"]
     assert (out / "run.json").read_text(encoding="utf-8") == "previous run"
+
+
+def test_output_settings_are_checked() -> None:
+    """km classes, peiljaar and the site minimum: defaults documented, bad values refused."""
+    from bereikbaar.exceptions import ConfigError
+    from bereikbaar.settings import Settings
+
+    default = Settings()
+    assert default.km_classes == (1.0, 2.0, 3.0, 5.0, 10.0, 15.0)
+    assert default.site_min_residents == 250 and default.peiljaar is None
+    got = Settings.from_dict({"km_classes": [1, 2.5, 4], "peiljaar": 2023, "site_min_residents": 0})
+    assert got.km_classes == (1.0, 2.5, 4.0) and got.peiljaar == 2023
+    for bad, match in (
+        ({"km_classes": [5, 2]}, "increasing"),
+        ({"km_classes": [0, 2]}, "increasing positive"),
+        ({"km_classes": ["1"]}, "list of numbers"),
+        ({"peiljaar": 24}, "year"),
+        ({"site_min_residents": -1}, "whole number"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            Settings.from_dict(bad)

@@ -18,6 +18,7 @@ from .exceptions import (
     InputError,
     NetworkError,
     OutputError,
+    ServiceError,
 )
 from .maps import make_map, write_map
 from .network import Network

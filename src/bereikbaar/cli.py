@@ -33,6 +33,12 @@ log = logging.getLogger("bereikbaar")
 EXIT_INPUT = 2
 EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
+MEMORY_MESSAGE = (
+    "onvoldoende geheugen voor deze berekening; verklein het studiegebied (study_area of"
+    " --gebied, of een kleinere --buffer-km), gebruik 500 m-vierkanten in plaats van 100 m"
+    " of een kleinere OSM-uitsnede (een provincie in plaats van heel Nederland), of draai"
+    " op een machine met meer geheugen"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -440,7 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit code: 0 success, 2 bad input, 1 internal error, 130 interrupted.
+        Exit code: 0 success, 2 bad input (also: a service failed, or not enough memory,
+        with what to reduce), 1 internal error, 130 interrupted.
     """
     args = _parser().parse_args(argv)
     handler = logging.StreamHandler()
@@ -474,6 +481,12 @@ def _dispatch(command: Callable[[argparse.Namespace], int], args: argparse.Names
         _abort_progress()
         print("afgebroken; eerdere uitvoer is ongewijzigd", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except MemoryError:
+        _abort_progress()
+        if args.debug:
+            raise
+        print(f"fout: {MEMORY_MESSAGE}", file=sys.stderr)
+        return EXIT_INPUT
     except Exception as err:
         _abort_progress()
         if args.debug:

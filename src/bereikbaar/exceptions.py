@@ -37,7 +37,12 @@ class ConfigError(InputError):
     """A settings/TOML value is unknown, of the wrong type, or points nowhere."""
 
 
-class GeocodeError(BereikbaarError, RuntimeError):
+class ServiceError(BereikbaarError, RuntimeError):
+    """An online service failed: no answer within the deadline, an answer too large,
+    malformed or an HTTP error after the retries, a broken or looping connection."""
+
+
+class GeocodeError(ServiceError):
     """Geocoding failed as a whole (a single failing row is reported, not raised)."""
 
 
@@ -45,7 +50,7 @@ class NetworkError(BereikbaarError, ValueError):
     """A road network is empty, unusable for the chosen mode, or inconsistent."""
 
 
-class DownloadError(BereikbaarError, RuntimeError):
+class DownloadError(ServiceError):
     """A download failed, or a downloaded file failed its size/checksum check."""
 
 

@@ -52,6 +52,7 @@ from .output.dossier import write_dossier
 from .output.files import atomic_path, output_set, write_excel_csv
 from .output.maps import make_map, write_map
 from .output.scenario import write_scenario
+from .output.style import peiljaar_of
 from .output.tables import write_tables
 from .result import RunResult
 from .scenarios import (
@@ -88,6 +89,7 @@ from .schema import (
 from .settings import Settings
 from .sources.cbs_grid import load_cbs_grid
 from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM, load_cbs_reference
+from .sources.context import MapContext, load_context, street_names_near
 from .sources.gemeenten import load_gemeenten
 from .sources.geocheck import (
     check_cell_codes,
@@ -157,7 +159,9 @@ def _geocoder(settings: Settings) -> Iterator[Any]:
         yield None
 
 
-def run(settings: Settings, *, progress: Callable[[str], None] | None = None) -> RunResult:
+def run(
+    settings: Settings, *, progress: Callable[[str], None] | None = None, demo: bool = False
+) -> RunResult:
     """Run the whole pipeline for one study area and write its outputs.
 
     Parameters
@@ -167,6 +171,9 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
     progress
         Called with the Dutch name of each stage as it starts (the CLI passes a
         progress bar); ``None`` for silence.
+    demo
+        The inputs are the fictional demo region (:mod:`bereikbaar.examples.demo`): the map
+        and the dossier say so and credit no real source.
 
     Returns
     -------
@@ -191,7 +198,7 @@ def run(settings: Settings, *, progress: Callable[[str], None] | None = None) ->
         run_result, cbs_table = _compute(settings, progress)
         sites = _suggested_sites(run_result, settings)
         outputs, run_result.provenance = _write_set(
-            run_result, staged.path, cbs_table=cbs_table, sites=sites, progress=progress
+            run_result, staged.path, cbs_table=cbs_table, sites=sites, progress=progress, demo=demo
         )
     run_result.outputs = {name: staged.final(p) for name, p in outputs.items()}
     return run_result
@@ -334,6 +341,7 @@ def write_outputs(
     cbs_table: pd.DataFrame | None = None,
     sites: gpd.GeoDataFrame | None = None,
     progress: Callable[[str], None] | None = None,
+    demo: bool = False,
 ) -> dict[str, Path]:
     """Write a run's output set into ``out_dir``, as one set (:func:`.output.files.output_set`).
 
@@ -355,6 +363,8 @@ def write_outputs(
         Suggested sites for the dossier.
     progress
         Called with the name of the writing stage.
+    demo
+        The run is the fictional demo region (see :func:`run`).
 
     Returns
     -------
@@ -370,7 +380,7 @@ def write_outputs(
     """
     with output_set(out_dir) as staged:
         outputs, _ = _write_set(
-            result, staged.path, cbs_table=cbs_table, sites=sites, progress=progress
+            result, staged.path, cbs_table=cbs_table, sites=sites, progress=progress, demo=demo
         )
     result.outputs = {key: staged.final(p) for key, p in outputs.items()}
     return result.outputs
@@ -383,6 +393,7 @@ def _write_set(
     cbs_table: pd.DataFrame | None,
     sites: gpd.GeoDataFrame | None,
     progress: Callable[[str], None] | None,
+    demo: bool = False,
 ) -> tuple[dict[str, Path], dict[str, Any]]:
     """Write the output files into ``out`` (a stage); the outputs and what run.json holds."""
     settings = result.settings or Settings()
@@ -395,21 +406,45 @@ def _write_set(
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BereikbaarWarning)
-        outputs = write_tables(out, result.cells, result.summary, result.libraries, result.areas)
+        levels = {"Gemeenten": result.summary}
+        for name in ("wijken", "buurten"):
+            if name in result.areas:
+                levels[name.capitalize()] = result.areas[name]
+        outputs = write_tables(
+            out,
+            result.cells,
+            result.summary,
+            result.libraries,
+            result.areas,
+            settings=settings,
+            levels=levels,
+        )
         if cbs_table is not None:
             path = out / "vergelijking_cbs.csv"
             outputs["vergelijking_cbs"] = write_comparison(path, cbs_table)
+        network_file = settings.inputs.network
+        context = load_context(network_file) if network_file is not None else MapContext.empty()
         fmap = make_map(
             result.cells,
             result.summary,
             result.libraries,
             threshold_km=settings.flag_rule.threshold_km,
             buurten=result.areas.get("buurten"),
+            bins_km=settings.km_classes,
+            mode=settings.mode,
+            peiljaar=peiljaar_of(settings.peiljaar, settings.inputs.cells),
+            demo=demo,
+            roads=context.roads,
+            places=context.places,
         )
         outputs["kaart"] = write_map(fmap, out / "kaart.html")
     provenance["warnings"] = [*provenance.get("warnings", []), *_pass_on(caught)]
     timings[name] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
+    if sites is not None and len(sites) and network_file is not None:
+        # named by their nearest street and place
+        names = street_names_near(network_file, sites.geometry, places=context.places)
+        sites = sites.assign(locatie=names)
     outputs["rapport"] = write_dossier(
         out,
         result.cells,
@@ -419,7 +454,12 @@ def _write_set(
         provenance=provenance,
         sites=sites,
         buurten=result.areas.get("buurten"),
+        roads=context.roads,
+        demo=demo,
+        pdf=True,
     )
+    if (out / "rapport.pdf").is_file():
+        outputs["rapport_pdf"] = out / "rapport.pdf"
     timings["rapport schrijven"] = round(time.perf_counter() - t0, 3)
     run_json = out / "run.json"
     with atomic_path(run_json) as tmp:

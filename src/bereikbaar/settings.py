@@ -195,6 +195,16 @@ class Settings:
         An area (gemeente, wijk, buurt) of which a smaller share of the residents lies
         inside the network's coverage gets the verdict "onvolledig" instead of "te
         groot"/"niet te groot", and is left out of the comparison with CBS. Default 0.95.
+    km_classes
+        Upper bounds (km, increasing) of the distance classes of the map and the dossier
+        (one scheme, one colour ramp); the rule's ``threshold_km`` is added as a bound.
+        Default 1, 2, 3, 5, 10, 15 km.
+    peiljaar
+        Reference year of the CBS grid, shown in the titles; ``None``: taken from a year
+        (``2023``) in the grid's file name, else not shown.
+    site_min_residents
+        A suggested site is listed in the dossier only when it brings at least this many
+        residents within the threshold (default 250).
     """
 
     inputs: Inputs = field(default_factory=Inputs)
@@ -218,8 +228,29 @@ class Settings:
     network_extent: tuple[float, ...] = ()
     coverage_buffer_m: float = 1000.0
     min_share_covered: float = 0.95
+    km_classes: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 10.0, 15.0)
+    peiljaar: int | None = None
+    site_min_residents: int = 250
 
     def __post_init__(self) -> None:
+        bounds = self.km_classes
+        if (
+            not bounds
+            or any(not _positive_finite(b) for b in bounds)
+            or list(bounds) != sorted(set(bounds))
+        ):
+            msg = f"km_classes must be increasing positive km values, got {bounds!r}"
+            raise ConfigError(msg)
+        if self.peiljaar is not None and not (
+            isinstance(self.peiljaar, int) and 1900 <= self.peiljaar <= 2100
+        ):
+            msg = f"peiljaar must be a year such as 2024, got {self.peiljaar!r}"
+            raise ConfigError(msg)
+        if isinstance(self.site_min_residents, bool) or not (
+            isinstance(self.site_min_residents, int) and self.site_min_residents >= 0
+        ):
+            msg = f"site_min_residents must be a whole number >= 0, got {self.site_min_residents!r}"
+            raise ConfigError(msg)
         if isinstance(self.site_suggestions, bool) or not (
             isinstance(self.site_suggestions, int) and 0 <= self.site_suggestions <= 20
         ):

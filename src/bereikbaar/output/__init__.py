@@ -2,7 +2,8 @@
 
 One home for each shared thing, lowest first (a module imports only the ones above it):
 
-- :mod:`~bereikbaar.output.style`: Dutch numbers, the km-class schemes and colours, escaping;
+- :mod:`~bereikbaar.output.style`: Dutch numbers, the one km-class scheme and colour ramp,
+  verdicts, Dutch dates and titles, escaping;
 - :mod:`~bereikbaar.output.files`: the atomic writer, the atomic output set (``output_set``),
   stale temp files, the Dutch Excel CSV writer, spreadsheet-formula neutralising, safe file
   names;
@@ -11,9 +12,10 @@ One home for each shared thing, lowest first (a module imports only the ones abo
 - :mod:`~bereikbaar.output.offline`: pages that render text as data and work offline;
 - :mod:`~bereikbaar.output.catchments`: the catchment area of every library;
 - :mod:`~bereikbaar.output.maps`: the interactive folium map;
-- :mod:`~bereikbaar.output.tables`: ``gemeenten.csv``/``.parquet``/``.gpkg``, ``cells.gpkg``
-  and the CBS comparison;
-- :mod:`~bereikbaar.output.dossier`: the consultation dossier ``rapport.html``.
+- :mod:`~bereikbaar.output.tables`: ``gemeenten.csv``/``.parquet`` (GeoParquet)/``.gpkg``,
+  ``cells.gpkg``, ``bereikbaar.xlsx`` and the CBS comparison;
+- :mod:`~bereikbaar.output.dossier`: the consultation dossier ``rapport.html`` (Jinja
+  templates in ``templates/``) and ``rapport.pdf``.
 
 The names below are imported lazily (PEP 562), so that ``bereikbaar.output.files`` does not
 load folium.
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from .dossier import (
         dossier_html,
         write_dossier,
+        write_pdf,
     )
     from .files import (
         EXCEL_CSV_DECIMAL,
@@ -83,6 +86,7 @@ if TYPE_CHECKING:
         DEFAULT_BINS_KM,
         DOSSIER_CLASSES,
         DOSSIER_NUMBERS,
+        KM_CLASSES,
         MAP_CLASSES,
         MAP_NUMBERS,
         SOURCE_LINE,
@@ -109,6 +113,7 @@ if TYPE_CHECKING:
         csv_cell,
         write_comparison,
         write_tables,
+        write_workbook,
     )
 
 _LAZY: dict[str, str] = {
@@ -123,6 +128,7 @@ _LAZY: dict[str, str] = {
     "EXCEL_CSV_ENCODING": ".files",
     "EXCEL_CSV_SEPARATOR": ".files",
     "FLAG_COLOUR": ".maps",
+    "KM_CLASSES": ".style",
     "KmClasses": ".style",
     "MAP_CLASSES": ".style",
     "MAP_NUMBERS": ".style",
@@ -179,7 +185,9 @@ _LAZY: dict[str, str] = {
     "write_dossier": ".dossier",
     "write_excel_csv": ".files",
     "write_map": ".maps",
+    "write_pdf": ".dossier",
     "write_tables": ".tables",
+    "write_workbook": ".tables",
 }
 
 
@@ -210,6 +218,7 @@ __all__ = [
     "EXCEL_CSV_ENCODING",
     "EXCEL_CSV_SEPARATOR",
     "FLAG_COLOUR",
+    "KM_CLASSES",
     "MAP_CLASSES",
     "MAP_NUMBERS",
     "NO_DATA_COLOUR",
@@ -267,5 +276,7 @@ __all__ = [
     "write_dossier",
     "write_excel_csv",
     "write_map",
+    "write_pdf",
     "write_tables",
+    "write_workbook",
 ]

@@ -1,148 +1,145 @@
 """The consultation dossier: one self-contained, printable HTML file per run (Dutch, A4).
 
-Plain HTML + CSS, maps as inline SVG drawn here from the RD New geometries. No scripts, no
-external requests (a Content-Security-Policy forbids them as a second line of defence), every
-string from the input data HTML-escaped.
+The page is rendered from the package's Jinja templates (``output/templates/``) with
+autoescaping on: every value from the input data is text, never markup or template source.
+The maps are drawn with matplotlib and inlined as SVG (text as SVG ``<text>``, escaped by
+matplotlib's SVG writer, mathtext off). No scripts and no external requests (a
+Content-Security-Policy forbids them as a second line of defence). :func:`write_pdf` prints
+``rapport.pdf`` with headless Chromium when it is installed.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import re
+import shutil
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import jinja2
+import markupsafe
+import matplotlib as mpl
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
-from shapely.geometry import Polygon
-from shapely.geometry.base import BaseGeometry
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from bereikbaar import schema as s
 from bereikbaar.aggregate import assign_gemeenten
 from bereikbaar.exceptions import InputError, OutputError
 from bereikbaar.output.files import atomic_path, safe_filename
-from bereikbaar.output.frames import bool_mask, truthy
+from bereikbaar.output.frames import bool_mask
 from bereikbaar.output.style import (
-    DOSSIER_CLASSES,
     DOSSIER_NUMBERS,
+    KM_CLASSES,
+    MODE_NL,
     SOURCE_LINE,
     UNREACHABLE_COLOUR,
+    VERDICTS,
     classify_km,
-    escape_html,
     is_missing,
+    nl_date,
     nl_general,
     nl_number,
+    peiljaar_of,
+    verdict_of,
 )
 from bereikbaar.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["dossier_html", "write_dossier"]
+__all__ = ["dossier_html", "dutch_warning", "write_dossier", "write_pdf"]
 
-_MODE_NL = {"car": "auto", "bike": "fiets", "walk": "te voet"}
 _FULL_SERVICE_COLOUR = "#08519c"
 _OTHER_BRANCH_COLOUR = "#6a51a3"
 _SITE_COLOUR = "#e7298a"
-_SVG_WIDTH_PX = 640
+_ROAD_COLOUR = "#7a7a7a"
+_FERRY_COLOUR = "#3a6ea5"
+_OUTLINE_COLOUR = "#b2182b"
 _NEAREST_FULL_SERVICE = 5
 _MAP_SERVING_SHARE = 0.05
 """A library serving at least this share of a gemeente's residents widens its map to show it."""
 _MAP_MAX_REACH_M = 30_000.0
 """... unless it lies farther than this from the gemeente (metres)."""
+_XML_PROLOGUE = re.compile(r"\A<\?xml[^>]*\?>\s*<!DOCTYPE[^>]*>\s*")
+"""matplotlib's XML declaration and DOCTYPE, dropped from an SVG inlined in HTML."""
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
-_CSS = """
-@page { size: A4 portrait; margin: 15mm 14mm 16mm 14mm; }
-* { box-sizing: border-box; }
-html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-body { font-family: "Segoe UI", Calibri, Arial, sans-serif; font-size: 10.5pt; color: #1f1f1f;
-       line-height: 1.4; max-width: 190mm; margin: 0 auto; padding: 8mm 6mm; }
-h1 { font-size: 19pt; margin: 0 0 2mm; color: #08306b; }
-h2 { font-size: 15pt; margin: 0 0 2mm; color: #08306b; border-bottom: 2px solid #08306b; }
-h3 { font-size: 11.5pt; margin: 5mm 0 1.5mm; color: #08306b; }
-p { margin: 1.5mm 0; }
-.sub { color: #555; margin-bottom: 4mm; }
-.note { color: #555; font-size: 9pt; }
-.flag { color: #b2182b; font-weight: bold; }
-table { border-collapse: collapse; width: 100%; margin: 1.5mm 0 3mm; font-size: 9.5pt; }
-th, td { border-bottom: 1px solid #d9d9d9; padding: 1mm 1.5mm; text-align: left;
-         vertical-align: top; }
-th { background: #eef3f8; font-weight: 600; }
-td.n, th.n { text-align: right; white-space: nowrap; }
-tr { break-inside: avoid; page-break-inside: avoid; }
-table.facts th { width: 58%; background: none; font-weight: normal; color: #333; }
-table.facts td { font-weight: 600; }
-ul.reasons { margin: 1mm 0 3mm; padding-left: 6mm; }
-ul.reasons li { margin: 0.8mm 0; }
-figure { margin: 2mm 0 3mm; break-inside: avoid; page-break-inside: avoid; }
-figure svg { width: 100%; height: auto; max-height: 125mm; border: 1px solid #bbb;
-             background: #fafafa; display: block; }
-figcaption { font-size: 8.5pt; color: #444; margin-top: 1mm; }
-.legend span.sw { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 8px;
-                  border: 1px solid #555; vertical-align: -1px; }
-.legend span.dot { display: inline-block; width: 10px; height: 10px; border-radius: 50%;
-                   margin: 0 3px 0 8px; vertical-align: -1px; }
-section.gemeente { break-before: page; page-break-before: always; }
-section.bronnen { break-before: page; page-break-before: always; }
-.rule { border: 1px solid #c6dbef; background: #f4f8fc; padding: 2mm 3mm; margin: 2mm 0 4mm; }
-.hook { border: 1px dashed #999; padding: 2mm 3mm; color: #444; }
-code, .mono { font-family: Consolas, "DejaVu Sans Mono", monospace; font-size: 8.5pt;
-              word-break: break-all; }
-nav ol { columns: 2; margin: 1mm 0 3mm; }
-@media print {
-  body { padding: 0; max-width: none; }
-  a { color: inherit; text-decoration: none; }
-  h2, h3 { break-after: avoid; page-break-after: avoid; }
-}
-"""
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("bereikbaar.output", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=False,
+    keep_trailing_newline=True,
+)
 
 
-# --------------------------------------------------------------------------- SVG map
+# --------------------------------------------------------------------------- warnings
+
+_WARNING_NL: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"^(?P<loc>.*): (?P<n>[\d,.]+) of (?P<m>[\d,.]+) cells have a suppressed or missing "
+            r"population.*$"
+        ),
+        "{loc}: {n} van de {m} vierkanten hebben een geheimgehouden of ontbrekend inwonertal;"
+        " die tellen niet mee",
+    ),
+    (
+        re.compile(
+            r"^(?P<loc>.*): (?P<n>[\d,.]+) of (?P<m>[\d,.]+) branches have no coordinates and "
+            r"need geocoding \(rows? (?P<rows>.*)\)$"
+        ),
+        "{loc}: {n} van de {m} vestigingen hebben geen coördinaten en moeten nog worden"
+        " gegeocodeerd (rij {rows})",
+    ),
+    (
+        re.compile(r"^(?P<loc>.*): (?P<n>[\d,.]+) way node\(s\) have no coordinates.*$"),
+        "{loc}: {n} wegpunten zonder coördinaten (rand van het uittreksel?); de wegen zijn"
+        " daar afgebroken",
+    ),
+)
+_LOCATION_NL = (("file '", "bestand '"), ("column '", "kolom '"), (", row ", ", rij "))
 
 
-class _SvgFrame:
-    """Maps RD New metres onto SVG user units (metres from the top-left corner, y down)."""
+def dutch_warning(message: str) -> str:
+    """A run warning in Dutch: known messages translated, file/column/row words always.
 
-    def __init__(self, bounds: tuple[float, float, float, float]) -> None:
-        xmin, ymin, xmax, ymax = bounds
-        w, h = xmax - xmin, ymax - ymin
-        side = max(w, h, 2000.0)
-        pad = 0.05 * side
-        cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
-        half_w = max(w, 0.55 * side) / 2 + pad
-        half_h = max(h, 0.55 * side) / 2 + pad
-        self.x0, self.y1 = cx - half_w, cy + half_h
-        self.width, self.height = 2 * half_w, 2 * half_h
-        self.tolerance = max(self.width, self.height) / 900.0
+    Examples
+    --------
+    >>> msg = "file 'b.csv', column 'x': 3 of 9 cells have a suppressed or missing population"
+    >>> dutch_warning(msg)[:58]
+    "bestand 'b.csv', kolom 'x': 3 van de 9 vierkanten hebben e"
+    """
+    text = str(message)
+    for pattern, template in _WARNING_NL:
+        match = pattern.match(text)
+        if match:
+            text = template.format(**match.groupdict())
+            break
+    for english, dutch in _LOCATION_NL:
+        text = text.replace(english, dutch)
+    return text
 
-    def box(self) -> Polygon:
-        return shapely.box(self.x0, self.y1 - self.height, self.x0 + self.width, self.y1)
 
-    def xy(self, x: float, y: float) -> tuple[int, int]:
-        return round(x - self.x0), round(self.y1 - y)
+# --------------------------------------------------------------------------- map (matplotlib)
 
-    def path(self, geom: BaseGeometry | None) -> str:
-        """SVG path data of a (multi)polygon's rings, simplified to ~1/900 of the frame."""
-        if geom is None or geom.is_empty:
-            return ""
-        geom = geom.simplify(self.tolerance, preserve_topology=True)
-        parts: list[str] = []
-        for poly in getattr(geom, "geoms", [geom]):
-            if not isinstance(poly, Polygon):
-                continue
-            for ring in (poly.exterior, *poly.interiors):
-                pts: list[tuple[int, int]] = []
-                for x, y in np.asarray(ring.coords)[:, :2]:
-                    p = self.xy(float(x), float(y))
-                    if not pts or pts[-1] != p:
-                        pts.append(p)
-                if len(pts) >= 3:
-                    parts.append("M" + " ".join(f"{a} {b}" for a, b in pts) + "Z")
-        return "".join(parts)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _label(value: object) -> str:
+    """Text for a map label: control characters (a font has no glyph for them) dropped."""
+    return _CONTROL.sub("", "" if is_missing(value) else str(value))
 
 
 def _nice_length_m(width_m: float) -> float:
@@ -152,102 +149,304 @@ def _nice_length_m(width_m: float) -> float:
     return 100_000.0
 
 
+def _frame(bounds: Sequence[float], aspect: float) -> tuple[float, float, float, float]:
+    """A box around ``bounds`` (RD metres) with a margin and the width/height ``aspect``."""
+    xmin, ymin, xmax, ymax = bounds
+    w, h = max(xmax - xmin, 2000.0), max(ymax - ymin, 2000.0)
+    w, h = w * 1.12, h * 1.12
+    if w / h < aspect:
+        w = h * aspect
+    else:
+        h = w / aspect
+    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+    return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+
+
 def _svg_map(
     gemeente: pd.Series,
     cells: gpd.GeoDataFrame,
     classes: npt.NDArray[np.int64],
     colours: Sequence[str],
+    labels: Sequence[str],
     summary: gpd.GeoDataFrame,
     libraries: gpd.GeoDataFrame,
     extra_points: Sequence[tuple[float, float]],
     sites: gpd.GeoDataFrame | None,
+    roads: gpd.GeoDataFrame | None,
 ) -> str:
-    """Inline SVG: neighbours, the gemeente's cells by distance class, outline, branches."""
+    """SVG map: neighbours (named), cells by class, roads, outline, named libraries, sites."""
     geom = gemeente.geometry
     bounds = list(geom.bounds) if geom is not None and not geom.is_empty else [0.0, 0.0, 1.0, 1.0]
     for x, y in extra_points:
         bounds = [min(bounds[0], x), min(bounds[1], y), max(bounds[2], x), max(bounds[3], y)]
-    frame = _SvgFrame((bounds[0], bounds[1], bounds[2], bounds[3]))
-    view = frame.box()
-    r = max(frame.width, frame.height) / 110.0
-    font = max(frame.width, frame.height) / 48.0
-    out: list[str] = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {frame.width:.0f} '
-        f'{frame.height:.0f}" width="{_SVG_WIDTH_PX}" role="img" '
-        f'aria-label="Kaart van {escape_html(gemeente.get(s.GEMEENTENAAM))}">'
-    ]
-    # neighbouring gemeenten (light grey), clipped by the view box
-    idx = summary.sindex.query(view, predicate="intersects")
-    for _, nb in summary.iloc[np.sort(idx)].iterrows():
-        if nb[s.GEMEENTECODE] == gemeente[s.GEMEENTECODE]:
-            continue
-        d = frame.path(nb.geometry.intersection(view) if nb.geometry is not None else None)
-        if d:
-            out.append(
-                f'<path d="{d}" fill="#f0f0f0" stroke="#b0b0b0" stroke-width="0.8" '
-                f'vector-effect="non-scaling-stroke" fill-rule="evenodd">'
-                f"<title>{escape_html(nb.get(s.GEMEENTENAAM))}</title></path>"
+    x0, y0, x1, y1 = _frame(bounds, 7.2 / (4.3 * 0.86))
+    view = shapely.box(x0, y0, x1, y1)
+    code = str(gemeente.get(s.GEMEENTECODE))
+    with mpl.rc_context(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": f"bereikbaar-{code}",
+            "font.family": "DejaVu Sans",
+            "text.parse_math": False,
+            "text.usetex": False,
+        }
+    ):
+        fig = Figure(figsize=(7.2, 4.3))
+        ax = fig.add_axes((0.0, 0.14, 1.0, 0.86))
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor="#fafafa", zorder=0))
+        # neighbouring gemeenten (light grey, named)
+        idx = np.sort(summary.sindex.query(view, predicate="intersects"))
+        near = summary.iloc[idx]
+        others = near[near[s.GEMEENTECODE].astype(str) != code]
+        if len(others):
+            clipped = others.geometry.intersection(view)
+            gpd.GeoSeries(clipped).plot(
+                ax=ax, facecolor="#eeeeee", edgecolor="#a8a8a8", linewidth=0.6, zorder=1
             )
-    # cells, one dissolved path per distance class
-    for k in np.unique(classes):
-        members = cells.geometry.to_numpy()[classes == k]
-        union = shapely.union_all(members)
-        colour = UNREACHABLE_COLOUR if k < 0 else colours[int(k)]
-        out.append(f'<path d="{frame.path(union)}" fill="{colour}" stroke="none"/>')
-    out.append(
-        f'<path d="{frame.path(geom)}" fill="none" stroke="#b2182b" stroke-width="2.2" '
-        f'vector-effect="non-scaling-stroke" fill-rule="evenodd"/>'
-    )
-    # branches in view: other types first, full-service on top
-    libs = libraries[libraries.geometry.notna() & ~libraries.geometry.is_empty]
-    libs = libs.iloc[np.sort(libs.sindex.query(view, predicate="intersects"))]
-    fs = _full_service_mask(libs)
-    for is_fs in (False, True):
-        for _, lib in libs[fs == is_fs].iterrows():
-            cx, cy = frame.xy(lib.geometry.x, lib.geometry.y)
-            kind = s.BRANCH_TYPE_LABELS_NL.get(str(lib.get(s.BRANCH_TYPE)), "Overig")
-            title = f"<title>{escape_html(lib.get(s.NAME))} ({escape_html(kind)})</title>"
-            if is_fs:
-                out.append(
-                    f'<circle cx="{cx}" cy="{cy}" r="{r * 1.2:.0f}" fill="{_FULL_SERVICE_COLOUR}" '
-                    f'stroke="#fff" stroke-width="1.5" vector-effect="non-scaling-stroke">'
-                    f"{title}</circle>"
+            for pt, name in zip(
+                shapely.point_on_surface(clipped.to_numpy()), others[s.GEMEENTENAAM], strict=True
+            ):
+                if pt is None or pt.is_empty or is_missing(name):
+                    continue
+                ax.text(
+                    pt.x,
+                    pt.y,
+                    _label(name),
+                    fontsize=8,
+                    color="#666666",
+                    style="italic",
+                    ha="center",
+                    va="center",
+                    zorder=6,
+                    parse_math=False,
+                    clip_on=True,
                 )
-            else:
-                out.append(
-                    f'<rect x="{cx - r * 0.8:.0f}" y="{cy - r * 0.8:.0f}" width="{r * 1.6:.0f}" '
-                    f'height="{r * 1.6:.0f}" fill="#fff" stroke="{_OTHER_BRANCH_COLOUR}" '
-                    f'stroke-width="2" vector-effect="non-scaling-stroke">{title}</rect>'
+        # cells, one dissolved shape per class
+        used: list[int] = []
+        for k in np.unique(classes):
+            union = shapely.union_all(cells.geometry.to_numpy()[classes == k])
+            colour = UNREACHABLE_COLOUR if k < 0 else colours[int(k)]
+            gpd.GeoSeries([union]).plot(ax=ax, color=colour, linewidth=0, zorder=2)
+            used.append(int(k))
+        # main roads and ferries
+        has_roads = has_ferries = False
+        if roads is not None and len(roads):
+            r = roads.iloc[np.sort(roads.sindex.query(view, predicate="intersects"))]
+            ferry = r["soort"].astype(str).to_numpy() == "ferry"
+            if (~ferry).any():
+                has_roads = True
+                gpd.GeoSeries(r.geometry[~ferry]).plot(
+                    ax=ax, color=_ROAD_COLOUR, linewidth=1.1, zorder=3
                 )
-    if sites is not None:
-        pts = sites[sites.geometry.notna() & ~sites.geometry.is_empty]
-        ranks = pts["rang"].tolist() if "rang" in pts.columns else range(1, len(pts) + 1)
-        for i, (_, site) in zip(ranks, pts.iterrows(), strict=True):
-            c = site.geometry.centroid
-            cx, cy = frame.xy(c.x, c.y)
-            out.append(
-                f'<path d="M{cx} {cy - r * 1.5:.0f} L{cx + r * 1.3:.0f} {cy + r:.0f} '
-                f'L{cx - r * 1.3:.0f} {cy + r:.0f}Z" fill="{_SITE_COLOUR}" stroke="#fff" '
-                f'stroke-width="1.5" vector-effect="non-scaling-stroke">'
-                f"<title>Voorgestelde locatie {escape_html(i)}</title></path>"
-                f'<text x="{cx + r * 1.5:.0f}" y="{cy + r * 0.5:.0f}" font-size="{font:.0f}" '
-                f'font-family="Arial, sans-serif" font-weight="bold" fill="{_SITE_COLOUR}">'
-                f"{escape_html(i)}</text>"
+            if ferry.any():
+                has_ferries = True
+                gpd.GeoSeries(r.geometry[ferry]).plot(
+                    ax=ax, color=_FERRY_COLOUR, linewidth=1.1, linestyle=(0, (4, 3)), zorder=3
+                )
+        # the gemeente's outline
+        if geom is not None and not geom.is_empty:
+            gpd.GeoSeries([geom.boundary]).plot(
+                ax=ax, color=_OUTLINE_COLOUR, linewidth=2.0, zorder=4
             )
-    # scale bar (bottom left)
-    bar = _nice_length_m(frame.width)
-    x0, y0 = frame.width * 0.04, frame.height * 0.95
-    out.append(
-        f'<rect x="{x0:.0f}" y="{y0 - font * 0.45:.0f}" width="{bar:.0f}" '
-        f'height="{font * 0.35:.0f}" fill="#222"/>'
-        f'<text x="{x0:.0f}" y="{y0 - font * 0.7:.0f}" font-size="{font:.0f}" '
-        f'font-family="Arial, sans-serif" fill="#222">{nl_general(bar / 1000)} km</text>'
-    )
-    out.append("</svg>")
-    return "".join(out)
+            pt = geom.point_on_surface()
+            ax.text(
+                pt.x,
+                pt.y,
+                _label(gemeente.get(s.GEMEENTENAAM)),
+                fontsize=10,
+                weight="bold",
+                color="#1f1f1f",
+                ha="center",
+                va="center",
+                zorder=7,
+                parse_math=False,
+                clip_on=True,
+                bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1.5},
+            )
+        # branches in view: other types first, full-service on top (named)
+        libs = libraries[libraries.geometry.notna() & ~libraries.geometry.is_empty]
+        libs = libs.iloc[np.sort(libs.sindex.query(view, predicate="intersects"))]
+        fs = _full_service_mask(libs)
+        if (~fs).any():
+            o = libs[~fs]
+            ax.scatter(
+                o.geometry.x,
+                o.geometry.y,
+                marker="D",
+                s=26,
+                color="white",
+                edgecolors=_OTHER_BRANCH_COLOUR,
+                linewidths=1.6,
+                zorder=5,
+            )
+        if fs.any():
+            f = libs[fs]
+            ax.scatter(
+                f.geometry.x,
+                f.geometry.y,
+                marker="s",
+                s=60,
+                color=_FULL_SERVICE_COLOUR,
+                edgecolors="white",
+                linewidths=1.0,
+                zorder=6,
+            )
+            dx = (x1 - x0) / 90
+            for x, y, name in zip(f.geometry.x, f.geometry.y, f[s.NAME], strict=True):
+                if is_missing(name):
+                    continue
+                right_half = x > x0 + 0.6 * (x1 - x0)  # label to the left, inside the frame
+                ax.text(
+                    x - dx if right_half else x + dx,
+                    y + dx,
+                    _label(name),
+                    fontsize=7.5,
+                    color=_FULL_SERVICE_COLOUR,
+                    ha="right" if right_half else "left",
+                    va="bottom",
+                    zorder=8,
+                    parse_math=False,
+                    clip_on=True,
+                    bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.8},
+                )
+        has_sites = False
+        if sites is not None and len(sites):
+            pts = sites[sites.geometry.notna() & ~sites.geometry.is_empty]
+            ranks = pts["rang"].tolist() if "rang" in pts.columns else range(1, len(pts) + 1)
+            for rank, (_, site) in zip(ranks, pts.iterrows(), strict=True):
+                c = site.geometry.centroid
+                has_sites = True
+                ax.scatter(
+                    [c.x],
+                    [c.y],
+                    marker="^",
+                    s=80,
+                    color=_SITE_COLOUR,
+                    edgecolors="white",
+                    linewidths=1.0,
+                    zorder=7,
+                )
+                ax.text(
+                    c.x + (x1 - x0) / 70,
+                    c.y,
+                    str(rank),
+                    fontsize=9,
+                    weight="bold",
+                    color=_SITE_COLOUR,
+                    va="center",
+                    zorder=8,
+                    parse_math=False,
+                    gid=f"site-{code}-{rank}",
+                )
+        # scale bar and north
+        bar = _nice_length_m(x1 - x0)
+        ax.add_artist(
+            AnchoredSizeBar(
+                ax.transData,
+                bar,
+                f"{nl_general(bar / 1000)} km",
+                "lower left",
+                pad=0.5,
+                sep=3,
+                frameon=True,
+                size_vertical=(y1 - y0) / 200,
+                fontproperties={"size": 8},
+            )
+        )
+        ax.text(
+            0.975,
+            0.965,
+            "N ↑",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=9,
+            weight="bold",
+            color="#333333",
+        )
+        # legend: the symbols drawn above
+        handles: list[Any] = [
+            Patch(facecolor=colours[k], label=labels[k]) for k in sorted(k for k in used if k >= 0)
+        ]
+        if -1 in used:
+            handles.append(Patch(facecolor=UNREACHABLE_COLOUR, label="geen route"))
+        handles.append(Line2D([], [], color=_OUTLINE_COLOUR, linewidth=2, label="gemeentegrens"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="s",
+                linestyle="none",
+                markersize=8,
+                markerfacecolor=_FULL_SERVICE_COLOUR,
+                markeredgecolor="white",
+                label="volwaardige bibliotheek",
+            )
+        )
+        if (~fs).any():
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="D",
+                    linestyle="none",
+                    markersize=5.5,
+                    markerfacecolor="white",
+                    markeredgecolor=_OTHER_BRANCH_COLOUR,
+                    markeredgewidth=1.6,
+                    label="andere voorziening",
+                )
+            )
+        if has_roads:
+            handles.append(Line2D([], [], color=_ROAD_COLOUR, linewidth=1.1, label="hoofdweg"))
+        if has_ferries:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color=_FERRY_COLOUR,
+                    linewidth=1.1,
+                    linestyle=(0, (4, 3)),
+                    label="veerdienst",
+                )
+            )
+        if has_sites:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="^",
+                    linestyle="none",
+                    markersize=8,
+                    markerfacecolor=_SITE_COLOUR,
+                    markeredgecolor="white",
+                    label="voorgestelde locatie",
+                )
+            )
+        fig.legend(
+            handles=handles,
+            loc="lower center",
+            ncol=4,
+            fontsize=7.5,
+            frameon=False,
+            bbox_to_anchor=(0.5, 0.0),
+            handlelength=1.6,
+            columnspacing=1.2,
+        )
+        buffer = io.StringIO()
+        fig.savefig(
+            buffer,
+            format="svg",
+            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+        )
+    return _XML_PROLOGUE.sub("", buffer.getvalue(), count=1)
 
 
-# --------------------------------------------------------------------------- per-gemeente facts
+# --------------------------------------------------------------------------- helpers
 
 
 def _full_service_mask(libraries: pd.DataFrame) -> npt.NDArray[np.bool_]:
@@ -268,35 +467,6 @@ def _cell_gemeenten(cells: gpd.GeoDataFrame, summary: gpd.GeoDataFrame) -> npt.N
     return code
 
 
-def _library_cells(lib: pd.Series) -> list[str]:
-    raw_type = lib.get(s.BRANCH_TYPE)
-    kind = s.BRANCH_TYPE_LABELS_NL.get(str(raw_type), "" if is_missing(raw_type) else str(raw_type))
-    place = lib.get(s.PLACE) if s.PLACE in lib.index else None
-    address = " ".join(
-        str(v) for v in (lib.get(s.ADDRESS), lib.get(s.POSTCODE)) if not is_missing(v) and v != ""
-    )
-    return [
-        escape_html(lib.get(s.NAME)),
-        escape_html(kind),
-        escape_html(address),
-        escape_html(place),
-    ]
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
-    """An HTML table; ``headers`` and ``rows`` are already escaped."""
-    head = "".join(
-        f"<th{' class=n' if i in numeric else ''}>{h}</th>" for i, h in enumerate(headers)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td{' class=n' if i in numeric else ''}>{c}</td>" for i, c in enumerate(row))
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _sites_for(
     sites: pd.DataFrame | Mapping[str, pd.DataFrame] | None, code: str
 ) -> pd.DataFrame | None:
@@ -309,32 +479,52 @@ def _sites_for(
     return sites
 
 
+# --------------------------------------------------------------------------- per gemeente
+
+
+def _library_cells(lib: pd.Series) -> list[str]:
+    raw_type = lib.get(s.BRANCH_TYPE)
+    kind = s.BRANCH_TYPE_LABELS_NL.get(str(raw_type), "" if is_missing(raw_type) else str(raw_type))
+    place = lib.get(s.PLACE) if s.PLACE in lib.index else None
+    address = " ".join(
+        str(v) for v in (lib.get(s.ADDRESS), lib.get(s.POSTCODE)) if not is_missing(v) and v != ""
+    )
+    return [_text(lib.get(s.NAME)), kind, address, _text(place)]
+
+
+def _text(value: object) -> str:
+    return "" if is_missing(value) else str(value)
+
+
 _SITE_HEADERS_NL = {
-    "inwoners_erbij_binnen_bereik": "Inwoners erbij binnen bereik (bovenop hogere rangen)",
-    "inwoners_binnen_bereik_alleen": "Inwoners binnen bereik (deze locatie alleen)",
+    "locatie": "Bij (straat, plaats)",
+    "inwoners_erbij_binnen_bereik": "Inwoners erbij (bovenop hogere rangen)",
+    "inwoners_binnen_bereik_alleen": "Inwoners (deze locatie alleen)",
     "vierkant": "CBS-vierkant",
 }
+_SITE_GAIN = "inwoners_erbij_binnen_bereik"
 
 
-def _sites_html(table: pd.DataFrame | None, threshold_km: float) -> str:
+def _sites_context(table: pd.DataFrame | None, min_residents: int) -> dict[str, Any] | None:
     # HOOK(scenarios): suggested sites for a new full-service library come from
     # bereikbaar.scenarios (best_sites_for_gemeente) via the ``sites`` argument of write_dossier.
     if table is None:
-        return (
-            '<div class="hook">Locatiesuggesties zijn in deze run niet berekend. Met de '
-            "scenario-analyse van bereikbaar kunnen kandidaatlocaties voor een volwaardige "
-            "bibliotheek worden toegevoegd aan dit dossier.</div>"
-        )
-    if len(table) == 0:
-        return '<p class="note">De scenario-analyse vond geen locatie die de afstand verkleint.</p>'
+        return None
+    dropped = 0
+    if _SITE_GAIN in table.columns:
+        keep = pd.to_numeric(table[_SITE_GAIN], errors="coerce").fillna(0) >= min_residents
+        dropped = int((~keep).sum())
+        table = table[keep.to_numpy(dtype=bool)]
     geom_col = table.geometry.name if isinstance(table, gpd.GeoDataFrame) else None
     cols = [str(c) for c in table.columns if c not in (geom_col, s.GEMEENTECODE, "rang")]
-    headers = ["#", *(escape_html(_SITE_HEADERS_NL.get(c, c.replace("_", " "))) for c in cols)]
+    if "locatie" in cols:  # the name first
+        cols = ["locatie", *(c for c in cols if c != "locatie")]
+    headers = ["#", *(_SITE_HEADERS_NL.get(c, c.replace("_", " ")) for c in cols)]
     ranks = table["rang"].tolist() if "rang" in table.columns else range(1, len(table) + 1)
     rows: list[list[str]] = []
     numeric: set[int] = set()
     for rank, (_, row) in zip(ranks, table.iterrows(), strict=True):
-        cells = [escape_html(rank)]
+        cells = [_text(rank)]
         for j, c in enumerate(cols, start=1):
             v = row[c]
             if isinstance(v, bool | np.bool_):
@@ -343,10 +533,10 @@ def _sites_html(table: pd.DataFrame | None, threshold_km: float) -> str:
                 cells.append(DOSSIER_NUMBERS.count(v))
                 numeric.add(j)
             elif isinstance(v, float | np.floating) and not is_missing(v):
-                cells.append(escape_html(nl_number(float(v), 2, grouping=False)))
+                cells.append(nl_number(float(v), 2, grouping=False))
                 numeric.add(j)
             else:
-                cells.append(escape_html(v))
+                cells.append(_text(v))
         rows.append(cells)
     if geom_col is not None:
         headers.append("RD x, y (m)")
@@ -356,115 +546,17 @@ def _sites_html(table: pd.DataFrame | None, threshold_km: float) -> str:
             else:
                 c = geom.centroid
                 cells.append(f"{c.x:.0f}, {c.y:.0f}")
-    note = (
-        '<p class="note">Kandidaatlocaties voor een nieuwe volwaardige bibliotheek, gerangschikt '
-        "naar het aantal inwoners dat nu verder dan "
-        f"{escape_html(nl_general(threshold_km))} km woont en dan binnen die afstand komt "
-        "(over de weg). "
-        "Een suggestie om het gesprek te openen, geen advies.</p>"
-    )
-    return note + _table(headers, rows, numeric)
+    return {
+        "headers": headers,
+        "rows": rows,
+        "numeric": tuple(sorted(numeric)),
+        "min_residents": DOSSIER_NUMBERS.count(min_residents),
+        "dropped": dropped,
+        "table": table,
+    }
 
 
-def _outside_fact(row: pd.Series) -> list[tuple[str, str]]:
-    """The residents outside the network's coverage, when there are any (one fact row)."""
-    if s.POPULATION_COVERED not in row.index:
-        return []
-    try:
-        total = float(row[s.POPULATION])
-        covered = float(row[s.POPULATION_COVERED])
-    except (TypeError, ValueError):
-        return []
-    if not (np.isfinite(total) and np.isfinite(covered)) or covered >= total:
-        return []
-    label = "Inwoners buiten het gebied van het wegennet (niet meegeteld)"
-    return [(label, DOSSIER_NUMBERS.count(float(total - covered)))]
-
-
-def _buurten_html(buurten: pd.DataFrame | None, threshold_km: float, top: int = 5) -> str:
-    """The buurten of one gemeente with the most residents beyond the threshold (a small table)."""
-    if buurten is None or len(buurten) == 0:
-        return ""
-    far = buurten[buurten[s.POPULATION_BEYOND].astype(float) > 0]
-    if len(far) == 0:
-        return ""
-    far = far.sort_values([s.POPULATION_BEYOND, s.BUURTCODE], ascending=[False, True]).head(top)
-    rows = [
-        [
-            escape_html(r.get(s.BUURTNAAM)),
-            escape_html(r.get(s.BUURTCODE)),
-            DOSSIER_NUMBERS.count(r.get(s.POPULATION)),
-            DOSSIER_NUMBERS.km(r.get(s.MEAN_DISTANCE_KM)),
-            f"{DOSSIER_NUMBERS.count(r.get(s.POPULATION_BEYOND))} "
-            f"({DOSSIER_NUMBERS.share(r.get(s.SHARE_BEYOND))})"
-            + (" · onvolledig" if truthy(r.get(s.ONVOLLEDIG)) else ""),
-        ]
-        for _, r in far.iterrows()
-    ]
-    head = f"&gt; {escape_html(nl_general(threshold_km))} km"
-    return (
-        f"<h3>Buurten met de meeste inwoners verder dan {escape_html(nl_general(threshold_km))}"
-        " km</h3>" + _table(["Buurt", "Code", "Inwoners", "Gem. afstand", head], rows, {2, 3, 4})
-    )
-
-
-def _plausibility_html(provenance: Mapping[str, Any] | None) -> str:
-    """A short section: how far the numbers can be trusted (run.json's plausibility block)."""
-    block = (provenance or {}).get("plausibiliteit")
-    if not isinstance(block, Mapping):
-        return ""
-    facts: list[tuple[str, str]] = []
-    facts.append(
-        (
-            "Inwoners binnen het gebied van het wegennet",
-            DOSSIER_NUMBERS.share(block.get("share_covered")),
-        )
-    )
-    snap = block.get("snap_m")
-    if isinstance(snap, Mapping) and snap.get("p50") is not None:
-        facts.append(
-            (
-                "Afstand vierkant tot de weg (p50 / p95 / max)",
-                " / ".join(f"{nl_general(round(float(snap[k])))} m" for k in ("p50", "p95", "max")),
-            )
-        )
-    if block.get("core_share_of_nodes") is not None:
-        facts.append(
-            (
-                "Knopen in het samenhangende kernnet",
-                DOSSIER_NUMBERS.share(block.get("core_share_of_nodes")),
-            )
-        )
-    unused = block.get("libraries_not_used")
-    if isinstance(unused, Mapping):
-        text = ", ".join(f"{n} {reason}" for reason, n in unused.items() if n) or "geen"
-        facts.append(("Bibliotheken niet gebruikt (reden)", text))
-    agreement = block.get("cbs_agreement")
-    if isinstance(agreement, Mapping):
-        for level, st in agreement.items():
-            if not isinstance(st, Mapping):
-                continue
-            rho = st.get("spearman_rho")
-            med = st.get("median_abs_difference_km")
-            facts.append(
-                (
-                    f"Overeenkomst met CBS per {level} (n, mediaan |verschil|, Spearman)",
-                    f"{st.get('n')}, {DOSSIER_NUMBERS.km(med)}, "
-                    + (nl_general(round(float(rho), 2)) if rho is not None and rho == rho else "–"),
-                )
-            )
-    rows = "".join(
-        f"<tr><th>{escape_html(k)}</th><td class=n>{escape_html(v)}</td></tr>" for k, v in facts
-    )
-    return (
-        '<section class="plausibiliteit"><h2>Plausibiliteit</h2>'
-        "<p class=note>Hoe ver de getallen te vertrouwen zijn (ook in run.json, "
-        "<span class=mono>plausibiliteit</span>).</p>"
-        f"<table class=facts><tbody>{rows}</tbody></table></section>"
-    )
-
-
-def _gemeente_section(
+def _gemeente_context(
     row: pd.Series,
     cells: gpd.GeoDataFrame,
     in_gem: npt.NDArray[np.bool_],
@@ -472,11 +564,11 @@ def _gemeente_section(
     libraries: gpd.GeoDataFrame,
     settings: Settings,
     sites: pd.DataFrame | None,
+    roads: gpd.GeoDataFrame | None,
     buurten: pd.DataFrame | None = None,
-) -> str:
+) -> dict[str, Any]:
     rule = settings.flag_rule
     code = str(row[s.GEMEENTECODE])
-    name = row.get(s.GEMEENTENAAM)
     gcells = cells[in_gem]
     pop = gcells[s.POPULATION].to_numpy(dtype=float)
     dist_km = gcells[s.DISTANCE_M].to_numpy(dtype=float) / 1000.0
@@ -486,18 +578,9 @@ def _gemeente_section(
         else np.isfinite(dist_km)
     )
     dist_km = np.where(reach, dist_km, np.nan)
-    parts: list[str] = [
-        f'<section class="gemeente" id="{escape_html("g-" + safe_filename(code))}">',
-        f"<h2>{escape_html(name)} <span class=note>({escape_html(code)})</span></h2>",
-    ]
-    if bool(row.get(s.TE_GROOT, False)):
-        parts.append('<p class="flag">Afstand tot een volwaardige bibliotheek: te groot</p>')
-    reasons = [r for r in str("" if is_missing(row.get(s.REASONS)) else row[s.REASONS]).split("; ")]
-    reasons = [r for r in reasons if r]
-    if reasons:
-        parts.append("<h3>Waarom deze gemeente is gemarkeerd</h3><ul class=reasons>")
-        parts.extend(f"<li>{escape_html(r)}</li>" for r in reasons)
-        parts.append("</ul>")
+    key = verdict_of(row)
+    verdict = VERDICTS[key]
+    reasons = [r for r in _text(row.get(s.REASONS)).split("; ") if r]
 
     libs_geo = libraries[libraries.geometry.notna() & ~libraries.geometry.is_empty]
     geom = row.geometry
@@ -508,7 +591,7 @@ def _gemeente_section(
     )
     fs_geo = _full_service_mask(libs_geo)
     others = libs_geo[inside & ~fs_geo]
-
+    threshold = nl_general(rule.threshold_km)
     facts = [
         (
             "Inwoners (CBS-vierkanten met gepubliceerd aantal)",
@@ -521,7 +604,7 @@ def _gemeente_section(
         ("Mediane afstand", DOSSIER_NUMBERS.km(row.get(s.MEDIAN_DISTANCE_KM))),
         ("90% van de inwoners woont binnen (P90)", DOSSIER_NUMBERS.km(row.get(s.P90_DISTANCE_KM))),
         (
-            f"Inwoners verder dan {nl_general(rule.threshold_km)} km of zonder route",
+            f"Inwoners verder dan {threshold} km of zonder route",
             f"{DOSSIER_NUMBERS.count(row.get(s.POPULATION_BEYOND))} "
             f"({DOSSIER_NUMBERS.share(row.get(s.SHARE_BEYOND))})",
         ),
@@ -529,7 +612,6 @@ def _gemeente_section(
             "Inwoners zonder route over de weg",
             DOSSIER_NUMBERS.count(row.get(s.POPULATION_UNREACHABLE, float("nan"))),
         ),
-        *_outside_fact(row),
         (
             "Volwaardige bibliotheken in de gemeente",
             DOSSIER_NUMBERS.count(row.get(s.FULL_SERVICE_LIBRARIES)),
@@ -541,14 +623,6 @@ def _gemeente_section(
             f"({DOSSIER_NUMBERS.count(int(np.isnan(pop).sum()))})",
         ),
     ]
-    parts.append("<h3>Kernfeiten</h3><table class=facts><tbody>")
-    parts.extend(
-        f"<tr><th>{escape_html(k)}</th><td class=n>{escape_html(v)}</td></tr>" for k, v in facts
-    )
-    parts.append("</tbody></table>")
-
-    parts.append(_buurten_html(buurten, rule.threshold_km))
-
     group_rows: list[list[str]] = []
     for col, label in s.GROUP_COLUMNS.items():
         suffix = col.removeprefix(f"{s.POPULATION}_")
@@ -556,27 +630,21 @@ def _gemeente_section(
             continue
         group_rows.append(
             [
-                escape_html(label),
+                label,
                 DOSSIER_NUMBERS.count(row.get(f"{s.POPULATION}_{suffix}")),
                 DOSSIER_NUMBERS.km(row.get(f"{s.MEAN_DISTANCE_KM}_{suffix}")),
                 f"{DOSSIER_NUMBERS.count(row.get(f'{s.POPULATION_BEYOND}_{suffix}'))} "
                 f"({DOSSIER_NUMBERS.share(row.get(f'{s.SHARE_BEYOND}_{suffix}'))})",
             ]
         )
-    if group_rows:
-        parts.append("<h3>Doelgroepen</h3>")
-        parts.append(
-            _table(
-                [
-                    "Groep",
-                    "Aantal",
-                    "Gemiddelde afstand",
-                    f"Verder dan {nl_general(rule.threshold_km)} km",
-                ],
-                group_rows,
-                {1, 2, 3},
-            )
-        )
+    groups = (
+        {
+            "headers": ["Groep", "Aantal", "Gemiddelde afstand", f"Verder dan {threshold} km"],
+            "rows": group_rows,
+        }
+        if group_rows
+        else None
+    )
 
     # which full-service libraries the residents reach (the nearest one per cell)
     served_rows: list[list[str]] = []
@@ -605,7 +673,6 @@ def _gemeente_section(
             lib = by_id.loc[lib_id] if lib_id in by_id.index else pd.Series({s.NAME: lib_id})
             resid = float(g["residents"])
             lg = lib.get("geometry")
-            # the map also shows the libraries that serve a sizeable part of the residents
             if (
                 lg is not None
                 and not getattr(lg, "is_empty", True)
@@ -624,237 +691,267 @@ def _gemeente_section(
                     DOSSIER_NUMBERS.km(g["dmax"]),
                 ]
             )
-    parts.append("<h3>Kaart</h3>")
-    bins = DOSSIER_CLASSES.bounds(rule.threshold_km)
-    colours = DOSSIER_CLASSES.colours(len(bins) + 1)
-    # infinite distances count as missing, like NaN
-    classes = classify_km(np.where(np.isfinite(dist_km), dist_km, np.nan), bins)
-    gem_sites = sites if isinstance(sites, gpd.GeoDataFrame) and sites.crs is not None else None
-    if gem_sites is not None:
-        gem_sites = gem_sites.to_crs(s.CRS_RD)
-    svg = _svg_map(row, gcells, classes, colours, summary, libraries, serving_points, gem_sites)
-    legend = "".join(
-        f'<span class=sw style="background:{c}"></span>{escape_html(lab)}'
-        for c, lab in zip(colours, DOSSIER_CLASSES.labels(bins), strict=True)
-        if (classes == colours.index(c)).any()
-    )
-    if (classes < 0).any():
-        legend += f'<span class=sw style="background:{UNREACHABLE_COLOUR}"></span>geen route'
-    legend += (
-        f'<br><span class=dot style="background:{_FULL_SERVICE_COLOUR}"></span>volwaardige '
-        f'bibliotheek<span class=sw style="background:#fff;border:2px solid '
-        f'{_OTHER_BRANCH_COLOUR}"></span>andere voorziening (servicepunt, afhaalpunt, bus …)'
-        f'<span class=sw style="background:#fff;border:2px solid #b2182b"></span>gemeentegrens'
-    )
-    if gem_sites is not None and len(gem_sites):
-        legend += f'<span class=dot style="background:{_SITE_COLOUR}"></span>voorgestelde locatie'
-    mode_nl = escape_html(_MODE_NL.get(settings.mode, settings.mode))
-    parts.append(
-        f"<figure>{svg}<figcaption class=legend>Afstand over de weg ({mode_nl}) "
-        f"van elk bewoond vierkant tot de dichtstbijzijnde volwaardige bibliotheek:{legend}"
-        f"<br>Noord is boven. Kaart: RD New (EPSG:28992).</figcaption></figure>"
-    )
-
-    parts.append("<h3>Dichtstbijzijnde volwaardige bibliotheken van de inwoners</h3>")
-    if served_rows:
-        parts.append(
-            '<p class="note">Voor elk bewoond vierkant de volwaardige bibliotheek die over de weg '
-            "het dichtst bij ligt; afstanden over de weg, persoonsgewogen.</p>"
-        )
-        parts.append(
-            _table(
-                [
-                    "Bibliotheek",
-                    "Type",
-                    "Adres",
-                    "Plaats",
-                    "Inwoners",
-                    "Aandeel",
-                    "Gem. afstand",
-                    "Max. afstand",
-                ],
-                served_rows,
-                {4, 5, 6, 7},
-            )
-        )
-    else:
-        parts.append(
-            "<p>Geen enkele inwoner kan over de weg een volwaardige bibliotheek bereiken.</p>"
-        )
-
+    near_rows: list[list[str]] = []
     fs_all = libs_geo[fs_geo]
     if geom is not None and not geom.is_empty and len(fs_all):
         gap_km = fs_all.distance(geom).to_numpy(dtype=float) / 1000.0
         order = np.argsort(gap_km, kind="stable")[:_NEAREST_FULL_SERVICE]
-        near_rows = []
-        for i in order:
+        for rank, i in enumerate(order):
             lib = fs_all.iloc[int(i)]
             where_txt = (
                 "in de gemeente"
                 if gap_km[i] <= 0
                 else f"{DOSSIER_NUMBERS.km(gap_km[i])} buiten de grens"
             )
-            near_rows.append([*_library_cells(lib), escape_html(where_txt)])
-        parts.append("<h3>Volwaardige bibliotheken in en rond de gemeente</h3>")
-        parts.append(
-            '<p class="note">Hemelsbreed gemeten vanaf de gemeentegrens; de '
-            f"{_NEAREST_FULL_SERVICE} dichtstbijzijnde.</p>"
-        )
-        parts.append(
-            _table(["Bibliotheek", "Type", "Adres", "Plaats", "Ligging"], near_rows, set())
-        )
-    if len(others):
-        parts.append("<h3>Andere bibliotheekvoorzieningen in de gemeente</h3>")
-        parts.append(
-            '<p class="note">Deze tellen volgens de instellingen van deze run niet als '
-            "volwaardige bibliotheek.</p>"
-        )
-        parts.append(
-            _table(
-                ["Naam", "Type", "Adres", "Plaats"],
-                [_library_cells(lib) for _, lib in others.iterrows()],
-                set(),
-            )
-        )
-    parts.append("<h3>Voorgestelde locaties</h3>")
-    parts.append(_sites_html(sites, rule.threshold_km))
-    parts.append("</section>")
-    return "".join(parts)
+            near_rows.append([*_library_cells(lib), where_txt])
+            # the map shows the nearest full-service library (and any inside)
+            if (rank == 0 or gap_km[i] <= 0) and gap_km[i] * 1000 <= _MAP_MAX_REACH_M:
+                serving_points.append((lib.geometry.x, lib.geometry.y))
+
+    bins = (
+        KM_CLASSES.bounds(rule.threshold_km)
+        if not settings.km_classes
+        else tuple(sorted(set(settings.km_classes) | {float(rule.threshold_km)}))
+    )
+    colours = KM_CLASSES.colours(len(bins) + 1)
+    labels = KM_CLASSES.labels(bins)
+    classes = classify_km(np.where(np.isfinite(dist_km), dist_km, np.nan), bins)
+    site_info = _sites_context(sites, settings.site_min_residents)
+    drawn_sites = site_info["table"] if site_info is not None else None
+    if not (isinstance(drawn_sites, gpd.GeoDataFrame) and drawn_sites.crs is not None):
+        drawn_sites = None
+    else:
+        drawn_sites = drawn_sites.to_crs(s.CRS_RD)
+        serving_points.extend((p.x, p.y) for p in drawn_sites.geometry.centroid)
+    svg = _svg_map(
+        row,
+        gcells,
+        classes,
+        colours,
+        labels,
+        summary,
+        libraries,
+        serving_points,
+        drawn_sites,
+        roads,
+    )
+    caption = (
+        f"Afstand over de weg ({MODE_NL.get(settings.mode, settings.mode)}) van elk bewoond "
+        "vierkant tot de dichtstbijzijnde volwaardige bibliotheek, met de gemeentegrens, de "
+        "bibliotheken en de hoofdwegen. Noord is boven. Kaart: RD New (EPSG:28992)."
+    )
+    facts = [*facts, *_outside_fact(row), *_buurten_fact(buurten, rule.threshold_km)]
+    return {
+        "code": code,
+        "name": _text(row.get(s.GEMEENTENAAM)),
+        "anchor": "g-" + safe_filename(code),
+        "verdict_text": (
+            f"Afstand tot een volwaardige bibliotheek: {verdict.label.lower()}"
+            if key == "te_groot"
+            else (verdict.label if key != "ok" else "")
+        ),
+        "verdict_class": "flag" if key == "te_groot" else f"verdict-{key}",
+        "reasons": reasons,
+        "facts": facts,
+        "groups": groups,
+        "svg": markupsafe.Markup(svg),
+        "caption": caption,
+        "served": served_rows,
+        "near": near_rows,
+        "others": [_library_cells(lib) for _, lib in others.iterrows()],
+        "sites": site_info,
+    }
 
 
 # --------------------------------------------------------------------------- whole document
 
 
-def _rule_html(settings: Settings) -> str:
+def _rule_context(settings: Settings) -> dict[str, str]:
     rule = settings.flag_rule
     types = ", ".join(
         s.BRANCH_TYPE_LABELS_NL.get(t, t).lower() for t in settings.full_service_types
     )
-    return (
-        '<div class="rule"><b>Wanneer is de afstand "te groot"?</b> Er bestaat <b>geen '
-        "officiële norm</b>; de criteria hieronder zijn <b>instelbare beleidskeuzes</b> "
-        "(<code>[flag_rule]</code> in de configuratie). Een gemeente wordt gemarkeerd zodra één "
-        "criterium geldt:<ul>"
-        f"<li>(a) geen volwaardige bibliotheek in de gemeente <b>en</b> een gemiddelde afstand "
-        f"boven {escape_html(nl_general(rule.no_library_mean_km))} km;</li>"
-        f"<li>(b) {escape_html(DOSSIER_NUMBERS.share(rule.max_share_beyond))} of meer van de "
-        "inwoners woont verder dan "
-        f"{escape_html(nl_general(rule.threshold_km))} km van een volwaardige bibliotheek;</li>"
-        "<li>(c) de gemiddelde afstand is "
-        f"{escape_html(nl_general(rule.max_mean_km))} km of meer.</li>"
-        "</ul>Inwoners zonder route over de weg tellen als verder dan de drempel. "
-        f"Volwaardig = {escape_html(types)}. Afstand over de weg per "
-        f"{escape_html(_MODE_NL.get(settings.mode, settings.mode))}, vanaf het middelpunt van "
-        "elk bewoond CBS-vierkant, persoonsgewogen zoals in de CBS Nabijheidsstatistiek.</div>"
-    )
+    return {
+        "no_library_mean": nl_general(rule.no_library_mean_km),
+        "max_share": DOSSIER_NUMBERS.share(rule.max_share_beyond),
+        "threshold": nl_general(rule.threshold_km),
+        "max_mean": nl_general(rule.max_mean_km),
+        "types": types,
+    }
 
 
-def _overview_html(summary: gpd.GeoDataFrame, settings: Settings) -> str:
+def _overview_context(summary: gpd.GeoDataFrame, settings: Settings) -> dict[str, Any]:
     order = summary.assign(
         _f=~summary[s.TE_GROOT].fillna(False).astype(bool),
         _m=-summary[s.MEAN_DISTANCE_KM].astype(float).fillna(-1.0),
     ).sort_values(["_f", "_m"], kind="stable")
-    rows = [
-        [
-            escape_html(r.get(s.GEMEENTENAAM)),
-            escape_html(r.get(s.GEMEENTECODE)),
-            DOSSIER_NUMBERS.count(r.get(s.POPULATION)),
-            DOSSIER_NUMBERS.km(r.get(s.MEAN_DISTANCE_KM)),
-            DOSSIER_NUMBERS.km(r.get(s.P90_DISTANCE_KM)),
-            DOSSIER_NUMBERS.share(r.get(s.SHARE_BEYOND)),
-            DOSSIER_NUMBERS.count(r.get(s.FULL_SERVICE_LIBRARIES)),
-            '<span class="flag">ja</span>'
-            if bool(r.get(s.TE_GROOT))
-            else ("onvolledig" if truthy(r.get(s.ONVOLLEDIG)) else "nee"),
-        ]
-        for _, r in order.iterrows()
-    ]
-    return _table(
-        [
+    rows = []
+    for _, r in order.iterrows():
+        key = verdict_of(r)
+        rows.append(
+            {
+                "cells": [
+                    _text(r.get(s.GEMEENTENAAM)),
+                    _text(r.get(s.GEMEENTECODE)),
+                    DOSSIER_NUMBERS.count(r.get(s.POPULATION)),
+                    DOSSIER_NUMBERS.km(r.get(s.MEAN_DISTANCE_KM)),
+                    DOSSIER_NUMBERS.km(r.get(s.P90_DISTANCE_KM)),
+                    DOSSIER_NUMBERS.share(r.get(s.SHARE_BEYOND)),
+                    DOSSIER_NUMBERS.count(r.get(s.FULL_SERVICE_LIBRARIES)),
+                ],
+                "verdict": {"te_groot": "ja", "ok": "nee"}.get(key, VERDICTS[key].label),
+                "verdict_class": "flag" if key == "te_groot" else f"verdict-{key}",
+            }
+        )
+    return {
+        "headers": [
             "Gemeente",
             "Code",
             "Inwoners",
             "Gem. afstand",
             "P90",
-            f"&gt; {escape_html(nl_general(settings.flag_rule.threshold_km))} km",
+            f"> {nl_general(settings.flag_rule.threshold_km)} km",
             "Volw. bibl.",
             "Te groot",
         ],
-        rows,
-        {2, 3, 4, 5, 6},
+        "numeric": (2, 3, 4, 5, 6),
+        "rows": rows,
+    }
+
+
+def _outside_fact(row: pd.Series) -> list[tuple[str, str]]:
+    """The residents outside the network's coverage, when there are any (one fact row)."""
+    if s.POPULATION_COVERED not in row.index:
+        return []
+    try:
+        total = float(row[s.POPULATION])
+        covered = float(row[s.POPULATION_COVERED])
+    except (TypeError, ValueError):
+        return []
+    if not (np.isfinite(total) and np.isfinite(covered)) or covered >= total:
+        return []
+    label = "Inwoners buiten het gebied van het wegennet (niet meegeteld)"
+    return [(label, DOSSIER_NUMBERS.count(float(total - covered)))]
+
+
+def _buurten_fact(
+    buurten: pd.DataFrame | None, threshold_km: float, top: int = 5
+) -> list[tuple[str, str]]:
+    """The buurten with the most residents beyond the threshold (one fact row, as text)."""
+    if buurten is None or len(buurten) == 0 or s.POPULATION_BEYOND not in buurten:
+        return []
+    far = buurten[buurten[s.POPULATION_BEYOND].astype(float) > 0]
+    if len(far) == 0:
+        return []
+    far = far.sort_values([s.POPULATION_BEYOND, s.BUURTCODE], ascending=[False, True]).head(top)
+    text = "; ".join(
+        f"{_text(r.get(s.BUURTNAAM))} ({_text(r.get(s.BUURTCODE))}):"
+        f" {DOSSIER_NUMBERS.count(r.get(s.POPULATION_BEYOND))}"
+        f" ({DOSSIER_NUMBERS.share(r.get(s.SHARE_BEYOND))})"
+        for _, r in far.iterrows()
     )
+    return [(f"Buurten met de meeste inwoners verder dan {nl_general(threshold_km)} km", text)]
 
 
-def _sources_html(provenance: Mapping[str, Any] | None) -> str:
-    parts = [
-        '<section class="bronnen"><h2>Bronnen en verantwoording</h2>',
-        "<ul>",
-        "<li>Inwoners: CBS, Kaart met statistieken per vierkant (100 m of 500 m); vierkanten met "
-        "een geheimgehouden aantal tellen niet mee.</li>",
-        "<li>Gemeentegrenzen: CBS Wijk- en buurtkaart / gebiedsindelingen (landdelen).</li>",
-        "<li>Wegennet: © OpenStreetMap-bijdragers (ODbL).</li>",
-        "<li>Bibliotheekvestigingen: KB (Koninklijke Bibliotheek), lijst van vestigingen.</li>",
-        "</ul>",
-        f'<p class="note">{escape_html(SOURCE_LINE)}. Berekend met bereikbaar.</p>',
-    ]
-    if provenance:
-        parts.append("<h3>Herkomst van deze run</h3>")
-        facts = [
-            ("Gemaakt", provenance.get("created")),
-            ("bereikbaar-versie", provenance.get("bereikbaar")),
-        ]
-        counts = provenance.get("counts")
-        if isinstance(counts, Mapping):
-            facts.extend(
-                (label, counts.get(key))
-                for key, label in (
-                    ("gemeenten", "Gemeenten"),
-                    ("te_groot", "Gemeenten te groot"),
-                    ("cells", "Bewoonde vierkanten"),
-                    ("unreachable_cells", "Vierkanten zonder afstand"),
-                    ("onvolledig", "Gemeenten onvolledig (te weinig inwoners binnen het wegennet)"),
-                    ("libraries", "Bibliotheekvoorzieningen"),
-                )
-                if key in counts
-            )
-            per_reason = counts.get("unreachable_per_reason")
-            if isinstance(per_reason, Mapping):
-                facts.extend(
-                    (f"Vierkanten zonder afstand: {reason}", n)
-                    for reason, n in per_reason.items()
-                    if n
-                )
-        parts.append("<table class=facts><tbody>")
-        parts.extend(
-            f"<tr><th>{escape_html(k)}</th><td>{escape_html(v)}</td></tr>" for k, v in facts
+def _plausibility_facts(provenance: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Plausibility (run.json's ``plausibiliteit``) as fact rows."""
+    block = provenance.get("plausibiliteit")
+    if not isinstance(block, Mapping):
+        return []
+    facts = [
+        (
+            "Plausibiliteit: inwoners binnen het gebied van het wegennet",
+            DOSSIER_NUMBERS.share(block.get("share_covered")),
         )
-        parts.append("</tbody></table>")
-        inputs = provenance.get("inputs")
-        if isinstance(inputs, Mapping) and inputs:
-            rows = [
-                [
-                    escape_html(name),
-                    f"<span class=mono>{escape_html(Path(str(info.get('path', ''))).name)}</span>",
-                    f"<span class=mono>{escape_html(info.get('sha256'))}</span>",
-                ]
-                for name, info in inputs.items()
-                if isinstance(info, Mapping)
-            ]
-            parts.append("<h3>Invoerbestanden</h3>")
-            parts.append(_table(["Invoer", "Bestand", "SHA-256"], rows, set()))
-        versions = provenance.get("versions")
-        if isinstance(versions, Mapping) and versions:
-            text = ", ".join(f"{k} {v}" for k, v in versions.items())
-            parts.append(f'<p class="note">Softwareversies: {escape_html(text)}.</p>')
-        warns = provenance.get("warnings")
-        if isinstance(warns, Sequence) and not isinstance(warns, str) and warns:
-            parts.append(f"<h3>Waarschuwingen tijdens de run ({len(warns)})</h3><ul>")
-            parts.extend(f"<li class=note>{escape_html(w)}</li>" for w in list(warns)[:25])
-            if len(warns) > 25:
-                parts.append(f"<li class=note>… en {len(warns) - 25} meer (zie run.json)</li>")
-            parts.append("</ul>")
-    parts.append("</section>")
-    return "".join(parts)
+    ]
+    snap = block.get("snap_m")
+    if isinstance(snap, Mapping) and snap.get("p50") is not None:
+        facts.append(
+            (
+                "Plausibiliteit: afstand vierkant tot de weg (p50 / p95 / max)",
+                " / ".join(f"{nl_general(round(float(snap[k])))} m" for k in ("p50", "p95", "max")),
+            )
+        )
+    if block.get("core_share_of_nodes") is not None:
+        facts.append(
+            (
+                "Plausibiliteit: knopen in het samenhangende kernnet",
+                DOSSIER_NUMBERS.share(block.get("core_share_of_nodes")),
+            )
+        )
+    unused = block.get("libraries_not_used")
+    if isinstance(unused, Mapping):
+        text = ", ".join(f"{n} {reason}" for reason, n in unused.items() if n) or "geen"
+        facts.append(("Plausibiliteit: bibliotheken niet gebruikt (reden)", text))
+    agreement = block.get("cbs_agreement")
+    if isinstance(agreement, Mapping):
+        for level, st in agreement.items():
+            if not isinstance(st, Mapping):
+                continue
+            rho = st.get("spearman_rho")
+            rho_text = nl_general(round(float(rho), 2)) if rho is not None and rho == rho else "–"
+            facts.append(
+                (
+                    f"Plausibiliteit: overeenkomst met CBS per {level}"
+                    " (n, mediaan |verschil|, Spearman)",
+                    f"{st.get('n')}, {DOSSIER_NUMBERS.km(st.get('median_abs_difference_km'))},"
+                    f" {rho_text}",
+                )
+            )
+    return facts
+
+
+def _provenance_context(provenance: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not provenance:
+        return None
+    facts: list[tuple[str, object]] = [
+        ("Gemaakt", nl_date(provenance.get("created"))),
+        ("bereikbaar-versie", _text(provenance.get("bereikbaar"))),
+    ]
+    counts = provenance.get("counts")
+    if isinstance(counts, Mapping):
+        facts.extend(
+            (label, DOSSIER_NUMBERS.count(counts.get(key)))
+            for key, label in (
+                ("gemeenten", "Gemeenten"),
+                ("te_groot", "Gemeenten te groot"),
+                ("cells", "Bewoonde vierkanten"),
+                ("unreachable_cells", "Vierkanten zonder afstand"),
+                ("onvolledig", "Gemeenten onvolledig (te weinig inwoners binnen het wegennet)"),
+                ("libraries", "Bibliotheekvoorzieningen"),
+            )
+            if key in counts
+        )
+        per_reason = counts.get("unreachable_per_reason")
+        if isinstance(per_reason, Mapping):
+            facts.extend(
+                (f"Vierkanten zonder afstand: {reason}", DOSSIER_NUMBERS.count(n))
+                for reason, n in per_reason.items()
+                if n
+            )
+    facts.extend(_plausibility_facts(provenance))
+    inputs = provenance.get("inputs")
+    rows = []
+    if isinstance(inputs, Mapping):
+        rows = [
+            (_text(name), Path(str(info.get("path", ""))).name, _text(info.get("sha256")))
+            for name, info in inputs.items()
+            if isinstance(info, Mapping)
+        ]
+    versions = provenance.get("versions")
+    text = (
+        ", ".join(f"{k} {v}" for k, v in versions.items()) if isinstance(versions, Mapping) else ""
+    )
+    warns = provenance.get("warnings")
+    warn_list = list(warns) if isinstance(warns, Sequence) and not isinstance(warns, str) else []
+    return {
+        "facts": facts,
+        "inputs": rows,
+        "versions": text,
+        "warnings": [dutch_warning(str(w)) for w in warn_list[:25]],
+        "n_warnings": len(warn_list),
+        "more_warnings": max(0, len(warn_list) - 25),
+    }
 
 
 def dossier_html(
@@ -867,18 +964,21 @@ def dossier_html(
     sites: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
     gemeentecodes: Sequence[str] | None = None,
     title: str = "Bereikbaarheid van volwaardige bibliotheken",
+    roads: gpd.GeoDataFrame | None = None,
+    demo: bool = False,
     buurten: pd.DataFrame | None = None,
 ) -> str:
     """The consultation dossier as one self-contained HTML document (Dutch, printable on A4).
 
     For every selected gemeente: residents, mean/median/P90 road distance, residents beyond
-    the threshold, which criterion fired, target groups, an inline SVG map (the gemeente's
-    cells coloured by distance class, its outline, branches), the full-service libraries its
-    residents reach (residents served, mean and maximum distance), the full-service libraries
-    in and around the gemeente (straight-line from the border) and the other branches inside,
-    and the suggested sites when given. Followed by the rule and its thresholds and the data
-    sources with the run's provenance. The document makes no external request and contains no
-    script; every text from the input data is HTML-escaped.
+    the threshold, which criterion fired, target groups, a map (matplotlib, inline SVG: the
+    gemeente's cells by distance class, its outline, its neighbours and libraries by name,
+    the main roads, a scale bar and a legend of the symbols drawn), the full-service
+    libraries its residents reach, the full-service libraries in and around the gemeente
+    and the other branches inside, and the suggested sites that bring at least
+    ``settings.site_min_residents`` residents within the threshold. Followed by the data
+    sources with the run's provenance (warnings in Dutch). Rendered from the package's
+    Jinja templates with autoescaping; no script, no external request.
 
     Parameters
     ----------
@@ -891,21 +991,26 @@ def dossier_html(
         Branches (``library_id``, ``name``, ``branch_type``, ``full_service``, ``address``,
         points in EPSG:28992).
     settings
-        The run's settings (rule thresholds, mode); default :class:`~bereikbaar.Settings`.
+        The run's settings (rule thresholds, mode, km classes, site minimum); default
+        :class:`~bereikbaar.Settings`.
     provenance
         The run's provenance (``RunResult.provenance``) for the sources section.
     sites
         Suggested sites: a DataFrame (rows with a ``gemeentecode`` column are shown with
         that gemeente, otherwise all rows with every gemeente) or a mapping gemeentecode →
-        DataFrame. Point geometries (any CRS) are drawn on the map.
+        DataFrame. Point geometries (any CRS) are drawn on the map; a ``locatie`` column
+        (nearest street and place) names them.
     gemeentecodes
         Gemeenten to give a section (in this order); default: every gemeente flagged
         "te groot", by descending mean distance.
     title
         Document title.
-    buurten
-        Summary per buurt (with ``gemeentecode``): each gemeente's section lists its
-        buurten with the most residents beyond the threshold.
+    roads
+        Main roads and ferries (``soort``), drawn on the maps
+        (:func:`bereikbaar.sources.context.load_context`).
+    demo
+        The data are the fictional demo region: a banner says so and no real source is
+        credited.
 
     Returns
     -------
@@ -916,6 +1021,7 @@ def dossier_html(
     summary = summary.to_crs(s.CRS_RD)
     cells = cells.to_crs(s.CRS_RD)
     libraries = libraries.to_crs(s.CRS_RD)
+    roads = roads.to_crs(s.CRS_RD) if roads is not None and len(roads) else None
     flagged_mask = summary[s.TE_GROOT].fillna(False).astype(bool).to_numpy()
     if gemeentecodes is None:
         chosen = summary[flagged_mask].sort_values(
@@ -929,61 +1035,109 @@ def dossier_html(
             raise InputError(msg)
         chosen = by_code.loc[list(gemeentecodes)]
     codes = _cell_gemeenten(cells, summary) if len(chosen) else np.array([], dtype=object)
-
-    n_flagged = int(flagged_mask.sum())
-    created = (provenance or {}).get("created")
-    head = [
-        "<!DOCTYPE html>",
-        '<html lang="nl"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape_html(title)}</title><style>{_CSS}</style></head><body>",
-        f"<header><h1>{escape_html(title)}</h1>",
-        '<p class="sub">Consultatiedossier'
-        + (f" · {escape_html(created)}" if created else "")
-        + f" · {len(summary)} gemeenten, waarvan {n_flagged} met een te grote afstand</p>",
-        "<p>Het Bibliotheekconvenant vraagt de KB, de provinciale ondersteuningsinstelling (POI) "
-        "en de lokale bibliotheek in overleg te gaan met gemeenten waar de afstand tot een "
-        "bibliotheekvoorziening voor burgers te groot is. Dit dossier geeft per gemeente de "
-        "feiten die dat gesprek openen.</p>",
-        _rule_html(settings),
-        "</header>",
+    sections = [
+        _gemeente_context(
+            row,
+            cells,
+            codes == str(row[s.GEMEENTECODE]),
+            summary,
+            libraries,
+            settings,
+            _sites_for(sites, str(row[s.GEMEENTECODE])),
+            roads,
+            None
+            if buurten is None or s.GEMEENTECODE not in buurten
+            else buurten[buurten[s.GEMEENTECODE].astype(str) == str(row[s.GEMEENTECODE])],
+        )
+        for _, row in chosen.iterrows()
     ]
-    body: list[str] = []
-    if len(chosen):
-        body.append("<nav><h3>Gemeenten in dit dossier</h3><ol>")
-        body.extend(
-            f'<li><a href="#{escape_html("g-" + safe_filename(r[s.GEMEENTECODE]))}">'
-            f"{escape_html(r.get(s.GEMEENTENAAM))} ({escape_html(r[s.GEMEENTECODE])})</a></li>"
-            for _, r in chosen.iterrows()
+    context = {
+        "csp": markupsafe.Markup(_CSP),  # a constant of this module
+        "title": title,
+        "demo": demo,
+        "created": nl_date((provenance or {}).get("created")),
+        "mode_nl": MODE_NL.get(settings.mode, settings.mode),
+        "peiljaar": peiljaar_of(settings.peiljaar, settings.inputs.cells),
+        "n_gemeenten": len(summary),
+        "n_flagged": int(flagged_mask.sum()),
+        "rule": _rule_context(settings),
+        "overview": _overview_context(summary, settings),
+        "gemeenten": sections,
+        "source_line": SOURCE_LINE,
+        "provenance": _provenance_context(provenance),
+    }
+    return _ENV.get_template("rapport.html.j2").render(context)
+
+
+# --------------------------------------------------------------------------- files
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
+"""Where :func:`write_pdf` looks for headless Chromium (Debian's package first)."""
+
+
+def _chromium() -> str | None:
+    for name in CHROMIUM_CANDIDATES:
+        found = (
+            shutil.which(name)
+            if not Path(name).is_absolute()
+            else (name if Path(name).is_file() else None)
         )
-        body.append("</ol></nav>")
-    else:
-        body.append(
-            "<p><b>Geen enkele gemeente voldoet aan de criteria voor een te grote afstand.</b></p>"
+        if found:
+            return found
+    return None
+
+
+def write_pdf(html_path: str | os.PathLike[str], *, timeout_s: float = 180.0) -> Path | None:
+    """Print ``rapport.html`` to ``rapport.pdf`` (A4) with headless Chromium, atomically.
+
+    Parameters
+    ----------
+    html_path
+        The dossier's HTML file.
+    timeout_s
+        Longest wait for Chromium.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The PDF, or ``None`` (logged) when Chromium is not installed.
+
+    Raises
+    ------
+    OutputError
+        When Chromium fails or writes no PDF (an earlier PDF stays as it was).
+    """
+    source = Path(html_path)
+    target = source.with_suffix(".pdf")
+    browser = _chromium()
+    if browser is None:
+        logger.info(
+            "rapport.pdf niet gemaakt: Chromium is niet geïnstalleerd (apt install chromium)"
         )
-    body.append("<h3>Alle gemeenten</h3>")
-    body.append(_overview_html(summary, settings))
-    for _, row in chosen.iterrows():
-        code = str(row[s.GEMEENTECODE])
-        body.append(
-            _gemeente_section(
-                row,
-                cells,
-                codes == code,
-                summary,
-                libraries,
-                settings,
-                _sites_for(sites, code),
-                None
-                if buurten is None or s.GEMEENTECODE not in buurten
-                else buurten[buurten[s.GEMEENTECODE].astype(str) == code],
+        return None
+    with atomic_path(target) as tmp:
+        cmd = [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={tmp}",
+            source.resolve().as_uri(),
+        ]
+        try:
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout_s, check=False
             )
-        )
-    body.append(_plausibility_html(provenance))
-    body.append(_sources_html(provenance))
-    body.append("</body></html>")
-    return "\n".join([*head, *body]) + "\n"
+        except (OSError, subprocess.TimeoutExpired) as err:
+            msg = f"cannot print '{target}' with {browser}: {err}"
+            raise OutputError(msg) from err
+        if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+            msg = f"cannot print '{target}' with {browser}: {proc.stderr.strip()[-300:]}"
+            raise OutputError(msg)
+    logger.info("wrote %s (%d bytes)", target, target.stat().st_size)
+    return target
 
 
 def write_dossier(
@@ -997,6 +1151,9 @@ def write_dossier(
     sites: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
     gemeentecodes: Sequence[str] | None = None,
     per_gemeente: bool = False,
+    roads: gpd.GeoDataFrame | None = None,
+    demo: bool = False,
+    pdf: bool = False,
     buurten: pd.DataFrame | None = None,
 ) -> Path:
     """Write the consultation dossier ``rapport.html`` (and optionally one file per gemeente).
@@ -1007,13 +1164,16 @@ def write_dossier(
     ----------
     out_dir
         Output folder; created when missing.
-    cells, summary, libraries, settings, provenance, sites, gemeentecodes, buurten
+    cells, summary, libraries, settings, provenance, sites, gemeentecodes, roads, demo
         As in :func:`dossier_html` (geometries in RD New, EPSG:28992, or any CRS that
         converts to it).
     per_gemeente
         Also write ``dossier/<gemeentecode>.html`` for every selected gemeente, each a
         complete dossier of that gemeente alone. Codes are sanitised with
         :func:`safe_filename` so that no file lands outside ``out_dir/dossier``.
+    pdf
+        Also print ``rapport.pdf`` (:func:`write_pdf`; skipped with a log note when
+        Chromium is not installed).
 
     Returns
     -------
@@ -1029,12 +1189,20 @@ def write_dossier(
     """
     out = Path(out_dir)
     settings = settings or Settings()
-    kwargs: dict[str, Any] = {"provenance": provenance, "sites": sites, "buurten": buurten}
+    kwargs: dict[str, Any] = {
+        "provenance": provenance,
+        "sites": sites,
+        "roads": roads,
+        "demo": demo,
+        "buurten": buurten,
+    }
     text = dossier_html(cells, summary, libraries, settings, gemeentecodes=gemeentecodes, **kwargs)
     path = out / "rapport.html"
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     logger.info("wrote %s (%d bytes)", path, len(text.encode("utf-8")))
+    if pdf:
+        write_pdf(path)
     if per_gemeente:
         if gemeentecodes is None:
             flagged = summary[summary[s.TE_GROOT].fillna(False).astype(bool)]

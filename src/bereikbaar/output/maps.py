@@ -2,9 +2,12 @@
 
 The map has one layer per theme (toggled with a layer control):
 
-- gemeenten coloured by their person-weighted mean distance (classed, e.g. 0–1–2–3–5–>5 km),
+- gemeenten coloured by their person-weighted mean distance (classed by the one scheme of
+  :data:`~bereikbaar.output.style.KM_CLASSES`, bounds from ``Settings.km_classes``),
   with tooltips giving the key figures;
-- gemeenten flagged "te groot", outlined thick red, with the reasons in a popup;
+- gemeenten with a verdict (:data:`~bereikbaar.output.style.VERDICTS`: "te groot" thick red),
+  with the reasons in a popup; permanent, collision-aware gemeente and place labels;
+- main roads and ferries from the run's own OSM input (offline orientation);
 - populated CBS grid cells coloured by distance, rendered as one PNG raster
   (:mod:`bereikbaar.output.raster`), with per-cell details under the mouse;
 - the catchment area of every full-service library (:mod:`bereikbaar.output.catchments`);
@@ -40,7 +43,7 @@ from bereikbaar import schema as s
 from bereikbaar.exceptions import InputError, OutputError
 from bereikbaar.output.catchments import catchment_areas
 from bereikbaar.output.files import atomic_path
-from bereikbaar.output.frames import bool_mask, has_geometry, require_columns, to_rd, truthy
+from bereikbaar.output.frames import has_geometry, require_columns, to_rd, truthy
 from bereikbaar.output.offline import TextElement, make_offline, make_safe, render_page
 from bereikbaar.output.raster import CellDetails, cell_details, rasterize_cells
 from bereikbaar.output.style import (
@@ -48,6 +51,7 @@ from bereikbaar.output.style import (
     MAP_NUMBERS,
     SOURCE_LINE,
     UNREACHABLE_COLOUR,
+    VERDICTS,
     class_colours,
     class_labels,
     classify_km,
@@ -55,6 +59,8 @@ from bereikbaar.output.style import (
     is_missing,
     map_class_bounds,
     nl_trimmed,
+    run_title,
+    verdict_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -70,7 +76,7 @@ __all__ = [
 ]
 
 NO_DATA_COLOUR = "#d4d4d4"
-ONVOLLEDIG_COLOUR = "#9e9e9e"  # onvolledig: darker grey than "geen gegevens", dashed border
+ONVOLLEDIG_COLOUR = "#9e9e9e"  # a buurt with too few residents inside the network: no figure
 """Gemeenten without a mean distance (no populated cells)."""
 FLAG_COLOUR = "#d7191c"
 """Outline of gemeenten flagged "te groot"."""
@@ -107,7 +113,9 @@ BACKGROUNDS: tuple[str, ...] = (
 """Names of the background layers, in the order of the layer control; the first is shown."""
 
 
-def add_backgrounds(m: folium.Map, *, default: str = BACKGROUNDS[0]) -> None:
+def add_backgrounds(
+    m: folium.Map, *, default: str = BACKGROUNDS[0]
+) -> tuple[list[folium.TileLayer], folium.FeatureGroup]:
     """Add the background layers (PDOK grijs/standaard, OpenStreetMap, none) to a map.
 
     PDOK's BRT-Achtergrondkaart is the Kadaster's Web Mercator (EPSG:3857) WMTS, attributed
@@ -119,24 +127,36 @@ def add_backgrounds(m: folium.Map, *, default: str = BACKGROUNDS[0]) -> None:
         The map (created with ``tiles=None``).
     default
         The background shown when the map opens; one of :data:`BACKGROUNDS`.
+
+    Returns
+    -------
+    tuple
+        The tile layers and the empty "Geen achtergrond" layer.
     """
     if default not in BACKGROUNDS:
         msg = f"unknown background {default!r}; expected one of {list(BACKGROUNDS)}"
         raise InputError(msg)
     grey, standard, osm, none = BACKGROUNDS
+    tiles: list[folium.TileLayer] = []
     for name, layer in ((grey, "grijs"), (standard, "standaard")):
-        folium.TileLayer(
+        tile = folium.TileLayer(
             tiles=_PDOK_WMTS.format(layer=layer),
             attr=_PDOK_ATTRIBUTION,
             name=name,
             max_zoom=19,
             max_native_zoom=19,
             show=name == default,
-        ).add_to(m)
-    folium.TileLayer(
+        )
+        tile.add_to(m)
+        tiles.append(tile)
+    tile = folium.TileLayer(
         tiles=_OSM_URL, attr=_OSM_ATTRIBUTION, name=osm, max_zoom=19, show=osm == default
-    ).add_to(m)
-    folium.FeatureGroup(name=none, overlay=False, control=True, show=none == default).add_to(m)
+    )
+    tile.add_to(m)
+    tiles.append(tile)
+    empty = folium.FeatureGroup(name=none, overlay=False, control=True, show=none == default)
+    empty.add_to(m)
+    return tiles, empty
 
 
 # --------------------------------------------------------------------------- branch icons
@@ -327,7 +347,7 @@ class _BranchMarkers(MacroElement):
     marker.bindPopup(function () { return bereikbaarLines(r.lines); }, {maxWidth: 300});
     var tip = document.createElement("span");
     tip.textContent = r.lines[0];
-    marker.bindTooltip(tip);
+    marker.bindTooltip(tip, {className: "bereikbaar-tip"});
     marker.addTo(groups[r.full ? 0 : 1]);
   });
 })();
@@ -377,8 +397,10 @@ class _LazyAreas(MacroElement):
                 fillOpacity: 0.25, className: "{{ this.class_name }}"};
       },
       onEachFeature: function (f, layer) {
-        layer.bindTooltip(function () { return bereikbaarLines(f.properties.lines); },
-                          {sticky: true});
+        layer.bindTooltip(function () { return bereikbaarLines(f.properties.lines.slice(0, 1)); },
+                          {sticky: true, className: "bereikbaar-tip"});
+        layer.bindPopup(function () { return bereikbaarLines(f.properties.lines); },
+                        {maxWidth: 300});
       }
     }).addTo(group);
   }
@@ -564,7 +586,7 @@ class _GemeenteSearch(Search):
     layer: layer,
     propertyName: "naam",
     initial: false,
-    collapsed: false,
+    collapsed: window.innerWidth < 700,
     marker: false,
     position: "topleft",
     textPlaceholder: "Zoek een gemeente…",
@@ -604,7 +626,7 @@ class _GemeenteSearch(Search):
 
 
 class _HtmlBox(MacroElement):
-    """A fixed HTML box on the map (title, legend). ``html`` must already be safe."""
+    """A piece of HTML in the page body (title bar, legend). ``html`` must already be safe."""
 
     _template = Template("{% macro html(this, kwargs) %}{{ this.html }}{% endmacro %}")
 
@@ -614,17 +636,241 @@ class _HtmlBox(MacroElement):
         self.html = html_text
 
 
-_BOX_STYLE = (
-    "position: fixed; z-index: 9999; background: rgba(255,255,255,0.92); padding: 6px 10px;"
-    " border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,0.3);"
-    " font-family: Arial, Helvetica, sans-serif; font-size: 12px; line-height: 1.35;"
-)
+_PAGE_CSS = """
+<style>
+body { display: flex; flex-direction: column; }
+.folium-map { flex: 1 1 auto; height: auto !important; min-height: 0; }
+.bereikbaar-title { flex: none; order: -1; padding: 6px 12px; background: #ffffff;
+  border-bottom: 1px solid #bbbbbb; font-family: Arial, Helvetica, sans-serif;
+  font-size: 15px; line-height: 1.3; color: #08306b; }
+.bereikbaar-title .bereikbaar-demo { color: #b2182b; font-weight: bold; margin-right: 8px; }
+.bereikbaar-box { background: rgba(255,255,255,0.94); padding: 6px 10px; border-radius: 4px;
+  box-shadow: 0 1px 4px rgba(0,0,0,0.3); font-family: Arial, Helvetica, sans-serif;
+  font-size: 12px; line-height: 1.35; }
+.bereikbaar-legend { max-width: min(300px, 70vw); max-height: 55vh; overflow-y: auto; }
+.bereikbaar-legend summary { cursor: pointer; font-weight: bold; }
+.leaflet-tooltip.bereikbaar-tip, .leaflet-tooltip.foliumtooltip {
+  white-space: normal; width: max-content; max-width: min(260px, 42vw);
+  overflow-wrap: anywhere; }
+.bereikbaar-notice { max-width: min(260px, 60vw); border-left: 4px solid #b2182b; }
+.bereikbaar-label { pointer-events: none; }
+.bereikbaar-label span { position: absolute; transform: translate(-50%, -50%);
+  white-space: nowrap; font-family: Arial, Helvetica, sans-serif; color: #1f1f1f;
+  text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff; }
+.bereikbaar-label-gemeente span { font-size: 13px; font-weight: bold; letter-spacing: 0.3px; }
+.bereikbaar-label-town span { font-size: 12px; font-style: italic; }
+.bereikbaar-label-village span { font-size: 11px; font-style: italic; color: #333; }
+@media (max-width: 600px) { .bereikbaar-cellinfo { display: none; } }
+</style>
+"""
 
 
-def _swatch(colour: str, border: str = "#555", width: int = 1) -> str:
+class _Labels(MacroElement):
+    """Permanent name labels (gemeenten, places), hidden where they would overlap.
+
+    Labels are ranked (gemeenten first, by residents; then towns, then villages); after
+    every zoom or pan a label is shown only when its box clears every label already shown.
+    Names are set as DOM text.
+    """
+
+    _template = Template(
+        _JSON_DATA_HTML
+        + """
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var group = {{ this.group.get_name() }};
+  var rows = JSON.parse(document.getElementById("{{ this.get_name() }}_data").textContent);
+  var pane = map.createPane("bereikbaarNamen");
+  pane.style.zIndex = 460;
+  pane.style.pointerEvents = "none";
+  var markers = rows.map(function (r) {
+    var span = document.createElement("span");
+    span.textContent = r.text;
+    var icon = L.divIcon({className: "bereikbaar-label bereikbaar-label-" + r.kind,
+                          html: span, iconSize: null});
+    var marker = L.marker([r.lat, r.lon], {icon: icon, pane: "bereikbaarNamen",
+                                          interactive: false, keyboard: false});
+    marker.addTo(group);
+    return marker;
+  });
+  function declutter() {
+    if (!map.hasLayer(group)) { return; }
+    var kept = [];
+    markers.forEach(function (marker) {
+      var el = marker.getElement();
+      if (!el || !el.firstChild) { return; }
+      var span = el.firstChild;
+      span.style.visibility = "visible";
+      var r = span.getBoundingClientRect(), pad = 3;
+      var clash = kept.some(function (k) {
+        return r.left < k.right + pad && r.right + pad > k.left &&
+               r.top < k.bottom + pad && r.bottom + pad > k.top;
+      });
+      if (clash) { span.style.visibility = "hidden"; } else { kept.push(r); }
+    });
+  }
+  map.on("zoomend moveend overlayadd resize", declutter);
+  window.bereikbaarLabels = {declutter: declutter};
+  setTimeout(declutter, 0);
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, group: folium.FeatureGroup, rows: list[dict[str, Any]]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "Labels"
+        self.group = group
+        self.data_json = _json_for_html(rows)
+
+
+class _BackgroundFallback(MacroElement):
+    """Offline: when a background's tiles cannot load, switch to "Geen achtergrond" and say so.
+
+    A tile layer that fails before any of its tiles loaded is removed (and with it its
+    attribution, so Kadaster is not credited for a map it did not draw), the empty
+    "Geen achtergrond" layer is selected and a Dutch notice is shown.
+    """
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var none = {{ this.none.get_name() }};
+  var tiles = [{{ this.tile_names }}];
+  var notice = null;
+  function showNotice() {
+    if (notice !== null) { return; }
+    notice = L.control({position: "topright"});
+    notice.onAdd = function () {
+      var div = L.DomUtil.create("div", "bereikbaar-box bereikbaar-notice");
+      var head = document.createElement("b");
+      head.textContent = "Geen achtergrondkaart";
+      var text = document.createElement("div");
+      text.textContent = "De achtergrondkaart kan niet worden geladen (geen internet?). "
+        + "De kaart toont alleen de gegevens van deze analyse, zonder achtergrond.";
+      div.appendChild(head);
+      div.appendChild(text);
+      return div;
+    };
+    notice.addTo(map);
+  }
+  tiles.forEach(function (layer) {
+    var loaded = 0;
+    layer.on("tileload", function () { loaded += 1; });
+    layer.on("tileerror", function () {
+      if (loaded > 0 || !map.hasLayer(layer)) { return; }
+      map.removeLayer(layer);
+      if (!map.hasLayer(none)) { map.addLayer(none); }
+      showNotice();
+    });
+  });
+  window.bereikbaarBackground = {noticeShown: function () { return notice !== null; }};
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, tiles: Sequence[folium.TileLayer], none: folium.FeatureGroup) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "BackgroundFallback"
+        self.tile_names = ", ".join(t.get_name() for t in tiles)
+        self.none = none
+
+
+class _LegendControl(MacroElement):
+    """Moves the legend (rendered in the page body) into a Leaflet control (bottom left).
+
+    As a control it stacks with the other controls of its corner instead of covering
+    them; it is folded open on wide screens and closed on narrow ones.
+    """
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var legend = L.control({position: "bottomleft"});
+  legend.onAdd = function () {
+    var div = document.getElementById("bereikbaar-legend");
+    div.removeAttribute("hidden");
+    var details = div.querySelector("details");
+    if (details && window.innerWidth < 700) { details.removeAttribute("open"); }
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    return div;
+  };
+  legend.addTo(map);
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "LegendControl"
+
+
+class _FitClear(MacroElement):
+    """Fit the data's bounds into the part of the map that no control covers."""
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var bounds = {{ this.bounds|tojson }};
+  function fit() {
+    var c = map.getContainer();
+    function corner(sel) {
+      var e = c.querySelector(sel);
+      return e ? e.getBoundingClientRect() : {width: 0, height: 0};
+    }
+    var tl = corner(".leaflet-top.leaflet-left"), tr = corner(".leaflet-top.leaflet-right");
+    var bl = corner(".leaflet-bottom.leaflet-left"), br = corner(".leaflet-bottom.leaflet-right");
+    var wide = c.clientWidth >= 800;
+    // Either keep the data clear of the controls sideways (left and right strips) or
+    // above and below them (top and bottom strips): whichever lets the map zoom in further.
+    var left = Math.max(tl.width, bl.width) + 12;
+    var right = Math.max(tr.width, wide ? br.width : 0) + 12;
+    var top = Math.max(tl.height, tr.height) + 12;
+    var bottom = Math.max(bl.height, wide ? br.height : 0) + 12;
+    var side = {paddingTopLeft: [left, 16], paddingBottomRight: [right, 16]};
+    var updown = {paddingTopLeft: [16, top], paddingBottomRight: [16, bottom]};
+    var b = L.latLngBounds(bounds);
+    var zSide = map.getBoundsZoom(b, false, L.point(left + right, 32));
+    var zUpDown = map.getBoundsZoom(b, false, L.point(32, top + bottom));
+    map.fitBounds(b, zUpDown > zSide ? updown : side);
+  }
+  fit();
+  window.bereikbaarFit = fit;
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, bounds: list[list[float]]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "FitClear"
+        self.bounds = bounds
+
+
+def _swatch(colour: str, border: str = "#555", width: float = 1, dash: bool = False) -> str:
+    style = "dashed" if dash else "solid"
     return (
         f'<span style="display:inline-block;width:14px;height:12px;background:{colour};'
-        f'border:{width}px solid {border};margin-right:6px;vertical-align:middle"></span>'
+        f'border:{width}px {style} {border};margin-right:6px;vertical-align:middle"></span>'
+    )
+
+
+def _line_swatch(colour: str, width: float, dash: str = "") -> str:
+    dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+    return (
+        '<svg width="22" height="12" style="margin-right:6px;vertical-align:middle">'
+        f'<line x1="1" y1="6" x2="21" y2="6" stroke="{colour}" stroke-width="{width}"'
+        f"{dash_attr}/></svg>"
     )
 
 
@@ -632,24 +878,39 @@ def _legend_html(
     bins_km: Sequence[float],
     threshold_km: float,
     branch_kinds: Sequence[tuple[str, bool]],
-    with_onvolledig: bool = False,
+    verdicts: Sequence[str] = ("te_groot",),
+    *,
+    roads: bool = False,
+    ferries: bool = False,
+    catchments: bool = False,
+    source_line: str = SOURCE_LINE,
 ) -> str:
     colours = class_colours(len(bins_km) + 1)
     rows = [
-        "<b>Afstand over de weg tot de<br>dichtstbijzijnde volwaardige bibliotheek</b>",
+        "<b>Afstand over de weg tot de dichtstbijzijnde volwaardige bibliotheek</b>",
         *(
             f"<div>{_swatch(c)}{escape_text(lab)}</div>"
             for c, lab in zip(colours, class_labels(bins_km), strict=True)
         ),
         f"<div>{_swatch(UNREACHABLE_COLOUR)}niet bereikbaar</div>",
         f"<div>{_swatch(NO_DATA_COLOUR)}geen gegevens</div>",
-        f"<div>{_swatch('transparent', FLAG_COLOUR, 3)}gemeente met te grote afstand</div>",
     ]
-    if with_onvolledig:
+    for key in verdicts:
+        v = VERDICTS[key]
+        if v.weight > 0:
+            rows.append(
+                f"<div>{_swatch('transparent', v.colour, 3, bool(v.dash))}"
+                f"gemeente: {escape_text(v.label.lower())}</div>"
+            )
+    if catchments:
         rows.append(
-            f"<div>{_swatch(ONVOLLEDIG_COLOUR, '#555', 1).replace('solid', 'dashed')}"
-            "onvolledig: te weinig inwoners binnen het wegennet, geen oordeel</div>"
+            f"<div>{_swatch('#1b9e7740', '#1b9e77', 1.5)}verzorgingsgebied van een volwaardige"
+            " bibliotheek (kleur per bibliotheek; laag aanzetten)</div>"
         )
+    if roads:
+        rows.append(f"<div>{_line_swatch(_ROAD_COLOUR, 2.5)}hoofdweg (uit het wegennet)</div>")
+    if ferries:
+        rows.append(f"<div>{_line_swatch(_FERRY_COLOUR, 2, '5 4')}veerdienst</div>")
     for kind, full in branch_kinds:
         label = s.BRANCH_TYPE_LABELS_NL.get(kind, kind)
         extra = " (volwaardig)" if full else ""
@@ -663,27 +924,39 @@ def _legend_html(
         " km. Gemeenten: inwoner-gewogen gemiddelde; vierkanten: afstand per bewoond"
         " vierkant.</div>"
     )
-    rows.append(f'<div style="margin-top:4px;color:#444">{escape_text(SOURCE_LINE)}</div>')
+    rows.append(f'<div style="margin-top:4px;color:#444">{escape_text(source_line)}</div>')
     body = "".join(rows)
-    style = (
-        f"{_BOX_STYLE} bottom: 24px; left: 10px; max-width: 300px; max-height: 60vh;"
-        " overflow-y: auto;"
-    )
     return (
-        f'<div class="bereikbaar-legend" style="{style}"><details open>'
-        '<summary style="cursor:pointer"><b>Legenda</b></summary>'
+        '<div id="bereikbaar-legend" class="bereikbaar-box bereikbaar-legend" hidden>'
+        "<details open><summary>Legenda</summary>"
         f"{body}</details></div>"
     )
 
 
-def _title_html(title: str) -> str:
-    return (
-        f'<div class="bereikbaar-title" style="{_BOX_STYLE} top: 10px; left: 50%;'
-        f' transform: translateX(-50%); font-size: 16px;"><b>{escape_text(title)}</b></div>'
-    )
+def _title_html(title: str, demo: bool) -> str:
+    banner = '<span class="bereikbaar-demo">Fictieve demoregio</span>' if demo else ""
+    return f'<div class="bereikbaar-title">{banner}<b>{escape_text(title)}</b></div>'
 
 
 # --------------------------------------------------------------------------- layers
+
+_ROAD_COLOUR = "#7a7a7a"
+_FERRY_COLOUR = "#3a6ea5"
+_ROAD_WEIGHT = {"motorway": 2.6, "trunk": 2.2, "primary": 1.8, "secondary": 1.3}
+
+
+def _verdict_line(row: pd.Series) -> str:
+    v = VERDICTS[verdict_of(row)]
+    colour = v.colour if v.weight > 0 else "#333333"
+    return f'<b style="color:{colour}">{escape_text(v.label)}</b>'
+
+
+def _gemeente_tip(row: pd.Series) -> str:
+    """Tooltip: name (code) and verdict only (the figures are in the popup)."""
+    name = escape_text(row.get(s.GEMEENTENAAM, ""))
+    code = escape_text(row.get(s.GEMEENTECODE, ""))
+    head = f"<b>{name}</b> ({code})" if code else f"<b>{name}</b>"
+    return f"{head}<br>{_verdict_line(row)}<br><i>Klik voor de cijfers</i>"
 
 
 def _gemeente_html(row: pd.Series, threshold_km: float, with_reasons: bool) -> str:
@@ -691,6 +964,7 @@ def _gemeente_html(row: pd.Series, threshold_km: float, with_reasons: bool) -> s
     code = escape_text(row.get(s.GEMEENTECODE, ""))
     parts = [
         f"<b>{name}</b> ({code})" if code else f"<b>{name}</b>",
+        _verdict_line(row),
         f"Inwoners: {MAP_NUMBERS.count(row.get(s.POPULATION))}",
         f"Gemiddelde afstand: {MAP_NUMBERS.km(row.get(s.MEAN_DISTANCE_KM))}",
         f"Mediane afstand: {MAP_NUMBERS.km(row.get(s.MEDIAN_DISTANCE_KM))}",
@@ -707,15 +981,9 @@ def _gemeente_html(row: pd.Series, threshold_km: float, with_reasons: bool) -> s
             f"{MAP_NUMBERS.km(row.get('cbs_comparable_mean_km'))}; "
             f"CBS: {MAP_NUMBERS.km(row.get('cbs_mean_distance_km'))}"
         )
-    if truthy(row.get(s.ONVOLLEDIG)):
-        parts.append(
-            f"<b>Onvolledig</b>: {MAP_NUMBERS.share(row.get(s.SHARE_COVERED))} van de inwoners"
-            " woont binnen het gebied van het wegennet; geen oordeel"
-        )
-    if truthy(row.get(s.TE_GROOT)):
-        parts.append(f'<b style="color:{FLAG_COLOUR}">Afstand te groot</b>')
-        if with_reasons:
-            parts.append(f"Reden: {escape_text(row.get(s.REASONS, ''))}")
+    reasons = row.get(s.REASONS, "")
+    if with_reasons and not is_missing(reasons) and str(reasons):
+        parts.append(f"Reden: {escape_text(reasons)}")
     return "<br>".join(parts)
 
 
@@ -744,7 +1012,11 @@ def _add_gemeenten(
     threshold_km: float,
     simplify_m: float,
     flag_pane: str,
-) -> folium.GeoJson:
+) -> tuple[folium.GeoJson, list[str]]:
+    """Gemeente fills (tooltip: name and verdict; popup: the figures) and verdict outlines.
+
+    Returns the fill layer and the verdicts drawn as outlines (keys of :data:`VERDICTS`).
+    """
     require_columns(summary, [s.GEMEENTENAAM, s.MEAN_DISTANCE_KM], "gemeente summary")
     summary = to_rd(summary, "gemeente summary")
     if simplify_m > 0:
@@ -754,18 +1026,11 @@ def _add_gemeenten(
     colours = class_colours(len(bins_km) + 1)
     cls = classify_km(summary[s.MEAN_DISTANCE_KM].to_numpy(dtype=float), bins_km)
     fill = [colours[c] if c >= 0 else NO_DATA_COLOUR for c in cls]
-    short = (
-        bool_mask(summary[s.ONVOLLEDIG]) if s.ONVOLLEDIG in summary else np.zeros(len(fill), bool)
-    )
-    fill = [ONVOLLEDIG_COLOUR if k else f for f, k in zip(fill, short, strict=True)]
-    dash = ["6 4" if k else "" for k in short]  # onvolledig: grey with a dashed border
-    tips = [_gemeente_html(r, threshold_km, False) for _, r in summary.iterrows()]
+    tips = [_gemeente_tip(r) for _, r in summary.iterrows()]
+    pops = [_gemeente_html(r, threshold_km, True) for _, r in summary.iterrows()]
     names = ["" if is_missing(v) else str(v) for v in summary[s.GEMEENTENAAM]]
     ids = [f"g{k}" for k in range(len(summary))]
-    props = {"fill": fill, "tip": tips, "naam": names}
-    if short.any():
-        props["dash"] = dash
-    data = _geojson(summary, props, ids)
+    data = _geojson(summary, {"fill": fill, "tip": tips, "pop": pops, "naam": names}, ids)
     layer = folium.GeoJson(
         data,
         name="Gemiddelde afstand per gemeente",
@@ -775,83 +1040,116 @@ def _add_gemeenten(
             "color": "#555555",
             "weight": 0.7,
             "className": "bereikbaar-gemeente",
-            **({"dashArray": f["properties"]["dash"]} if f["properties"].get("dash") else {}),
         },
         highlight_function=lambda f: {"weight": 2.5, "color": "#222222"},
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
+        tooltip=folium.GeoJsonTooltip(
+            fields=["tip"], labels=False, sticky=True, class_name="bereikbaar-tip"
+        ),
+        popup=folium.GeoJsonPopup(fields=["pop"], labels=False, max_width=320),
     )
     layer.add_to(m)
 
-    flagged = summary[bool_mask(summary[s.TE_GROOT])] if s.TE_GROOT in summary else None
-    if flagged is None or len(flagged) == 0:
-        return layer
-    popups = [_gemeente_html(r, threshold_km, True) for _, r in flagged.iterrows()]
-    ids = [f"f{k}" for k in range(len(flagged))]
-    data = _geojson(flagged, {"tip": popups}, ids)
+    keys = [verdict_of(r) for _, r in summary.iterrows()]
+    outlined = np.array([VERDICTS[k].weight > 0 for k in keys], dtype=bool)
+    if not outlined.any():
+        return layer, []
+    marked = summary[outlined]
+    marked_keys = [k for k, o in zip(keys, outlined, strict=True) if o]
+    style = {
+        k: {
+            "colour": v.colour,
+            "weight": v.weight,
+            "dash": v.dash,
+            "cls": "bereikbaar-flagged" if k == "te_groot" else f"bereikbaar-verdict-{k}",
+        }
+        for k, v in VERDICTS.items()
+    }
+    tips = [_gemeente_tip(r) for _, r in marked.iterrows()]
+    popups = [_gemeente_html(r, threshold_km, True) for _, r in marked.iterrows()]
+    ids = [f"f{k}" for k in range(len(marked))]
+    data = _geojson(marked, {"tip": tips, "pop": popups, "oordeel": marked_keys}, ids)
     folium.GeoJson(
         data,
-        name="Gemeenten met te grote afstand",
+        name="Gemeenten met een oordeel (te groot, onvolledig)",
         style_function=lambda f: {
             "fill": True,
             "fillOpacity": 0.0,
-            "color": FLAG_COLOUR,
-            "weight": 4,
-            "className": "bereikbaar-flagged",
+            "color": style[f["properties"]["oordeel"]]["colour"],
+            "weight": style[f["properties"]["oordeel"]]["weight"],
+            "dashArray": style[f["properties"]["oordeel"]]["dash"] or None,
+            "className": style[f["properties"]["oordeel"]]["cls"],
         },
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
-        popup=folium.GeoJsonPopup(fields=["tip"], labels=False, max_width=360),
+        tooltip=folium.GeoJsonTooltip(
+            fields=["tip"], labels=False, sticky=True, class_name="bereikbaar-tip"
+        ),
+        popup=folium.GeoJsonPopup(fields=["pop"], labels=False, max_width=320),
         pane=flag_pane,
     ).add_to(m)
-    return layer
+    order = list(VERDICTS)
+    return layer, sorted(set(marked_keys), key=order.index)
 
 
-def _add_buurten(
-    m: folium.Map, buurten: gpd.GeoDataFrame, bins_km: Sequence[float], simplify_m: float
-) -> None:
-    """The buurten coloured by their mean distance (onvolledig grey), off when the map opens."""
-    require_columns(buurten, [s.BUURTNAAM, s.MEAN_DISTANCE_KM], "buurt summary")
-    buurten = to_rd(buurten, "buurt summary")
-    if simplify_m > 0:
-        buurten = buurten.set_geometry(
-            buurten.geometry.simplify(simplify_m, preserve_topology=True)
-        )
-    colours = class_colours(len(bins_km) + 1)
-    cls = classify_km(buurten[s.MEAN_DISTANCE_KM].to_numpy(dtype=float), bins_km)
-    short = (
-        bool_mask(buurten[s.ONVOLLEDIG]) if s.ONVOLLEDIG in buurten else np.zeros(len(cls), bool)
-    )
-    fill = [
-        ONVOLLEDIG_COLOUR if k else (colours[c] if c >= 0 else NO_DATA_COLOUR)
-        for c, k in zip(cls, short, strict=True)
-    ]
-    tips = []
-    for k, (_, r) in enumerate(buurten.iterrows()):
-        parts = [
-            f"<b>{escape_text(r.get(s.BUURTNAAM, ''))}</b> ({escape_text(r.get(s.BUURTCODE, ''))})",
-            f"Inwoners: {MAP_NUMBERS.count(r.get(s.POPULATION))}",
-            f"Gemiddelde afstand: {MAP_NUMBERS.km(r.get(s.MEAN_DISTANCE_KM))}",
-        ]
-        if short[k]:
-            parts.append(
-                f"<b>Onvolledig</b>: {MAP_NUMBERS.share(r.get(s.SHARE_COVERED))} van de"
-                " inwoners binnen het wegennet"
-            )
-        tips.append("<br>".join(parts))
-    ids = [f"b{k}" for k in range(len(buurten))]
-    data = _geojson(buurten, {"fill": fill, "tip": tips}, ids)
+def _add_context(m: folium.Map, roads: gpd.GeoDataFrame | None) -> tuple[bool, bool]:
+    """Main roads (thin grey) and ferries (dashed) from the run's network file."""
+    if roads is None or len(roads) == 0:
+        return False, False
+    roads = to_rd(roads, "roads")
+    roads = roads[has_geometry(roads)]
+    kind = roads["soort"].astype(str).str.removesuffix("_link").to_numpy()
+    props = {"soort": list(kind)}
+    data = _geojson(roads, props, [f"r{k}" for k in range(len(roads))])
+    group = folium.FeatureGroup(name="Hoofdwegen en veerdiensten (uit het wegennet)", show=True)
+    group.add_to(m)
     folium.GeoJson(
         data,
-        name="Gemiddelde afstand per buurt",
-        show=False,
         style_function=lambda f: {
-            "fillColor": f["properties"]["fill"],
-            "fillOpacity": 0.55,
-            "color": "#777777",
-            "weight": 0.5,
-            "className": "bereikbaar-buurt",
+            "color": _FERRY_COLOUR if f["properties"]["soort"] == "ferry" else _ROAD_COLOUR,
+            "weight": _ROAD_WEIGHT.get(f["properties"]["soort"], 1.6),
+            "opacity": 0.85,
+            "dashArray": "6 5" if f["properties"]["soort"] == "ferry" else None,
+            "className": "bereikbaar-road",
+            "interactive": False,
         },
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
-    ).add_to(m)
+        pane="bereikbaarWegen",
+        control=False,
+    ).add_to(group)
+    return bool((kind != "ferry").any()), bool((kind == "ferry").any())
+
+
+def _label_rows(
+    summary: gpd.GeoDataFrame | None, places: gpd.GeoDataFrame | None
+) -> list[dict[str, Any]]:
+    """Label texts and positions, most important first (gemeenten by residents, places)."""
+    rows: list[tuple[float, dict[str, Any]]] = []
+    to_wgs = pyproj.Transformer.from_crs(s.CRS_RD, s.CRS_WGS84, always_xy=True)
+    if summary is not None and len(summary):
+        gem = to_rd(summary, "gemeente summary")
+        gem = gem[has_geometry(gem)]
+        pts = shapely.point_on_surface(gem.geometry.to_numpy())
+        pop = gem[s.POPULATION] if s.POPULATION in gem else pd.Series(0, index=gem.index)
+        for pt, name, p in zip(pts, gem[s.GEMEENTENAAM], pop, strict=True):
+            if is_missing(name):
+                continue
+            lon, lat = to_wgs.transform(pt.x, pt.y)
+            weight = 0.0 if is_missing(p) else float(p)
+            rows.append((1e12 + weight, {"lat": lat, "lon": lon, "text": str(name)}))
+            rows[-1][1]["kind"] = "gemeente"
+    if places is not None and len(places):
+        pl = to_rd(places, "places")
+        pl = pl[has_geometry(pl)]
+        rank = {"city": 3e9, "town": 2e9, "village": 1e9}
+        seen = {r["text"] for _, r in rows}
+        for pt, name, kind in zip(pl.geometry, pl["name"], pl["place"], strict=True):
+            lon, lat = to_wgs.transform(pt.x, pt.y)
+            if str(name) in seen:
+                continue
+            label = {"lat": lat, "lon": lon, "text": str(name)}
+            label["kind"] = "village" if kind == "village" else "town"
+            rows.append((rank.get(str(kind), 0.0), label))
+    rows.sort(key=lambda r: -r[0])
+    return [
+        {**r, "lat": round(float(r["lat"]), 6), "lon": round(float(r["lon"]), 6)} for _, r in rows
+    ]
 
 
 def _library_lines(row: pd.Series) -> list[str]:
@@ -934,12 +1232,68 @@ def _bounds_wgs84(frames: Sequence[gpd.GeoDataFrame]) -> list[list[float]] | Non
     return [[float(south), float(west)], [float(north), float(east)]]
 
 
+def _add_buurten(
+    m: folium.Map, buurten: gpd.GeoDataFrame, bins_km: Sequence[float], simplify_m: float
+) -> None:
+    """The buurten coloured by their mean distance (onvolledig grey), off when the map opens."""
+    require_columns(buurten, [s.BUURTNAAM, s.MEAN_DISTANCE_KM], "buurt summary")
+    buurten = to_rd(buurten, "buurt summary")
+    if simplify_m > 0:
+        buurten = buurten.set_geometry(
+            buurten.geometry.simplify(simplify_m, preserve_topology=True)
+        )
+    colours = class_colours(len(bins_km) + 1)
+    cls = classify_km(buurten[s.MEAN_DISTANCE_KM].to_numpy(dtype=float), bins_km)
+    short = (
+        s.bool_values(buurten[s.ONVOLLEDIG])
+        if s.ONVOLLEDIG in buurten
+        else np.zeros(len(cls), bool)
+    )
+    fill = [
+        ONVOLLEDIG_COLOUR if k else (colours[c] if c >= 0 else NO_DATA_COLOUR)
+        for c, k in zip(cls, short, strict=True)
+    ]
+    tips = []
+    for k, (_, r) in enumerate(buurten.iterrows()):
+        parts = [
+            f"<b>{escape_text(r.get(s.BUURTNAAM, ''))}</b> ({escape_text(r.get(s.BUURTCODE, ''))})",
+            f"Inwoners: {MAP_NUMBERS.count(r.get(s.POPULATION))}",
+            f"Gemiddelde afstand: {MAP_NUMBERS.km(r.get(s.MEAN_DISTANCE_KM))}",
+        ]
+        if short[k]:
+            parts.append(
+                f"<b>Onvolledig</b>: {MAP_NUMBERS.share(r.get(s.SHARE_COVERED))} van de"
+                " inwoners binnen het wegennet"
+            )
+        tips.append("<br>".join(parts))
+    ids = [f"b{k}" for k in range(len(buurten))]
+    data = _geojson(buurten, {"fill": fill, "tip": tips}, ids)
+    folium.GeoJson(
+        data,
+        name="Gemiddelde afstand per buurt",
+        show=False,
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": 0.55,
+            "color": "#777777",
+            "weight": 0.5,
+            "className": "bereikbaar-buurt",
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
+    ).add_to(m)
+
+
 def make_map(
     cells: gpd.GeoDataFrame,
     summary: gpd.GeoDataFrame,
     libraries: gpd.GeoDataFrame,
     *,
-    title: str = "Afstand tot een volwaardige bibliotheek",
+    title: str | None = None,
+    mode: str = "car",
+    peiljaar: int | None = None,
+    demo: bool = False,
+    roads: gpd.GeoDataFrame | None = None,
+    places: gpd.GeoDataFrame | None = None,
     threshold_km: float = 5.0,
     bins_km: Sequence[float] = DEFAULT_BINS_KM,
     simplify_m: float = 10.0,
@@ -975,7 +1329,19 @@ def make_map(
         Library branches (EPSG:28992) with ``name``, ``branch_type``, ``full_service``,
         ``address``, ``postcode``; rows without a geometry (still to be geocoded) are skipped.
     title
-        Title shown on top of the map.
+        Title shown above the map; default :func:`run_title` of ``mode``, ``peiljaar``
+        and ``threshold_km``.
+    mode
+        Travel mode of the run (``car``, ``bike``, ``walk``), named in the title.
+    peiljaar
+        Reference year of the grid, named in the title.
+    demo
+        The data are the fictional demo region: the title bar says so.
+    roads
+        Main roads and ferries (``soort``: an OSM highway value or ``ferry``), drawn thin
+        grey and dashed blue (see :func:`bereikbaar.sources.context.load_context`).
+    places
+        Place names (``name``, ``place``) shown as labels next to the gemeente names.
     threshold_km
         The distance threshold in km used for ``share_beyond``; it is also added as a class
         bound so the legend breaks there.
@@ -1001,7 +1367,7 @@ def make_map(
         Embed per-cell details (:func:`cell_details`) shown in a box under the mouse.
     buurten
         Summary per buurt (:func:`~bereikbaar.aggregate.aggregate_areas`): drawn as a layer
-        "Gemiddelde afstand per buurt", off when the map opens.
+        "Gemiddelde afstand per buurt" (onvolledig grey), off when the map opens.
 
     Returns
     -------
@@ -1009,22 +1375,32 @@ def make_map(
         The map; save it with :func:`write_map`.
     """
     bins = map_class_bounds(bins_km, threshold_km)
+    title = title if title is not None else run_title(mode, peiljaar, threshold_km)
     # disable_3d: no CSS 3-D transform (and so no compositing layer) per marker, which makes
     # the first render of a thousand branches several times faster in software rendering.
     m = folium.Map(
-        location=list(_NL_CENTRE), zoom_start=8, tiles=None, control_scale=False, disable_3d=True
+        location=list(_NL_CENTRE),
+        zoom_start=8,
+        tiles=None,
+        control_scale=False,
+        disable_3d=True,
+        zoom_snap=0.25,
+        zoom_delta=0.5,
     )
     if offline:
         make_offline(m)
     else:
         make_safe(m)
-    m.add_child(_MetricScale())
+    root = m.get_root()
     # folium sets L_DISABLE_3D after leaflet.js has read it; set it before.
-    m.get_root().header.add_child(  # type: ignore[attr-defined]
+    root.header.add_child(  # type: ignore[attr-defined]
         TextElement("<script>window.L_DISABLE_3D = true;</script>"), name="bereikbaar_no_3d"
     )
-    add_backgrounds(m, default=background)
-    # Panes: the cell raster above the gemeente fills (overlayPane, 400), outlines above it.
+    root.header.add_child(TextElement(_PAGE_CSS), name="bereikbaar_css")  # type: ignore[attr-defined]
+    tiles, no_background = add_backgrounds(m, default=background)
+    # Panes: roads under the fills' outlines, the cell raster above the gemeente fills
+    # (overlayPane, 400), outlines above it.
+    folium.map.CustomPane("bereikbaarWegen", z_index=410, pointer_events=False).add_to(m)
     folium.map.CustomPane("bereikbaarCellen", z_index=420, pointer_events=False).add_to(m)
     folium.map.CustomPane("bereikbaarGebieden", z_index=430, pointer_events=True).add_to(m)
     folium.map.CustomPane("bereikbaarVlaggen", z_index=440, pointer_events=True).add_to(m)
@@ -1033,10 +1409,12 @@ def make_map(
     bounds = _bounds_wgs84(frames)
 
     gemeente_layer = None
+    verdicts: list[str] = []
     if summary is not None and len(summary) > 0:
-        gemeente_layer = _add_gemeenten(
+        gemeente_layer, verdicts = _add_gemeenten(
             m, summary, bins, threshold_km, simplify_m, "bereikbaarVlaggen"
         )
+    has_catchments = False
     if cells is not None and len(cells) > 0:
         raster = rasterize_cells(cells, bins_km=bins, max_pixels=max_pixels)
         if raster is not None:
@@ -1062,27 +1440,45 @@ def make_map(
                 simplify_m=catchment_simplify_m,
             )
             _add_catchments(m, areas, "bereikbaarGebieden", show=False)
+            has_catchments = len(areas) > 0
+    has_roads, has_ferries = _add_context(m, roads)
     if buurten is not None and len(buurten) > 0:
         _add_buurten(m, buurten, bins, simplify_m)
     kinds: list[tuple[str, bool]] = []
     if libraries is not None and len(libraries) > 0:
         kinds = _add_libraries(m, libraries)
+    labels = _label_rows(summary, places)
+    if labels:
+        group = folium.FeatureGroup(name="Namen van gemeenten en plaatsen", show=True)
+        group.add_to(m)
+        m.add_child(_Labels(group, labels))
 
-    m.get_root().header.add_child(  # type: ignore[attr-defined]
+    root.header.add_child(  # type: ignore[attr-defined]
         TextElement(f"<title>{html.escape(title)}</title>"), name="bereikbaar_title"
     )
-    m.get_root().add_child(_HtmlBox(_title_html(title)))
-    with_short = (
-        summary is not None
-        and s.ONVOLLEDIG in summary
-        and bool(bool_mask(summary[s.ONVOLLEDIG]).any())
+    root.add_child(_HtmlBox(_title_html(title, demo)))
+    source_line = (
+        "Fictieve gegevens (demoregio): geen CBS-, OSM- of KB-gegevens" if demo else SOURCE_LINE
     )
-    m.get_root().add_child(_HtmlBox(_legend_html(bins, threshold_km, kinds, with_short)))
+    legend = _legend_html(
+        bins,
+        threshold_km,
+        kinds,
+        verdicts,
+        roads=has_roads,
+        ferries=has_ferries,
+        catchments=has_catchments,
+        source_line=source_line,
+    )
+    root.add_child(_HtmlBox(legend))
+    m.add_child(_MetricScale())
+    m.add_child(_LegendControl())
     if gemeente_layer is not None:
         _GemeenteSearch(gemeente_layer).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    m.add_child(_BackgroundFallback(tiles, no_background))
     if bounds is not None:
-        m.fit_bounds(bounds)
+        m.add_child(_FitClear(bounds))
     return m
 
 
@@ -1106,7 +1502,7 @@ def write_map(m: folium.Map, path: str | Path) -> Path:
     if not isinstance(root, Figure):
         msg = f"cannot write the map {path}: it is not inside a branca Figure"
         raise OutputError(msg)
-    page = render_page(root)
+    page = render_page(root).replace("<html>", '<html lang="nl">', 1)
     with atomic_path(path) as tmp:
         tmp.write_bytes(page.encode("utf-8"))
     logger.info("wrote map %s (%d bytes)", path, path.stat().st_size)

@@ -11,9 +11,9 @@ every cell on the same grid, with a polynomial from Web Mercator to RD New
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import math
-import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +25,7 @@ import pandas as pd
 import pyproj
 import shapely
 from numpy.typing import ArrayLike, NDArray
+from PIL import Image
 
 from bereikbaar import schema as s
 from bereikbaar.exceptions import InputError
@@ -57,14 +58,14 @@ def _hex_to_rgba(colour: str) -> tuple[int, int, int, int]:
 
 
 def encode_png(indices: NDArray[np.uint8], palette: Sequence[tuple[int, int, int, int]]) -> bytes:
-    """Encode a palette image as PNG (colour type 3, 8 bit) with zlib and struct only.
+    """Encode a palette image as PNG (8 bit, colour type 3) with Pillow.
 
     Parameters
     ----------
     indices
         2-D array (rows top to bottom) of palette indices.
     palette
-        RGBA tuples (0–255); the alpha values go into a ``tRNS`` chunk.
+        RGBA tuples (0–255); the alpha values go into the PNG's ``tRNS`` chunk.
 
     Returns
     -------
@@ -77,29 +78,11 @@ def encode_png(indices: NDArray[np.uint8], palette: Sequence[tuple[int, int, int
     if not 1 <= len(palette) <= 256:
         msg = f"PNG palette must have 1–256 entries, got {len(palette)}"
         raise ValueError(msg)
-    height, width = indices.shape
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    rows = np.zeros((height, width + 1), dtype=np.uint8)  # filter byte 0 (None) per row
-    rows[:, 1:] = indices
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)
-    plte = b"".join(struct.pack("BBB", r, g, b) for r, g, b, _ in palette)
-    trns = bytes(a for *_, a in palette)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"PLTE", plte)
-        + chunk(b"tRNS", trns)
-        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 9))
-        + chunk(b"IEND", b"")
-    )
+    image = Image.fromarray(np.ascontiguousarray(indices, dtype=np.uint8), mode="P")
+    image.putpalette([c for r, g, b, _ in palette for c in (r, g, b)], rawmode="RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=bytes(a for *_, a in palette), compress_level=9)
+    return buffer.getvalue()
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,14 @@ blended against a sampled colour ramp); each difference is a value here, the cod
 
 from __future__ import annotations
 
+import datetime
 import html
 import itertools
 import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import mapclassify
 import numpy as np
@@ -25,12 +28,16 @@ __all__ = [
     "DEFAULT_BINS_KM",
     "DOSSIER_CLASSES",
     "DOSSIER_NUMBERS",
+    "KM_CLASSES",
     "MAP_CLASSES",
     "MAP_NUMBERS",
+    "MODE_NL",
     "SOURCE_LINE",
     "UNREACHABLE_COLOUR",
+    "VERDICTS",
     "KmClasses",
     "NumberStyle",
+    "Verdict",
     "class_bounds",
     "class_colours",
     "class_labels",
@@ -39,11 +46,15 @@ __all__ = [
     "escape_text",
     "is_missing",
     "map_class_bounds",
+    "nl_date",
     "nl_decimal",
     "nl_general",
     "nl_number",
     "nl_trimmed",
+    "peiljaar_of",
     "ramp_colours",
+    "run_title",
+    "verdict_of",
 ]
 
 UNREACHABLE_COLOUR = "#6e6e6e"
@@ -354,34 +365,32 @@ class KmClasses:
         return class_labels(bins_km, self.bound)
 
 
-DEFAULT_BINS_KM: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0)
-"""Upper class bounds in km (inclusive) of the map; the last class is everything above."""
+DEFAULT_BINS_KM: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 10.0, 15.0)
+"""Upper class bounds in km (inclusive) of the map and the dossier (``Settings.km_classes``)."""
 
-MAP_CLASSES = KmClasses(
+KM_CLASSES = KmClasses(
     bins_km=DEFAULT_BINS_KM,
-    # Green (near) → yellow → red (far), blended to as many classes as there are.
-    ramp=("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027"),
-    blend=True,
-    bound=nl_trimmed,
-)
-"""Classes of the interactive map (gemeenten and cells)."""
-
-DOSSIER_CLASSES = KmClasses(
-    bins_km=(1.0, 2.0, 3.0, 5.0, 10.0, 15.0),
+    # Greens up to the usual threshold (5 km), then a clear step to orange, red and dark red:
+    # the classes on either side of the threshold never look alike.
     ramp=(
         "#1a9850",
         "#66bd63",
         "#a6d96a",
         "#fee08b",
-        "#fdae61",
         "#f46d43",
         "#d73027",
         "#a50026",
     ),
     blend=False,
-    bound=nl_general,
+    bound=nl_trimmed,
 )
-"""Classes of the dossier's SVG maps."""
+"""The one distance-class scheme of the interactive map, its cell raster and the dossier."""
+
+MAP_CLASSES = KM_CLASSES
+"""Alias of :data:`KM_CLASSES` (the map and the dossier share one scheme)."""
+
+DOSSIER_CLASSES = KM_CLASSES
+"""Alias of :data:`KM_CLASSES` (the map and the dossier share one scheme)."""
 
 
 def class_colours(n_classes: int) -> list[str]:
@@ -390,7 +399,7 @@ def class_colours(n_classes: int) -> list[str]:
     Examples
     --------
     >>> class_colours(2)
-    ['#1a9850', '#d73027']
+    ['#1a9850', '#a50026']
     >>> len(class_colours(5))
     5
     """
@@ -455,3 +464,133 @@ def escape_text(value: object) -> str:
         return ""
     text = html.escape(str(value), quote=True)
     return text.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one verdict on a gemeente is shown (map outline, labels, dossier).
+
+    Attributes
+    ----------
+    label
+        Dutch text.
+    colour
+        Outline / text colour.
+    weight
+        Outline width in CSS pixels on the map (0: no outline).
+    dash
+        SVG dash pattern of the outline (``""``: solid).
+    """
+
+    label: str
+    colour: str
+    weight: float
+    dash: str = ""
+
+
+VERDICTS: dict[str, Verdict] = {
+    "te_groot": Verdict("Afstand te groot", "#d7191c", 4.0),
+    "onvolledig": Verdict("Onvolledige gegevens: geen oordeel", "#7b3294", 3.0, "6 4"),
+    "ok": Verdict("Afstand niet te groot", "#555555", 0.0),
+}
+"""The one table of verdicts, keyed by value; a new verdict is a new row here."""
+
+_VERDICT_COLUMNS = ("verdict", "oordeel")
+
+
+def verdict_of(row: Mapping[str, object] | pd.Series) -> str:
+    """The verdict key of a gemeente row: an explicit ``verdict``/``oordeel`` column, else
+    ``te_groot`` (true → ``"te_groot"``, false → ``"ok"``).
+
+    Examples
+    --------
+    >>> verdict_of({"te_groot": True}), verdict_of({"te_groot": False, "oordeel": "onvolledig"})
+    ('te_groot', 'onvolledig')
+    """
+    for column in _VERDICT_COLUMNS:
+        value = row.get(column)
+        if isinstance(value, str) and value in VERDICTS:
+            return value
+    flag = row.get("te_groot")
+    return "te_groot" if (not is_missing(flag) and bool(flag)) else "ok"
+
+
+# --------------------------------------------------------------------------- titles and dates
+
+MODE_NL: dict[str, str] = {"car": "per auto", "bike": "per fiets", "walk": "te voet"}
+"""How a travel mode is written after "afstand" in Dutch."""
+
+_MONTHS_NL = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+
+
+def nl_date(value: object) -> str:
+    """A date the Dutch way ("2 december 2026") from a date, datetime or ISO text.
+
+    Text that is not an ISO date is returned unchanged; missing values give ``""``.
+
+    Examples
+    --------
+    >>> nl_date("2026-12-02T15:54:40+0000"), nl_date(datetime.date(2024, 3, 1))
+    ('2 december 2026', '1 maart 2024')
+    """
+    if is_missing(value):
+        return ""
+    if isinstance(value, datetime.date):
+        day = value
+    else:
+        text = str(value)
+        try:
+            day = datetime.datetime.fromisoformat(text[:10]).date()
+        except ValueError:
+            return text
+    return f"{day.day} {_MONTHS_NL[day.month - 1]} {day.year}"
+
+
+_YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
+
+
+def peiljaar_of(explicit: int | None, cells_path: object = None) -> int | None:
+    """The reference year: ``explicit``, else a year in the grid file's name, else ``None``.
+
+    Examples
+    --------
+    >>> peiljaar_of(None, "data/raw/cbs_vk100_2023.gpkg"), peiljaar_of(2024, "x"), peiljaar_of(None)
+    (2023, 2024, None)
+    """
+    if explicit is not None:
+        return int(explicit)
+    if cells_path is None:
+        return None
+    found = _YEAR.findall(Path(str(cells_path)).name)
+    return int(found[-1]) if found else None
+
+
+def run_title(mode: str, peiljaar: int | None, threshold_km: float) -> str:
+    """Title of a run's map: mode, peiljaar and threshold.
+
+    Examples
+    --------
+    >>> run_title("bike", 2024, 5.0)
+    'Afstand per fiets tot een volwaardige bibliotheek · peiljaar 2024 · drempel 5 km'
+    """
+    parts = [f"Afstand {MODE_NL.get(mode, mode)} tot een volwaardige bibliotheek"]
+    if peiljaar is not None:
+        parts.append(f"peiljaar {peiljaar}")
+    parts.append(f"drempel {nl_trimmed(threshold_km)} km")
+    return " · ".join(parts)

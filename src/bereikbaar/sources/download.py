@@ -38,9 +38,20 @@ from typing import Final
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
 
 from .._version import __version__
 from ..exceptions import DownloadError, InputError
+from . import limits
+from .online import (
+    Deadline,
+    DeadlineExceededError,
+    ResponseTooLargeError,
+    TooSlowError,
+    bounded_session,
+    iter_body,
+    read_body,
+)
 
 __all__ = [
     "CBS_DOWNLOAD_URL",
@@ -85,6 +96,8 @@ PROVINCES: Final = {
 _OSM_LICENCE = "ODbL 1.0, © OpenStreetMap contributors"
 _CBS_LICENCE = "CC-BY 4.0, Bron: CBS"
 _RETRY_STATUS: Final = frozenset({408, 429, 500, 502, 503, 504})
+# a read that broke: reset, wrong Content-Length (IncompleteRead), bad chunking, timeout
+_READ_ERRORS: Final = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 _CONTENT_RANGE_RE: Final = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
 
 
@@ -285,9 +298,18 @@ def _read_record(dest: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def _check_zip(path: Path, url: str) -> None:
+def _check_zip(path: Path, url: str, max_unzipped: int) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
+            unzipped = sum(info.file_size for info in zf.infolist())
+            if unzipped > max_unzipped:
+                msg = (
+                    f"download van {url} geweigerd: het zip-archief pakt uit tot {unzipped:,}"
+                    f" bytes, meer dan de grens van {max_unzipped:,} bytes"
+                    " (limits.MAX_UNZIPPED_BYTES); het bestand is verwijderd"
+                )
+                raise DownloadError(msg)
+            # reading a member stops at its declared size: the check above bounds the work
             bad = zf.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         msg = f"download of {url} is corrupt: not a valid zip archive ({err})"
@@ -317,31 +339,61 @@ class _SameHostSession(requests.Session):
 
 
 def _session() -> requests.Session:
-    s = _SameHostSession()
+    s = bounded_session(_SameHostSession())
     s.headers["User-Agent"] = f"bereikbaar/{__version__} (download of official open data)"
     return s
 
 
-def fetch_md5(url: str, *, session: requests.Session | None = None, timeout_s: float = 30.0) -> str:
+def fetch_md5(
+    url: str,
+    *,
+    session: requests.Session | None = None,
+    timeout_s: float = 30.0,
+    deadline_s: float | None = None,
+) -> str:
     """Read a published MD5 file (``"<32 hex>  <filename>"``).
+
+    Parameters
+    ----------
+    url
+        The MD5 file.
+    session
+        ``requests.Session`` to use.
+    timeout_s
+        Timeout per socket read (s).
+    deadline_s
+        Time for the whole request (default :data:`~bereikbaar.sources.limits.REQUEST_DEADLINE_S`).
 
     Raises
     ------
     DownloadError
-        Not reachable, or no 32-hex-digit hash in it.
+        Not reachable, too slow, too large, or no 32-hex-digit hash in it.
     """
     s = session or _session()
+    seconds = limits.REQUEST_DEADLINE_S if deadline_s is None else deadline_s
     try:
-        response = s.get(url, timeout=timeout_s)
-    except requests.RequestException as err:
-        msg = f"cannot fetch checksum {url} ({err})"
+        with Deadline(seconds) as deadline:
+            response = s.get(
+                url, timeout=(min(limits.CONNECT_TIMEOUT_S, timeout_s), timeout_s), stream=True
+            )
+            with contextlib.closing(response):
+                body = read_body(response, deadline, max_bytes=64 * 1024)
+    except DeadlineExceededError as err:
+        msg = f"controlegetal {url} niet binnen {seconds:g} s ontvangen; probeer het later opnieuw"
+        raise DownloadError(msg) from err
+    except ResponseTooLargeError as err:
+        msg = f"controlegetal {url} is geen MD5-bestand ({err})"
+        raise DownloadError(msg) from err
+    except (requests.RequestException, OSError) as err:
+        msg = f"cannot fetch checksum {url} ({type(err).__name__}: {err})"
         raise DownloadError(msg) from err
     if response.status_code != 200:
         msg = f"cannot fetch checksum {url}: HTTP {response.status_code}"
         raise DownloadError(msg)
-    match = re.match(r"^\s*([0-9a-fA-F]{32})\b", response.text)
+    text = body.decode("utf-8", "replace")
+    match = re.match(r"^\s*([0-9a-fA-F]{32})\b", text)
     if match is None:
-        msg = f"checksum file {url} holds no MD5 (got {response.text[:60]!r})"
+        msg = f"checksum file {url} holds no MD5 (got {text[:60]!r})"
         raise DownloadError(msg)
     return match.group(1).lower()
 
@@ -359,6 +411,8 @@ def download_file(
     backoff_s: float = 1.0,
     chunk_bytes: int = 1 << 16,
     progress_factory: Callable[..., object] | None = None,
+    deadline_s: float | None = None,
+    max_bytes: int | None = None,
 ) -> DownloadResult:
     """Download ``url`` to ``dest``, resuming a broken transfer, with size/checksum checks.
 
@@ -377,17 +431,27 @@ def download_file(
         Re-hash an already complete file and compare it with its record (a mismatch
         re-downloads it); by default a file with a matching record and size is trusted.
     session
-        ``requests.Session`` to use.
+        ``requests.Session`` to use (the default one lets the deadline cut off a read
+        that is blocked; with another session the deadline is checked between reads).
     timeout_s
-        Connect/read timeout per request (s).
+        Connect/read timeout per socket read (s).
     retries
-        Retries after a broken transfer, a timeout, 429 or 5xx (each one resumes).
+        Retries after a broken transfer, a timeout, a too slow transfer, 429 or 5xx
+        (each one resumes).
     backoff_s
         Wait before retry ``k`` (0-based): ``backoff_s * 2**k`` s (max 60 s).
     chunk_bytes
-        Read size.
+        Largest read.
     progress_factory
         Replaces ``tqdm.tqdm`` (tests).
+    deadline_s
+        Time for the whole download, all attempts included (default
+        :data:`~bereikbaar.sources.limits.DOWNLOAD_DEADLINE_S`). An attempt that moves
+        fewer than :data:`~bereikbaar.sources.limits.DOWNLOAD_MIN_BYTES_PER_WINDOW` bytes
+        in :data:`~bereikbaar.sources.limits.DOWNLOAD_RATE_WINDOW_S` seconds is broken off
+        and resumed.
+    max_bytes
+        Largest file accepted (default :data:`~bereikbaar.sources.limits.DOWNLOAD_MAX_BYTES`).
 
     Returns
     -------
@@ -396,13 +460,17 @@ def download_file(
     Raises
     ------
     DownloadError
-        HTTP error, too many failed attempts, a size mismatch, an MD5 mismatch or a
-        corrupt zip. A corrupt download is deleted (it can never be resumed into a good
-        file); a broken transfer stays in ``.part`` to be resumed by the next call.
+        HTTP error, too many failed attempts, the deadline, a redirect loop, a file over
+        ``max_bytes``, a size mismatch, an MD5 mismatch or a corrupt zip. A corrupt
+        download is deleted (it can never be resumed into a good file); a broken transfer
+        stays in ``.part`` to be resumed by the next call. ``dest`` only ever holds a
+        complete, checked file.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
+    seconds = limits.DOWNLOAD_DEADLINE_S if deadline_s is None else float(deadline_s)
+    limit = limits.DOWNLOAD_MAX_BYTES if max_bytes is None else int(max_bytes)
 
     done = _already_complete(dest, url, md5, verify)
     if done is not None:
@@ -416,82 +484,142 @@ def download_file(
     bar = None
     last = ""
     try:
-        while True:
-            offset = part.stat().st_size if part.exists() else 0
-            if total is not None and offset == total:
-                break
-            if attempts > retries:
-                msg = (
-                    f"download of {url} failed after {attempts} attempts ({last});"
-                    " run again to resume"
-                )
-                raise DownloadError(msg)
-            if attempts:
-                wait = min(backoff_s * 2 ** (attempts - 1), 60.0)
-                logger.info("%s: %s; retry in %.1f s (resume at %d bytes)", url, last, wait, offset)
-                time.sleep(wait)
-            attempts += 1
-            headers = {"Range": f"bytes={offset}-"} if offset else {}
-            try:
-                response = s.get(url, headers=headers, stream=True, timeout=timeout_s)
-            except (requests.ConnectionError, requests.Timeout) as err:
-                last = f"connection failed ({type(err).__name__})"
-                continue
-            with contextlib.closing(response):
-                status = response.status_code
-                if status == 416 and offset:
-                    # nothing more to send: the part is complete or longer than the file
-                    size = _total_from_range(response.headers.get("Content-Range"))
-                    if size is not None and size == offset:
-                        total = offset
-                        break
-                    part.unlink()
-                    last = "server refused to resume; restarting"
-                    continue
-                if status in _RETRY_STATUS:
-                    last = f"HTTP {status}"
-                    continue
-                if status not in (200, 206):
-                    msg = f"download of {url} failed: HTTP {status}"
-                    if 300 <= status < 400:
-                        location = response.headers.get("Location", "?")
-                        msg += f" (redirect to {location} on another host not followed)"
+        with Deadline(seconds) as deadline:
+            while True:
+                offset = part.stat().st_size if part.exists() else 0
+                if total is not None and offset == total:
+                    break
+                if attempts > retries:
+                    msg = (
+                        f"download of {url} failed after {attempts} attempts ({last});"
+                        " run again to resume"
+                    )
                     raise DownloadError(msg)
-                if status == 206:
-                    match = _CONTENT_RANGE_RE.match(response.headers.get("Content-Range", ""))
-                    if match is None or int(match.group(1)) != offset:
-                        part.unlink(missing_ok=True)
-                        last = "server sent an unexpected range; restarting"
-                        continue
-                    total = None if match.group(3) == "*" else int(match.group(3))
-                    mode = "ab"
-                else:  # 200: the whole file (server ignores Range, or fresh start)
-                    if offset:
-                        logger.info("%s: server does not resume; starting over", url)
-                    offset = 0
-                    length = response.headers.get("Content-Length")
-                    total = int(length) if length and length.isdigit() else None
-                    mode = "wb"
-                bar = _bar(bar, progress, progress_factory, total, offset, dest.name)
+                if attempts:
+                    wait = min(backoff_s * 2 ** (attempts - 1), 60.0, deadline.remaining())
+                    logger.info(
+                        "%s: %s; retry in %.1f s (resume at %d bytes)", url, last, wait, offset
+                    )
+                    time.sleep(wait)
+                    deadline.check()
+                attempts += 1
+                headers = {"Range": f"bytes={offset}-"} if offset else {}
                 try:
-                    with part.open(mode) as fh:
-                        for chunk in response.iter_content(chunk_bytes):
-                            fh.write(chunk)
-                            if bar is not None:
-                                bar.update(len(chunk))  # type: ignore[attr-defined]
-                except (requests.RequestException, ConnectionError) as err:
-                    last = f"transfer broken ({type(err).__name__})"
+                    response = s.get(
+                        url,
+                        headers=headers,
+                        stream=True,
+                        timeout=(min(limits.CONNECT_TIMEOUT_S, timeout_s), timeout_s),
+                    )
+                except requests.TooManyRedirects as err:
+                    msg = (
+                        f"download van {url} mislukt: de server stuurt eindeloos door"
+                        f" ({err}); controleer de URL of --url-basis"
+                    )
+                    raise DownloadError(msg) from err
+                except (requests.ConnectionError, requests.Timeout) as err:
+                    deadline.check()
+                    last = f"connection failed ({type(err).__name__})"
                     continue
-                if total is None:
-                    total = part.stat().st_size
-                got = part.stat().st_size
-                if got < total:
-                    last = f"transfer ended early ({got} of {total} bytes)"
-                    continue
-                if got > total:
-                    part.unlink()
-                    msg = f"download of {url} is corrupt: {got} bytes, expected {total}"
-                    raise DownloadError(msg)
+                except requests.RequestException as err:
+                    deadline.check()
+                    msg = f"download van {url} mislukt ({type(err).__name__}: {err})"
+                    raise DownloadError(msg) from err
+                with contextlib.closing(response):
+                    status = response.status_code
+                    if status == 416 and offset:
+                        # nothing more to send: the part is complete or longer than the file
+                        size = _total_from_range(response.headers.get("Content-Range"))
+                        if size is not None and size == offset:
+                            total = offset
+                            break
+                        part.unlink()
+                        last = "server refused to resume; restarting"
+                        continue
+                    if status in _RETRY_STATUS:
+                        last = f"HTTP {status}"
+                        continue
+                    if status not in (200, 206):
+                        msg = f"download of {url} failed: HTTP {status}"
+                        if 300 <= status < 400:
+                            location = response.headers.get("Location", "?")
+                            msg += f" (redirect to {location} on another host not followed)"
+                        raise DownloadError(msg)
+                    if status == 206:
+                        match = _CONTENT_RANGE_RE.match(response.headers.get("Content-Range", ""))
+                        if match is None or int(match.group(1)) != offset:
+                            part.unlink(missing_ok=True)
+                            last = "server sent an unexpected range; restarting"
+                            continue
+                        total = None if match.group(3) == "*" else int(match.group(3))
+                        mode = "ab"
+                    else:  # 200: the whole file (server ignores Range, or fresh start)
+                        if offset:
+                            logger.info("%s: server does not resume; starting over", url)
+                        offset = 0
+                        length = response.headers.get("Content-Length")
+                        total = int(length) if length and length.isdigit() else None
+                        mode = "wb"
+                    if total is not None and total > limit:
+                        msg = (
+                            f"download van {url} geweigerd: {total:,} bytes, meer dan de grens"
+                            f" van {limit:,} bytes (limits.DOWNLOAD_MAX_BYTES, max_bytes)"
+                        )
+                        raise DownloadError(msg)
+                    bar = _bar(bar, progress, progress_factory, total, offset, dest.name)
+                    try:
+                        with part.open(mode) as fh:
+                            for chunk in iter_body(
+                                response,
+                                deadline,
+                                max_bytes=limit - offset,
+                                chunk_bytes=chunk_bytes,
+                                window_s=limits.DOWNLOAD_RATE_WINDOW_S,
+                                min_bytes_per_window=limits.DOWNLOAD_MIN_BYTES_PER_WINDOW,
+                            ):
+                                try:
+                                    fh.write(chunk)
+                                except OSError as err:
+                                    msg = (
+                                        f"download van {url}: kan {part} niet schrijven ({err});"
+                                        " maak ruimte vrij of kies een andere map (--out)"
+                                    )
+                                    raise DownloadError(msg) from err
+                                if bar is not None:
+                                    bar.update(len(chunk))  # type: ignore[attr-defined]
+                    except ResponseTooLargeError as err:
+                        part.unlink(missing_ok=True)
+                        msg = (
+                            f"download van {url} afgebroken: meer dan de grens van {limit:,}"
+                            " bytes (limits.DOWNLOAD_MAX_BYTES, max_bytes); het deel is verwijderd"
+                        )
+                        raise DownloadError(msg) from err
+                    except TooSlowError as err:
+                        last = f"transfer too slow ({err})"
+                        continue
+                    except _READ_ERRORS as err:
+                        if isinstance(err, OSError) and err.filename is not None:
+                            msg = f"download van {url}: kan {part} niet schrijven ({err})"
+                            raise DownloadError(msg) from err
+                        last = f"transfer broken ({type(err).__name__})"
+                        continue
+                    if total is None:
+                        total = part.stat().st_size
+                    got = part.stat().st_size
+                    if got < total:
+                        last = f"transfer ended early ({got} of {total} bytes)"
+                        continue
+                    if got > total:
+                        part.unlink()
+                        msg = f"download of {url} is corrupt: {got} bytes, expected {total}"
+                        raise DownloadError(msg)
+    except DeadlineExceededError as err:
+        have = part.stat().st_size if part.exists() else 0
+        msg = (
+            f"download van {url} afgebroken: niet klaar binnen {seconds:g} s"
+            f" ({have:,} bytes binnen, bewaard in {part.name}); draai opnieuw om verder te gaan"
+        )
+        raise DownloadError(msg) from err
     finally:
         if bar is not None:
             bar.close()  # type: ignore[attr-defined]
@@ -507,7 +635,7 @@ def download_file(
         raise DownloadError(msg)
     if dest.suffix.lower() == ".zip":
         try:
-            _check_zip(part, url)
+            _check_zip(part, url, limits.MAX_UNZIPPED_BYTES)
         except DownloadError:
             part.unlink()
             raise

@@ -18,6 +18,7 @@ drops a row, and returns a report of the rows it could not place.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
@@ -38,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import requests
+import urllib3.exceptions
 from shapely.geometry import Point
 
 from .._version import __version__
@@ -54,6 +56,14 @@ from ..schema import (
     POSTCODE,
 )
 from ..settings import Settings
+from . import limits
+from .online import (
+    Deadline,
+    DeadlineExceededError,
+    ResponseTooLargeError,
+    bounded_session,
+    read_body,
+)
 from .tabular import (
     NumberError,
     Problems,
@@ -266,6 +276,10 @@ class Geocoder(Protocol):
         ...
 
 
+def _bounded_session() -> requests.Session:
+    return bounded_session(requests.Session())
+
+
 class _RequestError(Exception):
     """A request failed for good (after retries, or not retryable)."""
 
@@ -382,7 +396,7 @@ class PdokGeocoder:
     rate_limit_per_s
         At most this many requests per second over all threads (None: no limit).
     timeout_s
-        Connect and read timeout per request (s).
+        Connect and read timeout per socket read (s).
     retries
         Retries per request after the first attempt on 429, 5xx, timeouts and broken
         connections (so at most ``retries + 1`` attempts).
@@ -390,7 +404,18 @@ class PdokGeocoder:
         Wait before retry ``k`` (0-based) is ``backoff_s * 2**k`` s, capped at
         ``max_backoff_s``; a 429's ``Retry-After`` is honoured (also capped).
     session_factory
-        Makes the ``requests.Session`` of each worker thread (tests, proxies).
+        Makes the ``requests.Session`` of each worker thread (tests, proxies). The
+        default session lets the deadline cut off a blocked read; with another one the
+        deadline is checked between reads.
+    deadline_s
+        Time one request may take in all: connect, headers and the whole answer (default
+        :data:`~bereikbaar.sources.limits.REQUEST_DEADLINE_S`). A request that runs out of
+        time fails its address at once (no retry: a server that trickles stays slow);
+        after :data:`~bereikbaar.sources.limits.SERVICE_GIVE_UP_AFTER` such requests in a
+        row the remaining addresses fail without a request.
+    max_response_bytes
+        Largest answer accepted (default
+        :data:`~bereikbaar.sources.limits.MAX_SMALL_RESPONSE_BYTES`).
     """
 
     def __init__(
@@ -405,6 +430,8 @@ class PdokGeocoder:
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         session_factory: Callable[[], requests.Session] | None = None,
+        deadline_s: float | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -426,7 +453,13 @@ class PdokGeocoder:
         self.stats = GeocodeStats()
         self._limiter = _RateLimiter(rate_limit_per_s)
         self._cache = _Cache(None if cache_path is None else Path(cache_path))
-        self._session_factory = session_factory or requests.Session
+        self.deadline_s = limits.REQUEST_DEADLINE_S if deadline_s is None else float(deadline_s)
+        self.max_response_bytes = (
+            limits.MAX_SMALL_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
+        )
+        self._session_factory = session_factory or _bounded_session
+        self._misses = 0  # requests in a row that ran out of time
+        self._misses_lock = threading.Lock()
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
@@ -479,6 +512,14 @@ class PdokGeocoder:
         """GET ``base_url/endpoint`` → parsed JSON, with retries; raises _RequestError."""
         url = f"{self.base_url}/{endpoint}"
         last = ""
+        with self._misses_lock:
+            misses = self._misses
+        if misses >= limits.SERVICE_GIVE_UP_AFTER:
+            msg = (
+                f"niet gevraagd: {self.host} gaf {misses} keer achter elkaar geen volledig"
+                f" antwoord binnen {self.deadline_s:g} s"
+            )
+            raise _RequestError(msg)
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.add("retries")
@@ -486,16 +527,31 @@ class PdokGeocoder:
             self.stats.add("requests")
             response: requests.Response | None = None
             try:
-                response = self._session().get(
-                    url,
-                    params=dict(params),
-                    timeout=(self.timeout_s, self.timeout_s),
-                    allow_redirects=False,
+                with Deadline(self.deadline_s) as deadline:
+                    response = self._session().get(
+                        url,
+                        params=dict(params),
+                        timeout=(min(limits.CONNECT_TIMEOUT_S, self.timeout_s), self.timeout_s),
+                        allow_redirects=False,
+                        stream=True,
+                    )
+                    with contextlib.closing(response):
+                        body = read_body(response, deadline, max_bytes=self.max_response_bytes)
+            except DeadlineExceededError as err:
+                with self._misses_lock:
+                    self._misses += 1
+                msg = (
+                    f"geen volledig antwoord van {self.host}/{endpoint} binnen"
+                    f" {self.deadline_s:g} s (deadline_s)"
                 )
-                body = response.content
+                raise _RequestError(msg) from err
+            except ResponseTooLargeError as err:
+                msg = f"antwoord van {self.host}/{endpoint} te groot ({err})"
+                raise _RequestError(msg) from err
             except requests.Timeout:
                 last = f"no answer within {self.timeout_s:g} s"
-            except requests.ConnectionError as err:
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
+                # reset, refused, a wrong Content-Length (IncompleteRead), bad chunking
                 last = f"connection failed ({type(err).__name__})"
             else:
                 status = response.status_code
@@ -508,6 +564,8 @@ class PdokGeocoder:
                     if not isinstance(data, dict):
                         msg = f"unexpected JSON from {self.host}/{endpoint} (not an object)"
                         raise _RequestError(msg)
+                    with self._misses_lock:
+                        self._misses = 0
                     return data
                 if 300 <= status < 400:
                     msg = (

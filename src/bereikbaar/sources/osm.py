@@ -36,6 +36,7 @@ from ..engine.network import Network
 from ..exceptions import BereikbaarWarning, InputError, NetworkError, where
 from ..schema import CRS_RD, CRS_WGS84, MODES
 from ..settings import Settings
+from ._errors import check_inflated_size, osm_read_errors
 from .nwb import load_nwb
 from .osm_tags import WAY_KEYS, WayAttrs, WayRules, parse_maxspeed, rules_for
 from .pbf import UnsupportedPbfError, read_pbf_ways
@@ -86,6 +87,8 @@ def _read_ways(path: Path, rules: WayRules) -> _Ways:
     if path.name.lower().endswith(".pbf"):
         try:
             return _read_ways_pbf(path, rules)
+        except InputError:
+            raise  # a decompression bomb: not handed to the next reader
         except (UnsupportedPbfError, zlib.error, OSError, ValueError, IndexError) as err:
             log.info("%s: vectorised PBF reader not used (%s); reading with pyosmium", path, err)
     return _read_ways_osmium(path, rules)
@@ -320,11 +323,9 @@ def load_network(
     _check_path(path)
     settings = settings if settings is not None else Settings()
     rules = rules_for(mode, settings)
-    try:
+    with osm_read_errors(path):
+        check_inflated_size(path)  # .osm.gz/.osm.bz2: a decompression bomb is refused
         ways = _read_ways(path, rules)
-    except (RuntimeError, OSError, ValueError) as err:
-        msg = f"{where(path)}: cannot read this OSM file ({err}); is it complete and in OSM format?"
-        raise InputError(msg) from err
     network = _build(ways, mode, path)
     extent = declared_extent(path, settings)
     if extent is not None:

@@ -44,6 +44,7 @@ from ..schema import (
     POSTCODE,
 )
 from ..settings import Settings
+from ._errors import check_inflated_size, osm_read_errors
 from .tabular import normalise_postcode
 
 __all__ = [
@@ -391,11 +392,9 @@ def libraries_from_osm(
     path = Path(path)
     _check_path(path)
     settings = settings if settings is not None else Settings()
-    try:
+    with osm_read_errors(path):
+        check_inflated_size(path)  # .osm.gz/.osm.bz2: a decompression bomb is refused
         found = _read(path)
-    except (RuntimeError, OSError, ValueError) as err:
-        msg = f"{where(path)}: cannot read this OSM file ({err}); is it complete and in OSM format?"
-        raise InputError(msg) from err
     found.sort(key=lambda f: (f.osm_id.split("/")[0], int(f.osm_id.split("/")[1])))
     to_rd = pyproj.Transformer.from_crs(CRS_WGS84, CRS_RD, always_xy=True)
     project: Callable[[np.ndarray], np.ndarray] = lambda c: np.column_stack(  # noqa: E731

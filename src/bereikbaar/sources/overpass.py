@@ -29,9 +29,11 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from ..engine.network import Network
-from ..exceptions import InputError, NetworkError
+from ..exceptions import InputError, NetworkError, ServiceError
 from ..schema import CRS_RD, CRS_WGS84, MODES
 from ..settings import Settings
+from . import limits
+from .online import Deadline
 from .osm_tags import BIKE_HIGHWAYS, BIKE_IF_ALLOWED, CAR_HIGHWAYS, WAY_TAGS, rules_for
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ _OSMNX_SETTINGS: Final = (
     "useful_tags_way",
     "overpass_url",
     "requests_timeout",
+    "requests_kwargs",
 )
 # osmnx reverses the node order of ways with these oneway values.
 _OSMNX_REVERSED: Final = frozenset({"-1", "reverse", "T"})
@@ -105,6 +108,17 @@ def _osmnx_settings(**values: Any) -> Iterator[None]:
     finally:
         for name, value in saved.items():
             setattr(ox.settings, name, value)
+
+
+def _deadline_hook(deadline: Deadline) -> Any:
+    """A requests response hook: lets ``deadline`` cut off the body of each answer."""
+
+    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        deadline.attach(response.raw)  # the body is read after this hook
+        deadline.check()
+        return response
+
+    return hook
 
 
 def _to_wgs84(polygon: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame, crs: str) -> BaseGeometry:
@@ -185,6 +199,7 @@ def network_from_overpass(
     overpass_url: str = OVERPASS_URL,
     cache_folder: str | Path | None = None,
     timeout_s: float = 180.0,
+    deadline_s: float | None = None,
 ) -> Network:
     """Download the road network inside ``polygon`` from Overpass (online) for one mode.
 
@@ -206,7 +221,11 @@ def network_from_overpass(
     cache_folder
         Folder for osmnx's response cache; None (default) caches nothing.
     timeout_s
-        Overpass request timeout (s).
+        Overpass request timeout (s), per socket read.
+    deadline_s
+        Time for the whole download, every request included (default
+        :data:`~bereikbaar.sources.limits.OVERPASS_DEADLINE_S`): a server that trickles
+        its answer is cut off.
 
     Returns
     -------
@@ -221,20 +240,32 @@ def network_from_overpass(
         Unknown mode, or a study area that is not a polygon.
     NetworkError
         Overpass failed or returned no usable road.
+    ServiceError
+        Overpass did not answer in full within ``deadline_s``.
     """
     import osmnx as ox
 
     settings = settings if settings is not None else Settings()
     custom_filter = overpass_filter(mode)
     area = _to_wgs84(polygon, crs)
-    with _osmnx_settings(
-        use_cache=cache_folder is not None,
-        cache_folder=str(cache_folder) if cache_folder is not None else ox.settings.cache_folder,
-        log_console=False,
-        all_oneway=True,  # edges in way order; our rules decide the directions
-        useful_tags_way=list(_WAY_TAGS),
-        overpass_url=overpass_url.rstrip("/"),
-        requests_timeout=timeout_s,
+    seconds = limits.OVERPASS_DEADLINE_S if deadline_s is None else float(deadline_s)
+    deadline = Deadline(seconds)
+    kwargs = dict(ox.settings.requests_kwargs)
+    kwargs["hooks"] = {"response": [_deadline_hook(deadline)]}
+    with (
+        deadline,
+        _osmnx_settings(
+            use_cache=cache_folder is not None,
+            cache_folder=str(cache_folder)
+            if cache_folder is not None
+            else ox.settings.cache_folder,
+            log_console=False,
+            all_oneway=True,  # edges in way order; our rules decide the directions
+            useful_tags_way=list(_WAY_TAGS),
+            overpass_url=overpass_url.rstrip("/"),
+            requests_timeout=timeout_s,
+            requests_kwargs=kwargs,
+        ),
     ):
         try:
             graph = ox.graph_from_polygon(
@@ -245,7 +276,15 @@ def network_from_overpass(
                 truncate_by_edge=True,
                 custom_filter=custom_filter,
             )
-        except (ValueError, requests.RequestException) as err:
+        except Exception as err:
+            if deadline.expired:
+                msg = (
+                    f"Overpass gaf geen volledig antwoord binnen {seconds:g} s (deadline_s);"
+                    " probeer het later opnieuw of gebruik een OSM-bestand (PBF)"
+                )
+                raise ServiceError(msg) from err
+            if not isinstance(err, ValueError | requests.RequestException):
+                raise
             msg = f"Overpass download for mode {mode!r} failed ({type(err).__name__}: {err})"
             raise NetworkError(msg) from err
     network = _build(graph, mode, settings)

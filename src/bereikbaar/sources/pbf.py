@@ -28,6 +28,9 @@ from typing import Final, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from ..exceptions import InputError, where
+from . import limits
+
 __all__ = ["PbfWays", "UnsupportedPbfError", "decode_varints", "read_pbf_ways"]
 
 IntArray = npt.NDArray[np.int64]
@@ -128,6 +131,20 @@ def _fields(buf: bytes) -> list[tuple[int, int, int, int]]:
     return out
 
 
+def _inflate(data: bytes, path: Path) -> bytes:
+    """A zlib blob, refused when it unpacks beyond the format's limit (a decompression bomb)."""
+    inflater = zlib.decompressobj()
+    raw = inflater.decompress(data, limits.MAX_PBF_BLOB_BYTES)
+    if inflater.unconsumed_tail or len(inflater.decompress(b"", 1)):
+        msg = (
+            f"{where(path)}: een blok pakt uit tot meer dan {limits.MAX_PBF_BLOB_BYTES:,} bytes,"
+            " de grens van het PBF-formaat; het bestand is beschadigd of vijandig"
+            " (decompressiebom)"
+        )
+        raise InputError(msg)
+    return raw
+
+
 def _blobs(path: Path) -> Iterator[tuple[str, bytes]]:
     """(type, raw block bytes) of every blob, decompressed, one at a time."""
     with path.open("rb") as f:
@@ -159,7 +176,7 @@ def _blobs(path: Path) -> Iterator[tuple[str, bytes]]:
                 if number == 1:
                     raw = blob[a:b]
                 elif number == 3:
-                    raw = zlib.decompress(blob[a:b])
+                    raw = _inflate(blob[a:b], path)
                 elif number in (4, 5, 6, 7):
                     msg = "blob compression other than zlib"
                     raise UnsupportedPbfError(msg)

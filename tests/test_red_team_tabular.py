@@ -775,3 +775,13 @@ def test_parser_either_reads_a_finite_number_or_says_why(text: str) -> None:
         assert str(err)
     else:
         assert np.isfinite(value)
+
+
+def test_a_file_of_only_separators_has_no_header(tmp_path: Path) -> None:
+    """Found by tests/test_fuzz.py: ``b"\\n;"`` ended in an AssertionError, not an InputError."""
+    from bereikbaar.sources.libraries import load_libraries
+
+    path = tmp_path / "leeg.csv"
+    path.write_bytes(b"\n;;\n")
+    with pytest.raises(InputError, match="no header line"):
+        load_libraries(path)

@@ -97,3 +97,13 @@ def test_output_settings_are_checked() -> None:
     ):
         with pytest.raises(ConfigError, match=match):
             Settings.from_dict(bad)
+
+
+def test_rapport_pdf_is_a_boolean() -> None:
+    assert Settings().rapport_pdf is True
+    assert Settings.from_dict({"rapport_pdf": False}).rapport_pdf is False
+    for bad in ("nee", 0, 1):
+        with pytest.raises(ConfigError, match="rapport_pdf' must be true or false"):
+            Settings.from_dict({"rapport_pdf": bad})
+    with pytest.raises(ConfigError, match="rapport_pdf must be true or false"):
+        Settings(rapport_pdf="ja")  # type: ignore[arg-type]

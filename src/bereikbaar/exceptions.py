@@ -2,10 +2,17 @@
 
 Every error derives from :class:`BereikbaarError`; subclasses also derive from the
 matching built-in so ``except ValueError`` keeps working. Messages name the file,
-and where there is one, the row and column, and say what was expected.
+and where there is one, the row and column, and say what was expected:
+:func:`where` writes a location, :class:`Problems` collects every problem found in one
+input and raises them together as one error.
 """
 
 from __future__ import annotations
+
+from typing import Final
+
+MAX_LISTED: Final = 20
+"""At most this many problems are listed in one error message (then ``en N meer``)."""
 
 
 class BereikbaarError(Exception):
@@ -25,7 +32,7 @@ class InputProblemsError(InputError):
         The whole report (first line: the file and how many problems).
     problems
         One ``"location: what is wrong; expected …"`` text per problem, every one found
-        (the message lists at most the first 20).
+        (the message lists at most the first :data:`MAX_LISTED`).
     """
 
     def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
@@ -106,8 +113,138 @@ def where(
         parts.append(f"cell {cell}")
     if line is not None:
         parts.append(f"line {line}")
-    if row is not None:
-        parts.append(f"row {row}")
+    loc = location(row, column)
+    return ", ".join([*parts, loc] if loc else parts)
+
+
+def location(row: int | None = None, column: str | None = None) -> str:
+    """Where in a layer, without the file: ``row 3, column 'geometry'`` (empty for neither).
+
+    For a problem in a geometric layer or any table without text lines; a table read by
+    :mod:`bereikbaar.sources.tabular` names its lines and cells with ``Table.loc``.
+
+    Examples
+    --------
+    >>> location(3, "geometry"), location(3), location()
+    ("row 3, column 'geometry'", 'row 3', '')
+    """
+    parts = [f"row {row}"] if row is not None else []
     if column is not None:
         parts.append(f"column '{column}'")
     return ", ".join(parts)
+
+
+class Problems:
+    """Every problem found in one input, raised together as one error.
+
+    Loaders check a whole file before they give up, record each problem with where it is,
+    and raise once: the user fixes every row in one go instead of one per run.
+
+    Parameters
+    ----------
+    path
+        The input file (named once, at the start of the message).
+    what
+        What the file or the checked part is, for the count (``"the branch list"``,
+        ``"the wegvak geometries"``): ``… 3 problems in the branch list: …``.
+    fix
+        What to do about all of them, said once at the end (may also be set later, as
+        the attribute :attr:`fix`, when it depends on what was found).
+    exc
+        The error class raised (default :class:`InputProblemsError`; another subclass of
+        :class:`BereikbaarError` gets the message only, without :attr:`problems`).
+
+    Notes
+    -----
+    The location of a problem is the text :func:`location` writes (``row 2, column
+    'geometry'`` for a geometric layer) or ``Table.loc`` of :mod:`bereikbaar.sources.tabular`
+    (``line 5, column 'x'``, ``cell Blad1!C5, column 'x'``): always without the file.
+
+    Examples
+    --------
+    >>> p = Problems("b.csv", "the branch list", fix="correct these cells")
+    >>> p.add("line 3, column 'x'", "'1,2,3' is not a number")
+    >>> print(p.error())
+    file 'b.csv', line 3, column 'x': '1,2,3' is not a number; fix: correct these cells
+    >>> p.add(location(5, "naam"), "empty name")
+    >>> try:
+    ...     p.raise_if_any()
+    ... except InputError as err:
+    ...     print(err)
+    file 'b.csv': 2 problems in the branch list:
+      line 3, column 'x': '1,2,3' is not a number;
+      row 5, column 'naam': empty name;
+    fix: correct these cells
+    """
+
+    def __init__(
+        self,
+        path: object,
+        what: str = "the file",
+        *,
+        fix: str = "",
+        exc: type[BereikbaarError] = InputProblemsError,
+    ) -> None:
+        self.path = path
+        self.what = what
+        self.fix = fix
+        self.exc = exc
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, location: str, message: str) -> None:
+        """Record one problem at ``location``, without the file (``"line 5, column 'x'"``).
+
+        Parameters
+        ----------
+        location
+            Where the problem is (:func:`location`, ``Table.loc``); ``""`` for the file
+            as a whole.
+        message
+            What is wrong and what was expected.
+        """
+        self.items.append((location, message))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def texts(self) -> tuple[str, ...]:
+        """Every problem as ``"location: message"``."""
+        return tuple(f"{loc}: {msg}" if loc else msg for loc, msg in self.items)
+
+    def error(self) -> BereikbaarError:
+        """The error listing the problems (call only when there is one).
+
+        Returns
+        -------
+        BereikbaarError
+            One problem: ``file 'x', line 5, column 'c': …; fix: …`` on one line.
+            Several: a first line with the file and the count, one line per problem (at
+            most :data:`MAX_LISTED`, then ``en N meer``), then the fix.
+        """
+        texts = self.texts()
+        fix = f"fix: {self.fix}" if self.fix else ""
+        if len(texts) == 1:
+            loc, msg = self.items[0]
+            msg = f"{where(self.path)}, {loc}: {msg}" if loc else f"{where(self.path)}: {msg}"
+            msg += f"; {fix}" if fix else ""
+        else:
+            shown = list(texts[:MAX_LISTED])
+            if len(texts) > len(shown):
+                shown.append(f"en {len(texts) - len(shown)} meer")
+            body = ";\n  ".join(shown)
+            msg = f"{where(self.path)}: {len(texts)} problems in {self.what}:\n  {body}"
+            msg += f";\n{fix}" if fix else ""
+        if issubclass(self.exc, InputProblemsError):
+            return self.exc(msg, texts)
+        return self.exc(msg)
+
+    def raise_if_any(self) -> None:
+        """Raise :meth:`error` when a problem was recorded.
+
+        Raises
+        ------
+        InputProblemsError
+            (or the class given as ``exc``) when :meth:`add` was called at least once.
+        """
+        if self.items:
+            raise self.error()

@@ -456,7 +456,7 @@ def _write_set(
         buurten=result.areas.get("buurten"),
         roads=context.roads,
         demo=demo,
-        pdf=True,
+        pdf=settings.rapport_pdf,
     )
     if (out / "rapport.pdf").is_file():
         outputs["rapport_pdf"] = out / "rapport.pdf"

@@ -205,6 +205,9 @@ class Settings:
     site_min_residents
         A suggested site is listed in the dossier only when it brings at least this many
         residents within the threshold (default 250).
+    rapport_pdf
+        Also print the dossier as ``rapport.pdf`` with headless Chromium when it is
+        installed (default ``True``; a few seconds per run).
     """
 
     inputs: Inputs = field(default_factory=Inputs)
@@ -231,6 +234,7 @@ class Settings:
     km_classes: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 10.0, 15.0)
     peiljaar: int | None = None
     site_min_residents: int = 250
+    rapport_pdf: bool = True
 
     def __post_init__(self) -> None:
         bounds = self.km_classes
@@ -250,6 +254,9 @@ class Settings:
             isinstance(self.site_min_residents, int) and self.site_min_residents >= 0
         ):
             msg = f"site_min_residents must be a whole number >= 0, got {self.site_min_residents!r}"
+            raise ConfigError(msg)
+        if not isinstance(self.rapport_pdf, bool):
+            msg = f"rapport_pdf must be true or false, got {self.rapport_pdf!r}"
             raise ConfigError(msg)
         if isinstance(self.site_suggestions, bool) or not (
             isinstance(self.site_suggestions, int) and 0 <= self.site_suggestions <= 20
@@ -459,6 +466,10 @@ def _convert(hint: Any, value: Any, source: object, base: Path, key: str) -> Any
             raise bad("a path string")
         p = Path(value).expanduser()
         return p if p.is_absolute() else base / p
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad("a number")

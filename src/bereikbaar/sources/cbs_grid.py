@@ -26,7 +26,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import Polygon
 
-from ..exceptions import BereikbaarWarning, InputError, where
+from ..exceptions import BereikbaarWarning, InputError, Problems, where
 from ..schema import (
     CELL_ID,
     CRS_RD,
@@ -40,7 +40,6 @@ from ..schema import (
 from .geocheck import check_in_netherlands
 from .tabular import (
     NumberError,
-    Problems,
     find_column,
     normalise_gemeentecode,
     parse_number,

@@ -20,11 +20,10 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from ..exceptions import InputError, where
+from ..exceptions import InputError, Problems, where
 from ..schema import BUURTCODE, BUURTNAAM, GEMEENTECODE, GEMEENTENAAM, WIJKCODE, WIJKNAAM
 from .tabular import (
     NumberError,
-    Problems,
     find_column,
     locate,
     parse_number,

@@ -17,9 +17,9 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from ..exceptions import BereikbaarWarning, InputError, where
+from ..exceptions import BereikbaarWarning, InputError, Problems, location, where
 from ..schema import CRS_RD, GEMEENTECODE, GEMEENTENAAM
-from .geocheck import Problems, check_in_netherlands, likely_crs
+from .geocheck import check_in_netherlands, likely_crs
 from .tabular import find_column as find_column  # kept: the old public home
 from .tabular import normalise_gemeentecode as normalise_gemeentecode  # kept: the old home
 from .tabular import require_column
@@ -126,19 +126,21 @@ def _check_geometry_types(geoms: np.ndarray, codes: list[str], problems: Problem
     for i, geom in enumerate(geoms):
         code = codes[i] or "?"
         if geom is None:
-            problems.add(i + 1, "geometry", f"{code}: no geometry (expected a (Multi)Polygon)")
+            problems.add(
+                location(i + 1, "geometry"), f"{code}: no geometry (expected a (Multi)Polygon)"
+            )
         elif geom.geom_type not in POLYGONAL:
             problems.add(
-                i + 1,
-                "geometry",
+                location(i + 1, "geometry"),
                 f"{code}: a {geom.geom_type} (expected a Polygon or MultiPolygon)",
             )
         elif geom.is_empty:
-            problems.add(i + 1, "geometry", f"{code}: an empty {geom.geom_type}")
+            problems.add(location(i + 1, "geometry"), f"{code}: an empty {geom.geom_type}")
         elif bad_vertex[i]:
             n = int((~finite[index == i]).sum())
             problems.add(
-                i + 1, "geometry", f"{code}: {n} vertex/vertices with a NaN or infinite coordinate"
+                location(i + 1, "geometry"),
+                f"{code}: {n} vertex/vertices with a NaN or infinite coordinate",
             )
 
 
@@ -161,8 +163,7 @@ def _check_code_names(
         row, other_key, other = first[code]
         if key != other_key:
             problems.add(
-                i + 1,
-                code_col,
+                location(i + 1, code_col),
                 f"gemeentecode {code} is named {str(name)!r} here but {other!r} in row {row};"
                 " two gemeenten cannot share a code (rows with one code are merged)",
             )
@@ -246,14 +247,13 @@ def load_gemeenten(path: str | Path, *, stats: str | Path | None = None) -> gpd.
             )
             raise InputError(msg)
 
-    problems = Problems(path, "gemeente codes and geometries")
+    problems = Problems(path, "the gemeente codes and geometries")
     codes: list[str] = []
     for i, value in enumerate(gdf[code_col]):
         code = normalise_gemeentecode(value)
         if code is None:
             problems.add(
-                i + 1,
-                code_col,
+                location(i + 1, code_col),
                 f"{value!r} is not a gemeente code (expected GMxxxx or up to four digits)",
             )
         codes.append(code or "")
@@ -311,9 +311,9 @@ def load_gemeenten(path: str | Path, *, stats: str | Path | None = None) -> gpd.
     frame = frame.set_geometry(gpd.GeoSeries(geoms, index=frame.index, crs=CRS_RD))
     empty = (frame.geometry.isna() | frame.geometry.is_empty).to_numpy()
     if empty.any():
-        lost = Problems(path, "invalid polygons that make_valid cannot repair")
+        lost = Problems(path, "the invalid polygons that make_valid cannot repair")
         for row, code in zip(frame["_row"][empty], frame[GEMEENTECODE][empty], strict=True):
-            lost.add(int(row), "geometry", f"{code}: the geometry has no polygonal part")
+            lost.add(location(int(row), "geometry"), f"{code}: the geometry has no polygonal part")
         lost.fix = "correct these polygons (zero area: collapsed to a line or a point?)"
         lost.raise_if_any()
     if n_invalid:

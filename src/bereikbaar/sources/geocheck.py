@@ -2,7 +2,8 @@
 
 Every loader of a geometric input (gemeenten, CBS cells, NWB wegvakken) and the pipeline
 (road networks of any source, the study area) checks its data here before anything is
-computed, and reports **every** problem at once, each with file, row and column:
+computed, and reports **every** problem at once, each with file, row and column
+(:class:`~bereikbaar.exceptions.Problems`):
 
 * :func:`check_in_netherlands`: after transforming to RD New, a layer must lie in
   :data:`NL_EXTENT_RD` padded by :data:`EXTENT_SLACK_M`; otherwise its CRS is almost
@@ -12,7 +13,6 @@ computed, and reports **every** problem at once, each with file, row and column:
 * :func:`check_network_extent`: the same for a road network (most of its nodes).
 * :func:`check_overlap`: the road network must reach the cells and the libraries.
 * :func:`check_cell_codes`: a cell's gemeentecode must be in the gemeenten file.
-* :class:`Problems`: collects the problems of one file and raises one error listing them.
 
 The extent is the European Netherlands only (the Caribbean municipalities Bonaire, Sint
 Eustatius and Saba are not in RD New and have no CBS grid).
@@ -24,7 +24,6 @@ import functools
 import math
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -35,13 +34,12 @@ import pyproj
 import shapely
 
 from ..engine.network import Network
-from ..exceptions import BereikbaarError, BereikbaarWarning, InputError, NetworkError, where
+from ..exceptions import BereikbaarWarning, InputError, NetworkError, Problems, location, where
 from ..schema import CRS_RD, GEMEENTECODE, GEMEENTENAAM, POPULATION
 
 __all__ = [
     "EXTENT_SLACK_M",
     "NL_EXTENT_RD",
-    "Problems",
     "bbox_text",
     "check_cell_codes",
     "check_in_netherlands",
@@ -77,9 +75,6 @@ CANDIDATE_CRS: Final[tuple[tuple[str, str], ...]] = (
     ("EPSG:25832", "ETRS89 / UTM 32N, metres"),
 )
 """CRSs tried by :func:`likely_crs`, with their description."""
-
-MAX_LISTED: Final = 8
-"""Problems listed in one message; the rest are counted."""
 
 
 def _padded(slack_m: float = EXTENT_SLACK_M) -> Bounds:
@@ -261,12 +256,11 @@ def check_in_netherlands(
         )
         raise InputError(msg)
     row_numbers = np.arange(1, len(x) + 1) if rows is None else np.asarray(rows)
-    problems = Problems(path, f"{what} outside the Netherlands")
+    problems = Problems(path, f"the {what}")
     for i in np.flatnonzero(~inside):
         label = f"{labels[int(i)]} " if labels is not None else ""
         problems.add(
-            int(row_numbers[i]),
-            column,
+            location(int(row_numbers[i]), column),
             f"{label}lies outside the Netherlands, at x={x[i]:.0f}, y={y[i]:.0f} m",
         )
     problems.fix = f"the {what} must lie in {extent}; remove these rows or correct them"
@@ -362,68 +356,6 @@ def check_overlap(
             " regions: give a road network that covers the cells and the libraries"
         )
         raise NetworkError(msg)
-
-
-@dataclass
-class Problems:
-    """The problems found in one file, raised together as one error.
-
-    Parameters
-    ----------
-    path
-        The file.
-    what
-        What is wrong, in general (``"gemeente geometries that are not polygons"``).
-    exc
-        The error class raised (default :class:`~bereikbaar.exceptions.InputError`).
-
-    Examples
-    --------
-    >>> p = Problems("g.gpkg", "bad geometries")
-    >>> p.add(2, "geometry", "GM9002: a MultiPoint")
-    >>> p.fix = "give polygons"
-    >>> str(p.error())
-    "file 'g.gpkg', row 2, column 'geometry': GM9002: a MultiPoint; fix: give polygons"
-    >>> p.add(5, "geometry", "GM9005: a LineString")
-    >>> str(p.error())  # doctest: +NORMALIZE_WHITESPACE
-    "file 'g.gpkg', row 2, column 'geometry': GM9002: a MultiPoint; 2 problems (bad geometries)
-    in all, also row 5, column 'geometry': GM9005: a LineString; fix: give polygons"
-    """
-
-    path: object
-    what: str
-    exc: type[BereikbaarError] = InputError
-    fix: str = ""
-    items: list[tuple[int | None, str | None, str]] = field(default_factory=list)
-
-    def add(self, row: int | None, column: str | None, text: str) -> None:
-        """Record one problem at ``row`` (1-based) and ``column``."""
-        self.items.append((row, column, text))
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def error(self) -> BereikbaarError:
-        """The error: the first problem located in full, then up to :data:`MAX_LISTED` more."""
-        n = len(self.items)
-        row, column, text = self.items[0]
-        msg = f"{where(self.path, row, column)}: {text}"
-        if n > 1:
-            parts = []
-            for row, column, text in self.items[1:MAX_LISTED]:
-                loc = [f"row {row}"] if row is not None else []
-                loc += [f"column '{column}'"] if column is not None else []
-                parts.append(f"{', '.join(loc)}: {text}" if loc else text)
-            more = f"; and {n - MAX_LISTED} more" if n > MAX_LISTED else ""
-            msg += f"; {n} problems ({self.what}) in all, also {'; '.join(parts)}{more}"
-        if self.fix:
-            msg += f"; fix: {self.fix}"
-        return self.exc(msg)
-
-    def raise_if_any(self) -> None:
-        """Raise :meth:`error` when a problem was recorded."""
-        if self.items:
-            raise self.error()
 
 
 def declared_crs_of(path: Path) -> str:

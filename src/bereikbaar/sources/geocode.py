@@ -43,7 +43,7 @@ import urllib3.exceptions
 from shapely.geometry import Point
 
 from .._version import __version__
-from ..exceptions import BereikbaarWarning, GeocodeError, InputError, where
+from ..exceptions import BereikbaarWarning, GeocodeError, InputError, Problems, where
 from ..schema import (
     ADDRESS,
     CRS_RD,
@@ -66,7 +66,6 @@ from .online import (
 )
 from .tabular import (
     NumberError,
-    Problems,
     name_key,
     normalise_gemeentecode,
     parse_number,

@@ -21,7 +21,7 @@ import pandas as pd
 import pyproj
 from shapely.geometry import Point
 
-from ..exceptions import BereikbaarWarning, InputError, where
+from ..exceptions import BereikbaarWarning, InputError, Problems, where
 from ..schema import (
     ADDRESS,
     BRANCH_TYPE,
@@ -42,7 +42,6 @@ from .geocode import Geocoder, geocode_libraries
 from .tabular import (
     EXCEL_ERRORS,
     NumberError,
-    Problems,
     Table,
     first_lines,
     name_key,

@@ -28,10 +28,9 @@ import pandas as pd
 import shapely
 
 from ..engine.network import Network
-from ..exceptions import InputError, NetworkError, where
+from ..exceptions import InputError, NetworkError, Problems, location, where
 from ..schema import CRS_RD, MODES
 from ..settings import Settings
-from .geocheck import Problems
 
 __all__ = ["ACCEPTED_SUFFIXES", "load_nwb"]
 
@@ -187,16 +186,16 @@ def _lines(frame: gpd.GeoDataFrame, path: Path) -> np.ndarray:
     """The wegvak lines (2D); InputError listing every row that is not a finite line."""
     geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
     out = np.empty(len(geoms), dtype=object)
-    problems = Problems(path, "wegvak geometries that are not lines")
+    problems = Problems(path, "the wegvak geometries")
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     not_finite = np.zeros(len(geoms), dtype=bool)
     not_finite[index[~np.isfinite(coords).all(axis=1)]] = True
     for i, g in enumerate(geoms):
         if g is None or g.is_empty:
-            problems.add(i + 1, "geometry", "empty geometry (expected a LineString)")
+            problems.add(location(i + 1, "geometry"), "empty geometry (expected a LineString)")
             continue
         if not_finite[i]:
-            problems.add(i + 1, "geometry", "a vertex with a NaN or infinite coordinate")
+            problems.add(location(i + 1, "geometry"), "a vertex with a NaN or infinite coordinate")
             continue
         if g.geom_type == "MultiLineString":
             merged = shapely.line_merge(g)
@@ -205,7 +204,7 @@ def _lines(frame: gpd.GeoDataFrame, path: Path) -> np.ndarray:
                 merged = shapely.LineString(parts)
             g = merged
         if g.geom_type != "LineString":
-            problems.add(i + 1, "geometry", f"a {g.geom_type} (expected a LineString)")
+            problems.add(location(i + 1, "geometry"), f"a {g.geom_type} (expected a LineString)")
             continue
         out[i] = shapely.force_2d(g)
     problems.fix = "correct or remove these wegvakken"
@@ -274,7 +273,7 @@ def _check_junctions(
         else np.array([f"row {i + 1}" for i in range(n)], dtype=object)
     )
     junction = table["junction"].to_numpy()
-    problems = Problems(path, "wegvak ends that disagree with their junction ids")
+    problems = Problems(path, "the wegvak ends (they disagree with their junction ids)")
     for i in np.flatnonzero(wrong[:n] | wrong[n:]):
         parts = []
         for k, column, side in ((i, BEGIN_COLUMN, "begins"), (n + i, END_COLUMN, "ends")):
@@ -285,7 +284,9 @@ def _check_junctions(
                     f" junction {junction[k]} ({column})"
                 )
         first_column = BEGIN_COLUMN if wrong[i] else END_COLUMN
-        problems.add(int(i) + 1, first_column, f"wegvak {wegvak_ids[i]} {' and '.join(parts)}")
+        problems.add(
+            location(int(i) + 1, first_column), f"wegvak {wegvak_ids[i]} {' and '.join(parts)}"
+        )
     n_wegvak = int((wrong[:n] | wrong[n:]).sum())
     problems.fix = (
         f"{n_wegvak} of {n} wegvakken affected (largest spread {spread.max():.0f} m,"

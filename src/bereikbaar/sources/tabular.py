@@ -22,13 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..exceptions import InputError, InputProblemsError, where
+from ..exceptions import InputError, Problems, where
 
 __all__ = [
     "EXCEL_ERRORS",
-    "MAX_LISTED",
     "NumberError",
-    "Problems",
     "Table",
     "decode_text",
     "find_column",
@@ -103,76 +101,7 @@ def read_delimited(path: str | Path, *, max_bytes: int | None = None) -> pd.Data
     return read_table(path, max_bytes=max_bytes).frame
 
 
-# ------------------------------------------------------------------- problems
-
-
-MAX_LISTED = 20
-"""At most this many problems are listed in one error message (then "en N meer")."""
-
-
-class Problems:
-    """Every problem found in one input, raised together as one :class:`InputProblemsError`.
-
-    Parameters
-    ----------
-    path
-        The input file (named once, in the first line of the message).
-    what
-        What the file is, for the message (``"the branch list"``).
-
-    Examples
-    --------
-    >>> p = Problems("b.csv", "the branch list")
-    >>> p.add("line 3, column 'x'", "'1,2,3' is not a number")
-    >>> p.add("line 5, column 'naam'", "empty name")
-    >>> try:
-    ...     p.raise_if_any()
-    ... except InputError as err:
-    ...     print(err)
-    file 'b.csv': 2 problems in the branch list:
-      line 3, column 'x': '1,2,3' is not a number;
-      line 5, column 'naam': empty name
-    """
-
-    def __init__(self, path: object, what: str = "the file") -> None:
-        self.path = path
-        self.what = what
-        self.items: list[tuple[str, str]] = []
-
-    def add(self, location: str, message: str) -> None:
-        """Record one problem: ``location`` without the file (``"line 5, column 'x'"``)."""
-        self.items.append((location, message))
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def texts(self) -> tuple[str, ...]:
-        """Every problem as ``"location: message"``."""
-        return tuple(f"{loc}: {msg}" if loc else msg for loc, msg in self.items)
-
-    def raise_if_any(self) -> None:
-        """Raise :class:`InputProblemsError` listing the problems, if there are any.
-
-        Raises
-        ------
-        InputProblemsError
-            One problem: ``file 'x', line 5, column 'c': …`` (one line). Several: a first
-            line with the file and the count, then one line per problem (at most
-            :data:`MAX_LISTED`, then ``en N meer``).
-        """
-        if not self.items:
-            return
-        texts = self.texts()
-        if len(texts) == 1:
-            loc, msg = self.items[0]
-            head = f"{where(self.path)}, {loc}" if loc else where(self.path)
-            raise InputProblemsError(f"{head}: {msg}", texts)
-        shown = list(texts[:MAX_LISTED])
-        more = len(texts) - len(shown)
-        body = ";\n  ".join(shown)
-        tail = f";\n  en {more} meer" if more else ""
-        msg = f"{where(self.path)}: {len(texts)} problems in {self.what}:\n  {body}{tail}"
-        raise InputProblemsError(msg, texts)
+# ------------------------------------------------------------------- messages
 
 
 def first_lines(lines: list[int] | tuple[int, ...], limit: int = 5) -> str:
@@ -541,7 +470,9 @@ def read_table(
             " opened but never closed?",
         )
     problems.raise_if_any()
-    assert header is not None
+    if header is None:  # only separators and blanks, e.g. ";;;"
+        msg = f"{where(path)}: no header line with column names (only empty fields)"
+        raise InputError(msg)
     columns = _header_names(header, None, problems)
     problems.raise_if_any()
     frame = pd.DataFrame(rows, columns=columns, dtype=object)

@@ -15,9 +15,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import geopandas as gpd
+import numpy as np
 import pytest
+import shapely
 from hypothesis import HealthCheck, settings
 
+from bereikbaar.engine.network import Network
 from bereikbaar.examples.demo import DemoInputs, write_demo_inputs
 from bereikbaar.pipeline import run
 from bereikbaar.result import RunResult
@@ -117,3 +121,48 @@ def loopback_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterat
 def serve_loopback() -> object:
     """The :func:`loopback_server` context manager, for fixtures of local fake services."""
     return loopback_server
+
+
+# ---------------------------------------------------------------- small networks (coverage tests)
+
+
+def _lattice(x0: float, x1: float, y0: float, y1: float, step: float) -> Network:
+    """A two-way street lattice with ``step`` m blocks (straight arcs)."""
+    xs = np.arange(x0, x1 + 1e-9, step)
+    ys = np.arange(y0, y1 + 1e-9, step)
+    gx, gy = np.meshgrid(xs, ys)
+    nid = np.arange(gx.size).reshape(gx.shape)
+    pairs = [
+        np.column_stack([nid[:, :-1].ravel(), nid[:, 1:].ravel()]),
+        np.column_stack([nid[:-1, :].ravel(), nid[1:, :].ravel()]),
+    ]
+    e = np.concatenate(pairs)
+    u = np.concatenate([e[:, 0], e[:, 1]]).astype(np.int64)
+    v = np.concatenate([e[:, 1], e[:, 0]]).astype(np.int64)
+    return Network(
+        x=gx.ravel().astype(float),
+        y=gy.ravel().astype(float),
+        u=u,
+        v=v,
+        length_m=np.full(len(u), float(step)),
+    )
+
+
+def _library_at(points: list[tuple[float, float]]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"library_id": [f"L{i}" for i in range(len(points))], "full_service": True},
+        geometry=[shapely.Point(p) for p in points],
+        crs="EPSG:28992",
+    )
+
+
+@pytest.fixture(scope="session")
+def street_lattice() -> Callable[..., Network]:
+    """``street_lattice(x0, x1, y0, y1, step)``: a two-way street lattice (straight arcs, RD)."""
+    return _lattice
+
+
+@pytest.fixture(scope="session")
+def libraries_at() -> Callable[[list[tuple[float, float]]], gpd.GeoDataFrame]:
+    """``libraries_at([(x, y), ...])``: full-service branches ``L0, L1, …`` at RD points."""
+    return _library_at

@@ -189,7 +189,9 @@ def test_network_distance_at_least_straight_line(seed: int) -> None:
     origins = rng.uniform(0, 10_000, size=(30, 2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BereikbaarWarning)
-        res = nearest_library(net, origins, libs)
+        # a sparse random network: points up to km from any road, snapped anyway (the
+        # invariant holds for every snap leg; the limit and coverage are tested elsewhere)
+        res = nearest_library(net, origins, libs, max_snap_m=np.inf, coverage=False)
     ok = res["reachable"].to_numpy()
     idx = np.array([int(s[1:]) for s in res["library_id"][ok]], dtype=int)
     straight = np.hypot(*(origins[ok] - lib_xy[idx]).T)

@@ -87,4 +87,4 @@ def test_write_comparison_for_dutch_excel(tmp_path: pathlib.Path) -> None:
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM for Excel
     lines = raw.decode("utf-8-sig").split("\r\n")
     assert lines[0].startswith("Gemeentecode;Gemeente;Gemiddelde afstand bereikbaar")
-    assert lines[1] == "GM0001;Één;1,80;1,50;0,30"
+    assert lines[1] == "GM0001;Één;1,80;1,50;0,30;"  # compared: no reason given

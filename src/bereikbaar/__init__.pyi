@@ -6,7 +6,7 @@ stub with ``lazy_loader.attach_stub``), so ``import bereikbaar`` loads none of t
 
 from ._version import __version__ as __version__
 from .accessibility import nearest_library, snap_to_arcs
-from .aggregate import aggregate_gemeenten, weighted_quantile
+from .aggregate import aggregate_areas, aggregate_gemeenten, weighted_quantile
 from .compare import compare_with_cbs, write_comparison
 from .demo import DemoInputs, run_demo, write_demo_inputs
 from .exceptions import (
@@ -56,4 +56,5 @@ from .sources.osm import load_network
 from .sources.osm_libraries import libraries_from_osm
 from .sources.osmnx_graph import network_from_osmnx
 from .sources.overpass import network_from_overpass
+from .sources.wijkbuurt import load_areas
 from .study_area import PROVINCES, StudyArea, resolve_study_area

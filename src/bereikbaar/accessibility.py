@@ -34,6 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
+from .engine.coverage import Coverage
 from .engine.network import FloatArray, IntArray, Network, Weight
 from .engine.search import (
     LibraryTerms,
@@ -52,8 +53,14 @@ from .schema import (
     FULL_SERVICE,
     LIBRARY_ID,
     REACHABLE,
+    REASON_NO_LOCATION,
+    REASON_NO_ROUTE,
+    REASON_OUTSIDE,
+    REASON_TOO_FAR,
     SNAP_M,
     TIME_S,
+    UNREACHABLE_REASON,
+    UNREACHABLE_REASONS,
     full_service_mask,
 )
 from .settings import Settings
@@ -69,6 +76,7 @@ __all__ = [
     "origin_costs",
     "points_xy",
     "snap_to_arcs",
+    "unreachable_reasons",
 ]
 
 log = logging.getLogger(__name__)
@@ -122,6 +130,74 @@ def points_xy(points: Any, what: str) -> FloatArray:
         msg = f"{what} must be a GeoDataFrame, GeoSeries or an (n, 2) array of RD x/y"
         raise InputError(msg)
     return xy
+
+
+def unreachable_reasons(
+    xy: FloatArray,
+    covered: npt.NDArray[np.bool_],
+    snapped: npt.NDArray[np.bool_],
+    reachable: npt.NDArray[np.bool_] | None = None,
+) -> npt.NDArray[np.object_]:
+    """Why each point has no distance (None where it has one), in Dutch.
+
+    The reasons are tested in the order of :data:`~bereikbaar.schema.UNREACHABLE_REASONS`:
+    no location, outside the network's coverage, too far from a usable road, no route.
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` coordinates (NaN: no location).
+    covered
+        Inside the network's coverage.
+    snapped
+        Snapped onto a road.
+    reachable
+        Has a distance (default: every snapped point).
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array: one of the four reasons, or None.
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [np.nan, np.nan], [5.0, 5.0], [9.0, 9.0]])
+    >>> unreachable_reasons(xy, np.array([True, False, False, True]),
+    ...                     np.array([True, False, False, False])).tolist()
+    [None, 'geen locatie', 'buiten het wegennet', 'te ver van de weg']
+    """
+    located = np.isfinite(xy).all(axis=1)
+    reach = snapped if reachable is None else reachable
+    out = np.full(len(xy), None, dtype=object)
+    out[snapped & ~reach] = REASON_NO_ROUTE
+    out[located & covered & ~snapped] = REASON_TOO_FAR
+    out[located & ~covered] = REASON_OUTSIDE
+    out[~located] = REASON_NO_LOCATION
+    return out
+
+
+def _reason_counts(reasons: npt.NDArray[np.object_]) -> dict[str, int]:
+    """Count per reason, every reason present (0 where none)."""
+    return {r: int((reasons == r).sum()) for r in UNREACHABLE_REASONS}
+
+
+def _covered(area: Coverage | None, xy: FloatArray) -> npt.NDArray[np.bool_]:
+    """Inside the coverage (every located point when there is none)."""
+    if area is not None:
+        return area.contains(xy)
+    return np.asarray(np.isfinite(xy).all(axis=1), dtype=bool)
+
+
+def _coverage_of(
+    network: Network, coverage: bool | Coverage, buffer_m: float | None
+) -> Coverage | None:
+    if isinstance(coverage, Coverage):
+        return coverage
+    if not coverage:
+        return None
+    area = network.coverage(buffer_m=buffer_m)
+    assert isinstance(area, Coverage)
+    return area
 
 
 def _check_weight(weight: object) -> None:
@@ -245,6 +321,8 @@ def nearest_library(
     core_only: bool = True,
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
     with_time: bool = True,
+    coverage: bool | Coverage = True,
+    coverage_buffer_m: float | None = None,
 ) -> pd.DataFrame:
     """Road distance from every origin to its nearest (full-service) library.
 
@@ -272,9 +350,17 @@ def nearest_library(
     max_snap_m
         Origins and libraries farther than this (m) from the road network are
         unreachable / unused (reported in a warning). Default: ``Settings().max_snap_m``
-        (2.5 km), so nothing is ever snapped across a lake or the sea.
+        (1 km), so nothing is ever snapped across a lake or the sea.
     with_time
         Also compute ``time_s`` when the network has travel times.
+    coverage
+        Snap only origins and libraries inside the network's coverage
+        (:meth:`Network.coverage <bereikbaar.engine.network.Network.coverage>`; True,
+        the default), inside a given :class:`~bereikbaar.engine.coverage.Coverage`,
+        or everywhere (False).
+    coverage_buffer_m
+        Reach of the coverage beyond the roads (m); default
+        :data:`~bereikbaar.engine.coverage.COVERAGE_BUFFER_M`.
 
     Returns
     -------
@@ -282,8 +368,12 @@ def nearest_library(
         Indexed like ``origins``: ``library_id`` (nearest by ``weight``),
         ``distance_m`` (shortest road distance to the nearest library, snap legs
         included, m), ``snap_m`` (origin snap leg, m), ``time_s`` (shortest travel
-        time to any library, s; only when the network has times) and
-        ``reachable``. Unreachable origins have NaN distance, never a fake number.
+        time to any library, s; only when the network has times), ``reachable``
+        and ``unreachable_reason`` (None where reachable; else "buiten het
+        wegennet", "te ver van de weg", "geen route" or "geen locatie").
+        Unreachable origins have NaN distance, never a fake number.
+        ``attrs["unreachable"]`` counts the origins per reason,
+        ``attrs["libraries_unused"]`` the libraries not used per reason.
 
     Warns
     -----
@@ -309,8 +399,25 @@ def nearest_library(
         msg = "no (full-service) library with a location: nothing to measure the distance to"
         raise InputError(msg)
     o_xy = points_xy(origins, "origins")
-    l_snap = snap_to_arcs(network, lib_xy, core_only=core_only, max_snap_m=max_snap_m)
-    unusable = (~l_snap.ok) & ~missing
+    area = _coverage_of(network, coverage, coverage_buffer_m)
+    l_cov = _covered(area, lib_xy)
+    o_cov = _covered(area, o_xy)
+    l_snap = snap_to_arcs(
+        network,
+        np.where(l_cov[:, None], lib_xy, np.nan),
+        core_only=core_only,
+        max_snap_m=max_snap_m,
+    )
+    lib_reasons = unreachable_reasons(lib_xy, l_cov, l_snap.ok)
+    outside = int((lib_reasons == REASON_OUTSIDE).sum())
+    if outside:
+        warnings.warn(
+            f"{outside} libraries lie outside the road network's coverage"
+            f" ({REASON_OUTSIDE}) and are not used",
+            BereikbaarWarning,
+            stacklevel=2,
+        )
+    unusable = lib_reasons == REASON_TOO_FAR
     if unusable.any():
         warnings.warn(
             f"{int(unusable.sum())} libraries are more than {max_snap_m:g} m from the road "
@@ -319,29 +426,40 @@ def nearest_library(
             stacklevel=2,
         )
     if not l_snap.ok.any():
-        msg = "no library lies near the road network"
+        msg = "no library lies near the road network (inside its coverage)"
         raise NetworkError(msg)
     ids = libs[LIBRARY_ID].to_numpy()
     index = origins.index if isinstance(origins, gpd.GeoDataFrame | gpd.GeoSeries) else None
+    o_snap_xy = np.where(o_cov[:, None], o_xy, np.nan)
     result, o_snap = _measure(
         network,
         l_snap,
         ids,
         lambda spare: snap_to_arcs(
-            network, o_xy, core_only=core_only, max_snap_m=max_snap_m, workers=spare
+            network, o_snap_xy, core_only=core_only, max_snap_m=max_snap_m, workers=spare
         ),
         weight=weight,
         with_time=with_time,
         index=index,
     )
     reachable = result[REACHABLE].to_numpy()
+    reasons = unreachable_reasons(o_xy, o_cov, o_snap.ok, reachable)
+    result[UNREACHABLE_REASON] = pd.Series(reasons, index=result.index, dtype=object)
+    counts = _reason_counts(reasons)
+    result.attrs["unreachable"] = counts
+    result.attrs["libraries_unused"] = _reason_counts(lib_reasons)
     n_bad = int((~reachable).sum())
     if n_bad:
-        unsnapped = int((~o_snap.ok).sum())
+        parts = {
+            REASON_OUTSIDE: "outside the road network's coverage",
+            REASON_TOO_FAR: f"farther than {max_snap_m:g} m from the road network",
+            REASON_NO_ROUTE: "with no route",
+            REASON_NO_LOCATION: "without a location",
+        }
+        detail = ", ".join(f"{n} {r} ({parts[r]})" for r, n in counts.items() if n)
         warnings.warn(
-            f"{n_bad} of {len(result)} origins cannot reach a library "
-            f"({unsnapped} farther than {max_snap_m:g} m from the road network or without "
-            f"a location, {n_bad - unsnapped} with no route); their distance is NaN",
+            f"{n_bad} of {len(result)} origins cannot reach a library: {detail};"
+            " their distance is NaN",
             BereikbaarWarning,
             stacklevel=2,
         )

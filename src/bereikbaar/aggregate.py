@@ -27,6 +27,7 @@ import pandas as pd
 
 from .exceptions import BereikbaarWarning, InputError
 from .schema import (
+    AREA_LEVELS,
     CRS_RD,
     DISTANCE_M,
     FULL_SERVICE,
@@ -36,14 +37,26 @@ from .schema import (
     GROUP_COLUMNS,
     MEAN_DISTANCE_KM,
     MEDIAN_DISTANCE_KM,
+    ONVOLLEDIG,
     P90_DISTANCE_KM,
     POPULATION,
     POPULATION_BEYOND,
+    POPULATION_COVERED,
     POPULATION_UNREACHABLE,
     REACHABLE,
+    REASON_COLUMNS,
+    REASON_NO_LOCATION,
+    REASON_OUTSIDE,
     REASONS,
     SHARE_BEYOND,
+    SHARE_COVERED,
     TE_GROOT,
+    UNREACHABLE_REASON,
+    VERDICT,
+    VERDICT_OK,
+    VERDICT_ONVOLLEDIG,
+    VERDICT_TE_GROOT,
+    WIJKCODE,
     full_service_mask,
 )
 from .settings import FlagRule
@@ -51,10 +64,12 @@ from .settings import FlagRule
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "aggregate_areas",
     "aggregate_gemeenten",
     "area_stats",
     "assign_gemeenten",
     "branches_per_gemeente",
+    "cell_covered",
     "cell_gemeenten",
     "flag_reasons",
     "point_gemeenten",
@@ -266,6 +281,7 @@ def area_stats(
     pop: npt.NDArray[np.float64],
     reach: npt.NDArray[np.bool_],
     threshold_km: float,
+    covered: npt.NDArray[np.bool_] | None = None,
 ) -> dict[str, float]:
     """Person-weighted distance statistics of one area (a gemeente, or any set of cells).
 
@@ -279,15 +295,20 @@ def area_stats(
         Whether each cell can reach a library.
     threshold_km
         The "te groot" distance threshold (km).
+    covered
+        Whether each cell lies inside the road network's coverage (default: all).
+        Residents outside it are counted in ``population`` only: the network says
+        nothing about them (they are neither near nor far).
 
     Returns
     -------
     dict
-        ``population`` (known residents), ``reachable`` (residents who can reach a
-        library), ``mean``, ``median``, ``p90`` (km, over reachable residents; NaN when
-        none), ``beyond`` (residents beyond ``threshold_km`` or without route),
-        ``share`` (``beyond`` over ``population``) and ``unreachable`` (residents without
-        route).
+        ``population`` (known residents), ``covered`` (of those, inside the coverage),
+        ``share_covered`` (``covered`` over ``population``), ``reachable`` (residents
+        who can reach a library), ``mean``, ``median``, ``p90`` (km, over reachable
+        residents; NaN when none), ``beyond`` (covered residents beyond
+        ``threshold_km`` or without route), ``share`` (``beyond`` over ``covered``)
+        and ``unreachable`` (covered residents without route).
 
     Examples
     --------
@@ -296,22 +317,255 @@ def area_stats(
     >>> s["mean"], s["beyond"], s["unreachable"]
     (2.25, 15.0, 5.0)
     """
-    known = np.isfinite(pop)
-    total = float(pop[known].sum())
+    known_all = np.isfinite(pop)
+    total = float(pop[known_all].sum())
+    known = known_all if covered is None else known_all & covered
+    in_cover = float(pop[known].sum())
     ok = known & reach & np.isfinite(dist_km)
     reach_pop = float(pop[ok].sum())
     mean = float((dist_km[ok] * pop[ok]).sum() / reach_pop) if reach_pop > 0 else float("nan")
     beyond = float(pop[ok & (dist_km > threshold_km)].sum() + pop[known & ~ok].sum())
     return {
         "population": total,
+        "covered": in_cover,
+        "share_covered": in_cover / total if total > 0 else float("nan"),
         "reachable": reach_pop,
         "mean": mean,
         "median": weighted_quantile(dist_km[ok], pop[ok], 0.5),
         "p90": weighted_quantile(dist_km[ok], pop[ok], 0.9),
         "beyond": beyond,
-        "share": beyond / total if total > 0 else float("nan"),
+        "share": beyond / in_cover if in_cover > 0 else float("nan"),
         "unreachable": float(pop[known & ~ok].sum()),
     }
+
+
+def cell_covered(cells_result: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Which cells lie inside the road network's coverage (by ``unreachable_reason``).
+
+    A cell is not covered when its reason is "buiten het wegennet" or "geen locatie";
+    without the column every cell counts as covered.
+    """
+    if UNREACHABLE_REASON not in cells_result.columns:
+        return np.ones(len(cells_result), dtype=bool)
+    reason = cells_result[UNREACHABLE_REASON].to_numpy(dtype=object)
+    return np.asarray(~np.isin(reason, [REASON_OUTSIDE, REASON_NO_LOCATION]))
+
+
+def _verdict_fields(
+    s: dict[str, float], reasons: list[str], min_share_covered: float, flag: bool
+) -> dict[str, object]:
+    """``onvolledig``, ``te_groot``, ``oordeel`` and ``reasons`` of one area."""
+    short = np.isfinite(s["share_covered"]) and s["share_covered"] < min_share_covered
+    if short:
+        text = (
+            f"onvolledig: {s['share_covered']:.0%} van de inwoners woont binnen het gebied"
+            f" van het wegennet (grens {min_share_covered:.0%}); geen oordeel"
+        )
+        return {ONVOLLEDIG: True, TE_GROOT: False, VERDICT: VERDICT_ONVOLLEDIG, REASONS: text}
+    out: dict[str, object] = {ONVOLLEDIG: False}
+    if flag:
+        out[TE_GROOT] = bool(reasons)
+        out[VERDICT] = VERDICT_TE_GROOT if reasons else VERDICT_OK
+        out[REASONS] = "; ".join(reasons)
+    return out
+
+
+def aggregate_areas(
+    cells_result: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame,
+    *,
+    level: str = "gemeente",
+    libraries: gpd.GeoDataFrame | None = None,
+    rule: FlagRule | None = None,
+    min_share_covered: float = 0.95,
+    codes: pd.Series | None = None,
+) -> gpd.GeoDataFrame:
+    """Person-weighted distance statistics per area: gemeente, wijk or buurt (one routine).
+
+    Every level gets the same statistics (:func:`area_stats`) and the coverage
+    verdict: an area of which less than ``min_share_covered`` of the residents lives
+    inside the road network's coverage is ``onvolledig``. Gemeenten also get the
+    "te groot" rule (``te_groot``, ``oordeel``, ``reasons``).
+
+    Parameters
+    ----------
+    cells_result
+        Cells with ``population``, ``distance_m``, ``reachable`` (and
+        ``unreachable_reason``), squares or points.
+    areas
+        Area polygons with the level's code and name column
+        (:data:`~bereikbaar.schema.AREA_LEVELS`).
+    level
+        ``"gemeente"``, ``"wijk"`` or ``"buurt"``.
+    libraries
+        Branches with ``full_service`` (criterion a; gemeenten only).
+    rule
+        The "te groot" rule (default :class:`FlagRule`).
+    min_share_covered
+        Below this share of covered residents an area is ``onvolledig``.
+    codes
+        The area code of each cell (default: a gemeente's own ``gemeentecode``
+        column, else the area containing the cell's centroid).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per area (EPSG:28992): code, name, ``population``,
+        ``population_covered``, ``share_covered``, ``mean_distance_km``,
+        ``median_distance_km``, ``p90_distance_km``, ``population_beyond``,
+        ``share_beyond``, ``population_unreachable``, residents without a distance per
+        reason (:data:`~bereikbaar.schema.REASON_COLUMNS`), ``onvolledig``, ``cells``,
+        ``suppressed_cells`` (gemeenten also ``full_service_libraries``,
+        ``te_groot``, ``oordeel``, ``reasons`` and the per-group figures).
+    """
+    if level not in AREA_LEVELS:
+        msg = f"level must be one of {', '.join(AREA_LEVELS)}, got {level!r}"
+        raise InputError(msg)
+    code_col, name_col = AREA_LEVELS[level]
+    rule = rule or FlagRule()
+    for col in (POPULATION, DISTANCE_M):
+        if col not in cells_result.columns:
+            msg = f"cells_result has no '{col}' column (join nearest_library's result to the cells)"
+            raise InputError(msg)
+    for col in (code_col, name_col):
+        if col not in areas.columns:
+            msg = f"{level} areas have no '{col}' column"
+            raise InputError(msg)
+    gem = areas.to_crs(CRS_RD)
+    is_gemeente = level == "gemeente"
+    if codes is None:
+        code = (
+            cell_gemeenten(cells_result, gem)
+            if is_gemeente
+            else _assign(cells_result, gem, code_col)
+        )
+    else:
+        code = codes.reindex(cells_result.index)
+    outside = code.isna()
+    pop_all = cells_result[POPULATION].to_numpy(dtype=float)
+    if outside.any():
+        log.info(
+            "%d cells (%.0f residents) lie outside every %s and are not aggregated",
+            int(outside.sum()),
+            np.nansum(pop_all[outside.to_numpy()]),
+            level,
+        )
+    dist_km = cells_result[DISTANCE_M].to_numpy(dtype=float) / 1000.0
+    reach = (
+        cells_result[REACHABLE].to_numpy(dtype=bool)
+        if REACHABLE in cells_result.columns
+        else np.isfinite(dist_km)
+    )
+    covered = cell_covered(cells_result)
+    reason_of = (
+        cells_result[UNREACHABLE_REASON].to_numpy(dtype=object)
+        if UNREACHABLE_REASON in cells_result.columns
+        else np.full(len(cells_result), None, dtype=object)
+    )
+    groups = [g for g in GROUP_COLUMNS if g in cells_result.columns] if is_gemeente else []
+
+    n_lib = pd.Series(0, index=gem[code_col].to_numpy())
+    if is_gemeente and libraries is not None:
+        full = full_service_mask(libraries) if FULL_SERVICE in libraries.columns else None
+        n_lib = branches_per_gemeente(libraries if full is None else libraries[full], gem)
+
+    # cells grouped by area once (sorted), not one mask per area
+    cell_codes = code.astype(object).where(code.notna(), None).to_numpy(dtype=object)
+    area_codes = gem[code_col].astype(object).to_numpy()
+    pos = pd.Index(area_codes).get_indexer(cell_codes)
+    order = np.argsort(pos, kind="stable")
+    bounds = np.searchsorted(pos[order], np.arange(len(gem) + 1), side="left")
+    rows = []
+    for i, g in enumerate(gem.itertuples(index=False)):
+        m = order[bounds[i] : bounds[i + 1]]
+        gc = area_codes[i]
+        s = area_stats(dist_km[m], pop_all[m], reach[m], rule.threshold_km, covered[m])
+        row: dict[str, object] = {
+            code_col: gc,
+            name_col: getattr(g, name_col),
+            POPULATION: s["population"],
+            MEAN_DISTANCE_KM: s["mean"],
+            MEDIAN_DISTANCE_KM: s["median"],
+            P90_DISTANCE_KM: s["p90"],
+            POPULATION_BEYOND: s["beyond"],
+            SHARE_BEYOND: s["share"],
+            POPULATION_UNREACHABLE: s["unreachable"],
+        }
+        reasons: list[str] = []
+        if is_gemeente:
+            nfs = int(n_lib.get(gc, 0))
+            row[FULL_SERVICE_LIBRARIES] = nfs
+            reasons = flag_reasons(s["mean"], s["share"], nfs, s["reachable"], rule)
+        verdict = _verdict_fields(s, reasons, min_share_covered, is_gemeente)
+        if is_gemeente:
+            row[TE_GROOT] = verdict[TE_GROOT]
+            row[REASONS] = verdict[REASONS]
+        row["cells"] = len(m)
+        row["suppressed_cells"] = int(np.isnan(pop_all[m]).sum())
+        row[POPULATION_COVERED] = s["covered"]
+        row[SHARE_COVERED] = s["share_covered"]
+        known = np.isfinite(pop_all[m])
+        for reason, col in REASON_COLUMNS.items():
+            row[col] = float(pop_all[m][known & (reason_of[m] == reason)].sum())
+        row[ONVOLLEDIG] = verdict[ONVOLLEDIG]
+        if is_gemeente:
+            row[VERDICT] = verdict[VERDICT]
+        for grp in groups:
+            gp = cells_result[grp].to_numpy(dtype=float)[m]
+            gs = area_stats(dist_km[m], gp, reach[m], rule.threshold_km, covered[m])
+            suffix = grp.removeprefix("population_")
+            row[f"{POPULATION}_{suffix}"] = gs["population"]
+            row[f"{MEAN_DISTANCE_KM}_{suffix}"] = gs["mean"]
+            row[f"{POPULATION_BEYOND}_{suffix}"] = gs["beyond"]
+            row[f"{SHARE_BEYOND}_{suffix}"] = gs["share"]
+        for extra in (GEMEENTECODE, WIJKCODE):  # the parent areas of a buurt or wijk
+            if extra != code_col and extra in gem.columns:
+                row[extra] = getattr(g, extra)
+        row["geometry"] = g.geometry
+        rows.append(row)
+    summary = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_RD)
+    if len(summary):  # the coverage columns last: the earlier columns keep their places
+        new = [POPULATION_COVERED, SHARE_COVERED, *REASON_COLUMNS.values(), ONVOLLEDIG, VERDICT]
+        summary = summary[
+            [c for c in summary.columns if c not in new] + [c for c in new if c in summary.columns]
+        ]
+    empty = summary[POPULATION] == 0 if len(summary) else pd.Series([], dtype=bool)
+    if is_gemeente and empty.any():
+        warnings.warn(
+            f"{int(empty.sum())} gemeenten have no populated cells (outside the grid?): "
+            f"{', '.join(summary.loc[empty, GEMEENTECODE].astype(str).head(5))}",
+            BereikbaarWarning,
+            stacklevel=3,
+        )
+    short = int(summary[ONVOLLEDIG].sum()) if len(summary) else 0
+    if short:
+        warnings.warn(
+            f"{short} {level}(en) onvolledig: less than {min_share_covered:.0%} of their"
+            " residents live inside the road network's coverage; no verdict, not compared with"
+            f" CBS ({', '.join(summary.loc[summary[ONVOLLEDIG], code_col].astype(str).head(5))}"
+            f"{', …' if short > 5 else ''})",
+            BereikbaarWarning,
+            stacklevel=3,
+        )
+    if is_gemeente:
+        log.info("%d gemeenten aggregated, %d te groot", len(summary), int(summary[TE_GROOT].sum()))
+    return summary
+
+
+def _assign(cells: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, code_col: str) -> pd.Series:
+    """Code of the area containing each cell's centroid (NaN outside all)."""
+    centroids = gpd.GeoDataFrame(
+        geometry=cells.geometry.to_crs(CRS_RD).centroid, index=cells.index, crs=CRS_RD
+    )
+    joined = gpd.sjoin(centroids, areas[[code_col, "geometry"]], how="left", predicate="intersects")
+    # a centroid in two areas (a shared border, generalised polygons that overlap): the first
+    # area in file order
+    right = joined["index_right"].to_numpy(dtype=float)
+    order = np.lexsort((right, cells.index.get_indexer(joined.index)))
+    joined = joined.iloc[order]
+    joined = joined[~joined.index.duplicated(keep="first")]
+    out: pd.Series = joined[code_col].reindex(cells.index)
+    return out
 
 
 def aggregate_gemeenten(
@@ -320,18 +574,22 @@ def aggregate_gemeenten(
     libraries: gpd.GeoDataFrame | None = None,
     *,
     rule: FlagRule | None = None,
+    min_share_covered: float = 0.95,
 ) -> gpd.GeoDataFrame:
     """Person-weighted distance statistics per gemeente and the "te groot" flag.
+
+    :func:`aggregate_areas` at the gemeente level.
 
     Parameters
     ----------
     cells_result
         Cells with ``population`` (NaN = suppressed), ``distance_m`` and
         ``reachable`` (the output of :func:`~bereikbaar.nearest_library` joined to
-        the cells), geometry squares or points. A ``gemeentecode`` column is used
-        when present and filled; otherwise cells are assigned by centroid.
-        Optional ``population_0_15`` / ``population_65plus`` give per-group
-        statistics.
+        the cells; with its ``unreachable_reason``, cells outside the network's
+        coverage count as not covered), geometry squares or points. A
+        ``gemeentecode`` column is used when present and filled; otherwise cells
+        are assigned by centroid. Optional ``population_0_15`` /
+        ``population_65plus`` give per-group statistics.
     gemeenten
         Gemeente polygons with ``gemeentecode`` and ``gemeentenaam``.
     libraries
@@ -339,6 +597,9 @@ def aggregate_gemeenten(
         each gemeente (criterion a). Without it every gemeente counts as having none.
     rule
         Thresholds of the "te groot" rule (default :class:`FlagRule`).
+    min_share_covered
+        A gemeente with a smaller share of its residents inside the network's
+        coverage is ``onvolledig`` (``te_groot`` false, ``oordeel`` "onvolledig").
 
     Returns
     -------
@@ -346,85 +607,20 @@ def aggregate_gemeenten(
         One row per gemeente (EPSG:28992) with ``population``,
         ``mean_distance_km``, ``median_distance_km``, ``p90_distance_km``,
         ``population_beyond``, ``share_beyond``, ``population_unreachable``,
-        ``full_service_libraries``, ``te_groot``, ``reasons`` (Dutch, ``; ``-joined)
+        ``full_service_libraries``, ``te_groot``, ``reasons`` (Dutch, ``; ``-joined),
+        ``population_covered``, ``share_covered``, ``onvolledig``, ``oordeel``
         and per target group ``mean_distance_km_<group>`` etc. The sum of
         ``population`` plus residents outside every gemeente equals the cells' total.
     """
-    rule = rule or FlagRule()
-    for col in (POPULATION, DISTANCE_M):
-        if col not in cells_result.columns:
-            msg = f"cells_result has no '{col}' column (join nearest_library's result to the cells)"
-            raise InputError(msg)
     for col in (GEMEENTECODE, GEMEENTENAAM):
         if col not in gemeenten.columns:
             msg = f"gemeenten have no '{col}' column"
             raise InputError(msg)
-    gem = gemeenten.to_crs(CRS_RD)
-    code = cell_gemeenten(cells_result, gem)
-    outside = code.isna()
-    pop_all = cells_result[POPULATION].to_numpy(dtype=float)
-    if outside.any():
-        log.info(
-            "%d cells (%.0f residents) lie outside every gemeente and are not aggregated",
-            int(outside.sum()),
-            np.nansum(pop_all[outside.to_numpy()]),
-        )
-    dist_km = cells_result[DISTANCE_M].to_numpy(dtype=float) / 1000.0
-    reach = (
-        cells_result[REACHABLE].to_numpy(dtype=bool)
-        if REACHABLE in cells_result.columns
-        else np.isfinite(dist_km)
+    return aggregate_areas(
+        cells_result,
+        gemeenten,
+        level="gemeente",
+        libraries=libraries,
+        rule=rule,
+        min_share_covered=min_share_covered,
     )
-    groups = [g for g in GROUP_COLUMNS if g in cells_result.columns]
-
-    if libraries is None:
-        n_lib = pd.Series(0, index=gem[GEMEENTECODE].to_numpy())
-    else:
-        full = full_service_mask(libraries) if FULL_SERVICE in libraries.columns else None
-        n_lib = branches_per_gemeente(libraries if full is None else libraries[full], gem)
-
-    codes = code.to_numpy()
-    rows = []
-    for _, g in gem.iterrows():
-        gc = g[GEMEENTECODE]
-        m = codes == gc
-        s = area_stats(dist_km[m], pop_all[m], reach[m], rule.threshold_km)
-        nfs = int(n_lib.get(gc, 0))
-        reasons = flag_reasons(s["mean"], s["share"], nfs, s["reachable"], rule)
-        row = {
-            GEMEENTECODE: gc,
-            GEMEENTENAAM: g[GEMEENTENAAM],
-            POPULATION: s["population"],
-            MEAN_DISTANCE_KM: s["mean"],
-            MEDIAN_DISTANCE_KM: s["median"],
-            P90_DISTANCE_KM: s["p90"],
-            POPULATION_BEYOND: s["beyond"],
-            SHARE_BEYOND: s["share"],
-            POPULATION_UNREACHABLE: s["unreachable"],
-            FULL_SERVICE_LIBRARIES: nfs,
-            TE_GROOT: bool(reasons),
-            REASONS: "; ".join(reasons),
-            "cells": int(m.sum()),
-            "suppressed_cells": int(np.isnan(pop_all[m]).sum()),
-        }
-        for grp in groups:
-            gp = cells_result[grp].to_numpy(dtype=float)[m]
-            gs = area_stats(dist_km[m], gp, reach[m], rule.threshold_km)
-            suffix = grp.removeprefix("population_")
-            row[f"{POPULATION}_{suffix}"] = gs["population"]
-            row[f"{MEAN_DISTANCE_KM}_{suffix}"] = gs["mean"]
-            row[f"{POPULATION_BEYOND}_{suffix}"] = gs["beyond"]
-            row[f"{SHARE_BEYOND}_{suffix}"] = gs["share"]
-        row["geometry"] = g.geometry
-        rows.append(row)
-    summary = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_RD)
-    empty = summary[POPULATION] == 0
-    if empty.any():
-        warnings.warn(
-            f"{int(empty.sum())} gemeenten have no populated cells (outside the grid?): "
-            f"{', '.join(summary.loc[empty, GEMEENTECODE].astype(str).head(5))}",
-            BereikbaarWarning,
-            stacklevel=2,
-        )
-    log.info("%d gemeenten aggregated, %d te groot", len(summary), int(summary[TE_GROOT].sum()))
-    return summary

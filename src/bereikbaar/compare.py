@@ -19,14 +19,23 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import BereikbaarWarning, InputError
-from .schema import GEMEENTECODE, GEMEENTENAAM, MEAN_DISTANCE_KM
+from .schema import (
+    AREA_LEVELS,
+    GEMEENTECODE,
+    GEMEENTENAAM,
+    MEAN_DISTANCE_KM,
+    ONVOLLEDIG,
+    SHARE_COVERED,
+)
 from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM, load_cbs_reference
 
 __all__ = [
     "CBS_BRANCH_TYPES",
     "CBS_COMPARABLE_KM",
+    "COMPARED",
     "COMPARISON_HEADERS_NL",
     "DIFFERENCE_KM",
+    "NOT_COMPARED_REASON",
     "compare_with_cbs",
     "write_comparison",
 ]
@@ -48,12 +57,19 @@ CBS_COMPARABLE_KM: Final = "cbs_comparable_mean_km"
 DIFFERENCE_KM: Final = "cbs_difference_km"
 """Column: ours minus CBS (km); positive = we measure farther."""
 
+COMPARED: Final = "compared"
+"""Column: the area counts in the agreement statistics."""
+
+NOT_COMPARED_REASON: Final = "not_compared_reason"
+"""Column: why an area is not compared (Dutch; empty when it is)."""
+
 COMPARISON_HEADERS_NL: Final = {
     GEMEENTECODE: "Gemeentecode",
     GEMEENTENAAM: "Gemeente",
     CBS_COMPARABLE_KM: "Gemiddelde afstand bereikbaar (km, vestigingen en servicepunten, auto)",
     CBS_MEAN_DISTANCE_KM: "Gemiddelde afstand CBS (km)",
     DIFFERENCE_KM: "Verschil bereikbaar - CBS (km)",
+    NOT_COMPARED_REASON: "Niet vergeleken, reden",
 }
 """Dutch headers of ``vergelijking_cbs.csv``."""
 
@@ -63,67 +79,100 @@ def compare_with_cbs(
     kwb: pd.DataFrame | str | Path,
     *,
     column: str = MEAN_DISTANCE_KM,
+    level: str = "gemeente",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Put our mean distance per gemeente next to CBS's and summarise the agreement.
+    """Put our mean distance per area next to CBS's and summarise the agreement.
+
+    Areas marked ``onvolledig`` (too few of their residents inside the road network's
+    coverage) are listed, with the reason, but left out of the statistics: part of
+    their residents has no number, so their mean is not CBS's whole-area figure.
 
     Parameters
     ----------
     summary
-        One row per gemeente with ``gemeentecode`` and our mean distance (km) in
-        ``column``; for a like-for-like comparison that is the car-mode mean to
-        the nearest vestiging or servicepunt (:data:`CBS_BRANCH_TYPES`).
+        One row per area with its code (``gemeentecode``, ``wijkcode`` or
+        ``buurtcode``) and our mean distance (km) in ``column``; for a like-for-like
+        comparison that is the car-mode mean to the nearest vestiging or servicepunt
+        (:data:`CBS_BRANCH_TYPES`). An optional bool ``onvolledig`` column leaves
+        rows out of the statistics.
     kwb
         CBS's figures: the output of
-        :func:`~bereikbaar.sources.cbs_reference.load_cbs_reference`, or a path
-        it reads.
+        :func:`~bereikbaar.sources.cbs_reference.load_cbs_reference` for ``level``,
+        or a path it reads.
     column
         The column of ``summary`` with our mean (km); default ``mean_distance_km``.
+    level
+        ``"gemeente"`` (default), ``"wijk"`` or ``"buurt"``.
 
     Returns
     -------
-    per_gemeente : pandas.DataFrame
-        One row per gemeente of ``summary`` (same order): ``gemeentecode``,
-        ``gemeentenaam``, ``cbs_comparable_mean_km`` (ours, km),
-        ``cbs_mean_distance_km`` (CBS, km; NaN where CBS has none) and
-        ``cbs_difference_km`` (ours − CBS, km).
+    per_area : pandas.DataFrame
+        One row per area of ``summary`` (same order): the code and name columns,
+        ``cbs_comparable_mean_km`` (ours, km), ``cbs_mean_distance_km`` (CBS, km;
+        NaN where CBS has none), ``cbs_difference_km`` (ours − CBS, km),
+        ``compared`` (bool) and ``not_compared_reason`` (Dutch; empty when compared).
     summary : dict
-        ``n_gemeenten`` (rows), ``n_compared`` (both figures present),
+        ``level``, ``n_areas`` (rows; at the gemeente level also ``n_gemeenten``),
+        ``n_compared`` (both figures present, not onvolledig),
         ``median_abs_difference_km``, ``mean_difference_km`` (bias, km),
-        ``max_abs_difference_km``, ``spearman_rho`` (rank correlation) and
-        ``missing_in_cbs`` (codes CBS has no row for). Statistics are NaN when
-        nothing can be compared; ``spearman_rho`` also with fewer than two
-        gemeenten or constant values.
+        ``max_abs_difference_km``, ``spearman_rho`` (rank correlation),
+        ``missing_in_cbs`` (codes CBS has no row for) and ``left_out`` (code →
+        reason of every onvolledig area). Statistics are NaN when nothing can be
+        compared; ``spearman_rho`` also with fewer than two areas or constant values.
 
     Raises
     ------
     InputError
-        ``summary`` lacks ``gemeentecode`` or ``column``.
+        ``summary`` lacks the code column or ``column``; an unknown ``level``.
 
     Warns
     -----
     BereikbaarWarning
-        Gemeenten of ``summary`` that CBS has no row for (e.g. another year's
-        indeling).
+        Areas of ``summary`` that CBS has no row for (e.g. another year's indeling).
     """
-    for col in (GEMEENTECODE, column):
+    if level not in AREA_LEVELS:
+        msg = f"level must be one of {', '.join(AREA_LEVELS)}, got {level!r}"
+        raise InputError(msg)
+    code_col, name_col = AREA_LEVELS[level]
+    for col in (code_col, column):
         if col not in summary.columns:
-            msg = f"summary has no '{col}' column (expected one row per gemeente)"
+            msg = f"summary has no '{col}' column (expected one row per {level})"
             raise InputError(msg)
-    reference = kwb if isinstance(kwb, pd.DataFrame) else load_cbs_reference(kwb)
-    ref = reference.drop_duplicates(GEMEENTECODE).set_index(GEMEENTECODE)
-    codes = summary[GEMEENTECODE].astype(str).to_numpy()
+    reference = kwb if isinstance(kwb, pd.DataFrame) else load_cbs_reference(kwb, level=level)
+    if code_col not in reference.columns:
+        msg = f"the CBS reference has no '{code_col}' column (give the {level} figures)"
+        raise InputError(msg)
+    ref = reference.drop_duplicates(code_col).set_index(code_col)
+    codes = summary[code_col].astype(str).to_numpy()
     ours = pd.to_numeric(summary[column], errors="coerce").to_numpy(dtype=float)
     cbs = ref[CBS_MEAN_DISTANCE_KM].reindex(codes).to_numpy(dtype=float)
-    if GEMEENTENAAM in summary.columns:
-        names = summary[GEMEENTENAAM].to_numpy(dtype=object)
-    elif GEMEENTENAAM in ref.columns:
-        names = ref[GEMEENTENAAM].reindex(codes).to_numpy(dtype=object)
+    if name_col in summary.columns:
+        names = summary[name_col].to_numpy(dtype=object)
+    elif name_col in ref.columns:
+        names = ref[name_col].reindex(codes).to_numpy(dtype=object)
     else:
         names = np.full(len(codes), None, dtype=object)
+    short = (
+        summary[ONVOLLEDIG].fillna(False).to_numpy(dtype=bool)
+        if ONVOLLEDIG in summary.columns
+        else np.zeros(len(codes), dtype=bool)
+    )
+    why = np.full(len(codes), "", dtype=object)
+    if short.any():
+        share = (
+            pd.to_numeric(summary[SHARE_COVERED], errors="coerce").to_numpy(dtype=float)
+            if SHARE_COVERED in summary.columns
+            else np.full(len(codes), np.nan)
+        )
+        why[short] = [
+            "onvolledig"
+            + (f": {v:.0%} van de inwoners binnen het wegennet" if np.isfinite(v) else "")
+            for v in share[short]
+        ]
     per = pd.DataFrame(
         {
-            GEMEENTECODE: codes,
-            GEMEENTENAAM: names,
+            code_col: codes,
+            name_col: names,
             CBS_COMPARABLE_KM: ours,
             CBS_MEAN_DISTANCE_KM: cbs,
             DIFFERENCE_KM: ours - cbs,
@@ -134,11 +183,15 @@ def compare_with_cbs(
     if missing:
         shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
         msg = (
-            f"CBS reference has no figure row for {len(missing)} gemeente(n) ({shown});"
+            f"CBS reference has no figure row for {len(missing)} {level}(n) ({shown});"
             " another year's gemeentelijke indeling?"
         )
         warnings.warn(msg, BereikbaarWarning, stacklevel=2)
-    both = np.isfinite(ours) & np.isfinite(cbs)
+    both = np.isfinite(ours) & np.isfinite(cbs) & ~short
+    per[COMPARED] = both
+    per[NOT_COMPARED_REASON] = why
+    per.loc[~both & ~short & ~np.isfinite(cbs), NOT_COMPARED_REASON] = "geen CBS-cijfer"
+    per.loc[~both & ~short & np.isfinite(cbs), NOT_COMPARED_REASON] = "geen afstand berekend"
     diff = (ours - cbs)[both]
     nan = float("nan")
     rho = nan
@@ -146,18 +199,26 @@ def compare_with_cbs(
         from scipy import stats  # scipy.stats costs ~0.5 s to import; only this figure uses it
 
         rho = float(stats.spearmanr(ours[both], cbs[both]).statistic)
-    result: dict[str, Any] = {
-        "n_gemeenten": len(per),
-        "n_compared": int(both.sum()),
-        "median_abs_difference_km": float(np.median(np.abs(diff))) if len(diff) else nan,
-        "mean_difference_km": float(diff.mean()) if len(diff) else nan,
-        "max_abs_difference_km": float(np.abs(diff).max()) if len(diff) else nan,
-        "spearman_rho": rho,
-        "missing_in_cbs": missing,
-    }
+    result: dict[str, Any] = {"level": level, "n_areas": len(per)}
+    if level == "gemeente":
+        result["n_gemeenten"] = len(per)
+    result.update(
+        {
+            "n_compared": int(both.sum()),
+            "median_abs_difference_km": float(np.median(np.abs(diff))) if len(diff) else nan,
+            "mean_difference_km": float(diff.mean()) if len(diff) else nan,
+            "max_abs_difference_km": float(np.abs(diff).max()) if len(diff) else nan,
+            "spearman_rho": rho,
+            "missing_in_cbs": missing,
+            "left_out": {str(c): str(w) for c, w in zip(codes[short], why[short], strict=True)},
+        }
+    )
     log.info(
-        "CBS comparison: %d gemeenten compared, median |difference| %.2f km, Spearman %.3f",
+        "CBS comparison per %s: %d compared, %d onvolledig left out, median |difference|"
+        " %.2f km, Spearman %.3f",
+        level,
         result["n_compared"],
+        int(short.sum()),
         result["median_abs_difference_km"],
         rho,
     )

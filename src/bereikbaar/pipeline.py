@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
 from ._version import __version__
 from .accessibility import nearest_library
-from .aggregate import aggregate_gemeenten
+from .aggregate import aggregate_areas, aggregate_gemeenten, cell_covered
 from .compare import (
     CBS_BRANCH_TYPES,
     CBS_COMPARABLE_KM,
@@ -66,22 +67,28 @@ from .scenarios import (
     suggest_sites,
 )
 from .schema import (
+    AREA_LEVELS,
     BRANCH_TYPE,
     DISTANCE_M,
+    FULL_SERVICE,
     GEMEENTECODE,
     GEMEENTENAAM,
     LIBRARY_ID,
     MEAN_DISTANCE_KM,
+    ONVOLLEDIG,
+    POPULATION,
     POPULATION_BEYOND,
     REACHABLE,
+    SHARE_COVERED,
     SNAP_M,
     TE_GROOT,
     TIME_S,
+    UNREACHABLE_REASON,
     full_service_mask,
 )
 from .settings import Settings
 from .sources.cbs_grid import load_cbs_grid
-from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM
+from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM, load_cbs_reference
 from .sources.context import MapContext, load_context, street_names_near
 from .sources.gemeenten import load_gemeenten
 from .sources.geocheck import (
@@ -93,6 +100,7 @@ from .sources.geocode import Geocoder, PdokGeocoder, TableGeocoder
 from .sources.libraries import load_libraries
 from .sources.osm import load_network
 from .sources.study_area import StudyArea
+from .sources.wijkbuurt import AREA_LAYERS, load_areas
 
 log = logging.getLogger(__name__)
 
@@ -243,15 +251,31 @@ def _compute(
             _check_network(network, cells, libraries, settings)
             network = study.network(network) if study is not None else network
         with stage():
-            result = nearest_library(network, cells, libraries, max_snap_m=settings.max_snap_m)
+            result = nearest_library(
+                network,
+                cells,
+                libraries,
+                max_snap_m=settings.max_snap_m,
+                coverage_buffer_m=settings.coverage_buffer_m,
+            )
+            reach_counts = dict(result.attrs.get("unreachable", {}))
+            libraries_unused = dict(result.attrs.get("libraries_unused", {}))
             cells = cells.join(result)
         with stage():
-            summary = aggregate_gemeenten(cells, gemeenten, libraries, rule=settings.flag_rule)
+            summary = aggregate_gemeenten(
+                cells,
+                gemeenten,
+                libraries,
+                rule=settings.flag_rule,
+                min_share_covered=settings.min_share_covered,
+            )
             cbs_stats: dict[str, Any] | None = None
+            comparable_cells: gpd.GeoDataFrame | None = None
             if inputs.cbs_reference is not None:
-                summary, cbs_table, cbs_stats = _compare_cbs(
+                summary, cbs_table, cbs_stats, comparable_cells = _compare_cbs(
                     settings, inputs.cbs_reference, network, cells, libraries, gemeenten, summary
                 )
+            areas, area_cbs = _summarise_areas(settings, cells, comparable_cells)
     messages = _pass_on(caught)
     provenance: dict[str, Any] = {
         "bereikbaar": __version__,
@@ -264,6 +288,8 @@ def _compute(
                 ("libraries", inputs.libraries),
                 ("gemeenten", inputs.gemeenten),
                 ("cbs_reference", inputs.cbs_reference),
+                ("buurten", inputs.buurten),
+                ("wijken", inputs.wijken),
             )
             if p is not None
         },
@@ -272,17 +298,28 @@ def _compute(
         "timings_s": timings,
         "warnings": messages,
         "cbs_vergelijking": cbs_stats,
+        "cbs_vergelijking_wijk_buurt": area_cbs,
+        "plausibiliteit": plausibility(
+            cells,
+            network,
+            libraries,
+            libraries_unused,
+            {"gemeente": cbs_stats, **area_cbs},
+        ),
         "counts": {
             "gemeenten": len(summary),
             "te_groot": int(summary[TE_GROOT].sum()),
             "cells": len(cells),
             "unreachable_cells": int((~cells[REACHABLE]).sum()),
+            "unreachable_per_reason": reach_counts,
+            "libraries_unused_per_reason": libraries_unused,
+            "onvolledig": int(summary[ONVOLLEDIG].sum()),
             "libraries": len(libraries),
             "network_nodes": network.n_nodes,
             "network_arcs": network.n_arcs,
         },
     }
-    run_result = RunResult(cells, summary, libraries, network, {}, provenance, settings)
+    run_result = RunResult(cells, summary, libraries, network, {}, provenance, settings, areas)
     return run_result, cbs_table
 
 
@@ -309,7 +346,8 @@ def write_outputs(
     """Write a run's output set into ``out_dir``, as one set (:func:`.output.files.output_set`).
 
     ``cells.gpkg``, ``gemeenten.gpkg``, ``gemeenten.csv``, ``gemeenten.parquet``,
-    (``vergelijking_cbs.csv``), ``kaart.html``, ``rapport.html`` and ``run.json``
+    (``vergelijking_cbs.csv``, ``buurten.csv``, ``wijken.csv``), ``kaart.html``,
+    ``rapport.html`` and ``run.json``
     replace the previous set in one step, or, when anything fails or the process is
     interrupted, nothing in ``out_dir`` changes.
 
@@ -368,8 +406,18 @@ def _write_set(
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BereikbaarWarning)
+        levels = {"Gemeenten": result.summary}
+        for name in ("wijken", "buurten"):
+            if name in result.areas:
+                levels[name.capitalize()] = result.areas[name]
         outputs = write_tables(
-            out, result.cells, result.summary, result.libraries, settings=settings
+            out,
+            result.cells,
+            result.summary,
+            result.libraries,
+            result.areas,
+            settings=settings,
+            levels=levels,
         )
         if cbs_table is not None:
             path = out / "vergelijking_cbs.csv"
@@ -381,6 +429,7 @@ def _write_set(
             result.summary,
             result.libraries,
             threshold_km=settings.flag_rule.threshold_km,
+            buurten=result.areas.get("buurten"),
             bins_km=settings.km_classes,
             mode=settings.mode,
             peiljaar=peiljaar_of(settings.peiljaar, settings.inputs.cells),
@@ -404,6 +453,7 @@ def _write_set(
         settings,
         provenance=provenance,
         sites=sites,
+        buurten=result.areas.get("buurten"),
         roads=context.roads,
         demo=demo,
         pdf=settings.rapport_pdf,
@@ -635,8 +685,11 @@ def _compare_cbs(
     libraries: gpd.GeoDataFrame,
     gemeenten: gpd.GeoDataFrame,
     summary: gpd.GeoDataFrame,
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any]]:
-    """CBS-comparable means (vestigingen + servicepunten) next to CBS's figure."""
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any], gpd.GeoDataFrame]:
+    """CBS-comparable means (vestigingen + servicepunten) next to CBS's figure.
+
+    Also returns the cells with their CBS-comparable distances (for wijken and buurten).
+    """
     if settings.mode != "car":
         msg = (
             f"CBS measures over car roads; the comparison in mode {settings.mode!r}"
@@ -644,12 +697,24 @@ def _compare_cbs(
         )
         warnings.warn(msg, BereikbaarWarning, stacklevel=3)
     cbs_libraries = libraries[libraries[BRANCH_TYPE].isin(CBS_BRANCH_TYPES)]
-    result_columns = (DISTANCE_M, SNAP_M, TIME_S, REACHABLE, LIBRARY_ID)
+    result_columns = (DISTANCE_M, SNAP_M, TIME_S, REACHABLE, LIBRARY_ID, UNREACHABLE_REASON)
     origins = cells.drop(columns=[c for c in result_columns if c in cells.columns])
     reach = nearest_library(
-        network, origins, cbs_libraries, max_snap_m=settings.max_snap_m, full_service_only=False
+        network,
+        origins,
+        cbs_libraries,
+        max_snap_m=settings.max_snap_m,
+        full_service_only=False,
+        coverage_buffer_m=settings.coverage_buffer_m,
     )
-    comparable = aggregate_gemeenten(origins.join(reach), gemeenten, None, rule=settings.flag_rule)
+    comparable_cells = origins.join(reach)
+    comparable = aggregate_gemeenten(
+        comparable_cells,
+        gemeenten,
+        None,
+        rule=settings.flag_rule,
+        min_share_covered=settings.min_share_covered,
+    )
     ours = comparable.set_index(GEMEENTECODE)[MEAN_DISTANCE_KM]
     frame = pd.DataFrame(
         {
@@ -660,8 +725,117 @@ def _compare_cbs(
     )
     if GEMEENTENAAM in summary.columns:
         frame[GEMEENTENAAM] = summary[GEMEENTENAAM]
+    for col in (ONVOLLEDIG, SHARE_COVERED):
+        frame[col] = summary[col].to_numpy()
     per, stats = compare_with_cbs(frame, reference)
     summary = summary.copy()
     for col in (CBS_COMPARABLE_KM, CBS_MEAN_DISTANCE_KM, DIFFERENCE_KM):
         summary[col] = per[col]
-    return summary, per, stats
+    return summary, per, stats, comparable_cells
+
+
+def _summarise_areas(
+    settings: Settings, cells: gpd.GeoDataFrame, comparable_cells: gpd.GeoDataFrame | None
+) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
+    """Summaries per wijk and buurt (when their files are given), compared with CBS's figure.
+
+    CBS's figure per wijk/buurt is read from the same file (or its sibling statistics) when it
+    carries ``bibliotheek_gemiddelde_afstand_in_km`` and the run compares with CBS.
+    """
+    areas: dict[str, gpd.GeoDataFrame] = {}
+    stats: dict[str, Any] = {}
+    for level, path in (("wijk", settings.inputs.wijken), ("buurt", settings.inputs.buurten)):
+        if path is None:
+            continue
+        polygons = load_areas(path, level)
+        table = aggregate_areas(
+            cells,
+            polygons,
+            level=level,
+            rule=settings.flag_rule,
+            min_share_covered=settings.min_share_covered,
+        )
+        if comparable_cells is not None:
+            try:
+                reference = load_cbs_reference(path, level=level)
+            except InputError as err:
+                log.info("no CBS figure per %s: %s", level, err)
+            else:
+                with warnings.catch_warnings():  # the same cells and coverage: warned above
+                    warnings.simplefilter("ignore", BereikbaarWarning)
+                    ours = aggregate_areas(
+                        comparable_cells,
+                        polygons,
+                        level=level,
+                        rule=settings.flag_rule,
+                        min_share_covered=settings.min_share_covered,
+                    )
+                frame = table[[AREA_LEVELS[level][0], ONVOLLEDIG, SHARE_COVERED]].copy()
+                frame[MEAN_DISTANCE_KM] = ours[MEAN_DISTANCE_KM].to_numpy()
+                per, stats[level] = compare_with_cbs(frame, reference, level=level)
+                for col in (CBS_COMPARABLE_KM, CBS_MEAN_DISTANCE_KM, DIFFERENCE_KM):
+                    table[col] = per[col].to_numpy()
+        areas[AREA_LAYERS[level]] = table
+    return areas, stats
+
+
+def plausibility(
+    cells: pd.DataFrame,
+    network: Network,
+    libraries: pd.DataFrame,
+    libraries_unused: Mapping[str, int],
+    agreement: Mapping[str, Mapping[str, Any] | None],
+) -> dict[str, Any]:
+    """The plausibility block of ``run.json``: can these numbers be trusted?
+
+    Parameters
+    ----------
+    cells
+        The run's cells with ``population``, ``snap_m`` and ``unreachable_reason``.
+    network
+        The road network used.
+    libraries
+        The branch list.
+    libraries_unused
+        Full-service branches not used, per reason (``nearest_library``'s
+        ``attrs["libraries_unused"]``).
+    agreement
+        Per level the statistics of :func:`~bereikbaar.compare.compare_with_cbs` (or None).
+
+    Returns
+    -------
+    dict
+        ``share_covered`` (residents inside the network's coverage), ``snap_m``
+        (p50/p95/max over snapped cells), ``core_share_of_nodes``,
+        ``libraries_not_used`` (per reason, with the branches that are not full
+        service) and ``cbs_agreement`` per level (n, median |Δ| km, Spearman).
+    """
+    pop = cells[POPULATION].to_numpy(dtype=float)
+    covered = cell_covered(cells)
+    known = np.isfinite(pop)
+    total = float(pop[known].sum())
+    snap = cells[SNAP_M].to_numpy(dtype=float) if SNAP_M in cells.columns else np.array([])
+    snap = snap[np.isfinite(snap)]
+
+    def pct(q: float) -> float | None:
+        return round(float(np.percentile(snap, q)), 1) if len(snap) else None
+
+    not_full = int((~full_service_mask(libraries)).sum()) if FULL_SERVICE in libraries else 0
+    return {
+        "population": total,
+        "population_covered": float(pop[known & covered].sum()),
+        "share_covered": float(pop[known & covered].sum()) / total if total > 0 else None,
+        "snap_m": {"p50": pct(50), "p95": pct(95), "max": pct(100), "n": len(snap)},
+        "core_share_of_nodes": float(network.core_nodes().mean()) if network.n_nodes else None,
+        "libraries_not_used": {"niet volwaardig": not_full, **dict(libraries_unused)},
+        "cbs_agreement": {
+            level: {
+                "n": st.get("n_compared"),
+                "median_abs_difference_km": st.get("median_abs_difference_km"),
+                "spearman_rho": st.get("spearman_rho"),
+                "left_out_onvolledig": len(st.get("left_out", {})),
+            }
+            for level, st in agreement.items()
+            if st
+        },
+    }

@@ -42,6 +42,9 @@ class RunResult:
     settings
         The settings the run was made with (None for a result built by hand; the
         scenarios then rebuild what they need from ``provenance["settings"]``).
+    areas
+        Summaries per wijk and buurt (``"wijken"``, ``"buurten"``) when the run had
+        their files (:func:`~bereikbaar.aggregate.aggregate_areas`).
     """
 
     cells: gpd.GeoDataFrame
@@ -51,6 +54,7 @@ class RunResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     settings: Settings | None = None
+    areas: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
 
     @property
     def flagged(self) -> gpd.GeoDataFrame:

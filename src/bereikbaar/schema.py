@@ -80,6 +80,26 @@ DISTANCE_M: Final = "distance_m"
 SNAP_M: Final = "snap_m"
 TIME_S: Final = "time_s"
 REACHABLE: Final = "reachable"
+UNREACHABLE_REASON: Final = "unreachable_reason"
+"""Why an origin has no distance (None where it has one): one of :data:`UNREACHABLE_REASONS`."""
+
+REASON_OUTSIDE: Final = "buiten het wegennet"
+"""The origin lies outside the area the road network covers: it is not snapped."""
+REASON_TOO_FAR: Final = "te ver van de weg"
+"""Inside the covered area but farther than ``max_snap_m`` from every usable road."""
+REASON_NO_ROUTE: Final = "geen route"
+"""Snapped onto a road from which no (full-service) library can be reached."""
+REASON_NO_LOCATION: Final = "geen locatie"
+"""The origin has no (valid) location."""
+UNREACHABLE_REASONS: Final = (REASON_OUTSIDE, REASON_TOO_FAR, REASON_NO_ROUTE, REASON_NO_LOCATION)
+"""Every value of ``unreachable_reason``, in the order they are tested."""
+REASON_COLUMNS: Final = {
+    REASON_OUTSIDE: "population_buiten_wegennet",
+    REASON_TOO_FAR: "population_te_ver_van_de_weg",
+    REASON_NO_ROUTE: "population_geen_route",
+    REASON_NO_LOCATION: "population_geen_locatie",
+}
+"""Per-area column: residents without a distance for each reason."""
 
 # gemeente summary
 MEAN_DISTANCE_KM: Final = "mean_distance_km"
@@ -91,6 +111,29 @@ FULL_SERVICE_LIBRARIES: Final = "full_service_libraries"
 POPULATION_UNREACHABLE: Final = "population_unreachable"
 TE_GROOT: Final = "te_groot"
 REASONS: Final = "reasons"
+POPULATION_COVERED: Final = "population_covered"
+"""Residents of an area whose cells lie inside the road network's coverage."""
+SHARE_COVERED: Final = "share_covered"
+"""``population_covered`` over ``population`` (0-1; NaN without residents)."""
+ONVOLLEDIG: Final = "onvolledig"
+"""Bool: too small a share of the area's residents is covered; no verdict is given."""
+VERDICT: Final = "oordeel"
+"""The verdict in words: ``"te groot"``, ``"niet te groot"`` or ``"onvolledig"``."""
+VERDICT_TE_GROOT: Final = "te groot"
+VERDICT_OK: Final = "niet te groot"
+VERDICT_ONVOLLEDIG: Final = "onvolledig"
+
+# areas below the gemeente (CBS wijk- en buurtkaart)
+BUURTCODE: Final = "buurtcode"
+BUURTNAAM: Final = "buurtnaam"
+WIJKCODE: Final = "wijkcode"
+WIJKNAAM: Final = "wijknaam"
+AREA_LEVELS: Final = {
+    "gemeente": (GEMEENTECODE, GEMEENTENAAM),
+    "wijk": (WIJKCODE, WIJKNAAM),
+    "buurt": (BUURTCODE, BUURTNAAM),
+}
+"""Code and name column of each area level."""
 
 SUMMARY_COLUMNS: Final = (
     GEMEENTECODE,

@@ -6,6 +6,8 @@ geometry (NumPy, scipy, numba, shapely), not files, tables or maps.
 * :mod:`~bereikbaar.engine.network`: :class:`Network`, a directed road network
   for one mode (CSR adjacency, node coordinates, arc geometry; cached indexes;
   ``.npz`` save/load; osmnx in and out).
+* :mod:`~bereikbaar.engine.coverage`: :func:`network_coverage`, the area a network
+  covers (:class:`Coverage`); origins outside it are not snapped.
 * :mod:`~bereikbaar.engine.osmnx_graph`: osmnx/networkx graphs in every shape
   osmnx gives → :class:`Network` (direction, geometry orientation, tag rules
   passed in).
@@ -23,6 +25,7 @@ The stage that turns tables into a nearest-library frame is
 
 from __future__ import annotations
 
+from .coverage import Coverage, network_coverage
 from .network import FloatArray, IntArray, Network, Weight, hilbert_index
 from .search import (
     DEFAULT_ENGINE,
@@ -46,6 +49,7 @@ from .snap import Snapped, eligible_arcs, snap_to_arcs
 __all__ = [
     "DEFAULT_ENGINE",
     "EPS",
+    "Coverage",
     "Engine",
     "FloatArray",
     "IntArray",
@@ -62,6 +66,7 @@ __all__ = [
     "library_graph",
     "library_seeds",
     "library_terms",
+    "network_coverage",
     "node_costs",
     "node_search",
     "origin_costs",

@@ -60,6 +60,9 @@ class Network:
         Boolean mask of ferry arcs (islands reach the mainland only through them).
     mode
         Travel mode the network was built for (``car``, ``bike``, ``walk`` or ``custom``).
+    extent
+        The area the source declares it holds (the ring of a polygon, ``(k, 2)`` RD New
+        x/y, e.g. the bounding box in an OSM PBF header), or ``None``; see :meth:`coverage`.
     """
 
     x: FloatArray
@@ -73,6 +76,7 @@ class Network:
     ferry: npt.NDArray[np.bool_] | None = None
     mode: str = "custom"
     crs: str = field(default=CRS_RD)
+    extent: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n, m = len(self.x), len(self.u)
@@ -93,6 +97,11 @@ class Network:
         if self.node_id is not None and len(self.node_id) != n:
             msg = "Network.node_id must have one entry per node"
             raise NetworkError(msg)
+        if self.extent is not None:
+            ring = np.asarray(self.extent, dtype=float)
+            if ring.ndim != 2 or ring.shape[1] != 2 or len(ring) < 3 or not np.isfinite(ring).all():
+                msg = "Network.extent must be a polygon ring: (k, 2) finite x/y with k >= 3"
+                raise NetworkError(msg)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -249,6 +258,36 @@ class Network:
         if key not in store:
             store[key] = build()
         return store[key]
+
+    def extent_polygon(self) -> Any:
+        """The declared :attr:`extent` as a shapely Polygon (RD New), or ``None``."""
+        if self.extent is None:
+            return None
+        return shapely.Polygon(np.asarray(self.extent, dtype=float))
+
+    def coverage(self, *, cell_m: float | None = None, buffer_m: float | None = None) -> Any:
+        """The area this network covers (:func:`bereikbaar.engine.coverage.network_coverage`).
+
+        Origins outside it are not snapped: the roads they would use are not in the data.
+
+        Parameters
+        ----------
+        cell_m, buffer_m
+            Raster cell and reach beyond the roads (m); defaults
+            :data:`~bereikbaar.engine.coverage.COVERAGE_CELL_M` and
+            :data:`~bereikbaar.engine.coverage.COVERAGE_BUFFER_M`.
+
+        Returns
+        -------
+        bereikbaar.engine.coverage.Coverage
+        """
+        from . import coverage as cov  # the coverage module imports this one
+
+        return cov.network_coverage(
+            self,
+            cell_m=cov.COVERAGE_CELL_M if cell_m is None else cell_m,
+            buffer_m=cov.COVERAGE_BUFFER_M if buffer_m is None else buffer_m,
+        )
 
     def core_nodes(self) -> npt.NDArray[np.bool_]:
         """Mask of nodes in the largest strongly connected component."""
@@ -535,6 +574,8 @@ class Network:
             out["node_id"] = self.node_id
         if self.ferry is not None:
             out["ferry"] = self.ferry
+        if self.extent is not None:
+            out["extent"] = np.asarray(self.extent, dtype=float)
         if self.geometry is not None:
             geoms = self.geometry
             counts = shapely.get_num_coordinates(geoms).astype(np.int64)
@@ -576,6 +617,7 @@ class Network:
             ferry=a.get("ferry"),
             mode=str(a["mode"]),
             crs=str(a["crs"]),
+            extent=a.get("extent"),
         )
         for name, size in _DERIVED.items():
             arr = a.get(f"derived{name}")

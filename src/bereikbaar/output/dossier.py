@@ -565,6 +565,7 @@ def _gemeente_context(
     settings: Settings,
     sites: pd.DataFrame | None,
     roads: gpd.GeoDataFrame | None,
+    buurten: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     rule = settings.flag_rule
     code = str(row[s.GEMEENTECODE])
@@ -739,6 +740,7 @@ def _gemeente_context(
         "vierkant tot de dichtstbijzijnde volwaardige bibliotheek, met de gemeentegrens, de "
         "bibliotheken en de hoofdwegen. Noord is boven. Kaart: RD New (EPSG:28992)."
     )
+    facts = [*facts, *_outside_fact(row), *_buurten_fact(buurten, rule.threshold_km)]
     return {
         "code": code,
         "name": _text(row.get(s.GEMEENTENAAM)),
@@ -817,6 +819,88 @@ def _overview_context(summary: gpd.GeoDataFrame, settings: Settings) -> dict[str
     }
 
 
+def _outside_fact(row: pd.Series) -> list[tuple[str, str]]:
+    """The residents outside the network's coverage, when there are any (one fact row)."""
+    if s.POPULATION_COVERED not in row.index:
+        return []
+    try:
+        total = float(row[s.POPULATION])
+        covered = float(row[s.POPULATION_COVERED])
+    except (TypeError, ValueError):
+        return []
+    if not (np.isfinite(total) and np.isfinite(covered)) or covered >= total:
+        return []
+    label = "Inwoners buiten het gebied van het wegennet (niet meegeteld)"
+    return [(label, DOSSIER_NUMBERS.count(float(total - covered)))]
+
+
+def _buurten_fact(
+    buurten: pd.DataFrame | None, threshold_km: float, top: int = 5
+) -> list[tuple[str, str]]:
+    """The buurten with the most residents beyond the threshold (one fact row, as text)."""
+    if buurten is None or len(buurten) == 0 or s.POPULATION_BEYOND not in buurten:
+        return []
+    far = buurten[buurten[s.POPULATION_BEYOND].astype(float) > 0]
+    if len(far) == 0:
+        return []
+    far = far.sort_values([s.POPULATION_BEYOND, s.BUURTCODE], ascending=[False, True]).head(top)
+    text = "; ".join(
+        f"{_text(r.get(s.BUURTNAAM))} ({_text(r.get(s.BUURTCODE))}):"
+        f" {DOSSIER_NUMBERS.count(r.get(s.POPULATION_BEYOND))}"
+        f" ({DOSSIER_NUMBERS.share(r.get(s.SHARE_BEYOND))})"
+        for _, r in far.iterrows()
+    )
+    return [(f"Buurten met de meeste inwoners verder dan {nl_general(threshold_km)} km", text)]
+
+
+def _plausibility_facts(provenance: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Plausibility (run.json's ``plausibiliteit``) as fact rows."""
+    block = provenance.get("plausibiliteit")
+    if not isinstance(block, Mapping):
+        return []
+    facts = [
+        (
+            "Plausibiliteit: inwoners binnen het gebied van het wegennet",
+            DOSSIER_NUMBERS.share(block.get("share_covered")),
+        )
+    ]
+    snap = block.get("snap_m")
+    if isinstance(snap, Mapping) and snap.get("p50") is not None:
+        facts.append(
+            (
+                "Plausibiliteit: afstand vierkant tot de weg (p50 / p95 / max)",
+                " / ".join(f"{nl_general(round(float(snap[k])))} m" for k in ("p50", "p95", "max")),
+            )
+        )
+    if block.get("core_share_of_nodes") is not None:
+        facts.append(
+            (
+                "Plausibiliteit: knopen in het samenhangende kernnet",
+                DOSSIER_NUMBERS.share(block.get("core_share_of_nodes")),
+            )
+        )
+    unused = block.get("libraries_not_used")
+    if isinstance(unused, Mapping):
+        text = ", ".join(f"{n} {reason}" for reason, n in unused.items() if n) or "geen"
+        facts.append(("Plausibiliteit: bibliotheken niet gebruikt (reden)", text))
+    agreement = block.get("cbs_agreement")
+    if isinstance(agreement, Mapping):
+        for level, st in agreement.items():
+            if not isinstance(st, Mapping):
+                continue
+            rho = st.get("spearman_rho")
+            rho_text = nl_general(round(float(rho), 2)) if rho is not None and rho == rho else "–"
+            facts.append(
+                (
+                    f"Plausibiliteit: overeenkomst met CBS per {level}"
+                    " (n, mediaan |verschil|, Spearman)",
+                    f"{st.get('n')}, {DOSSIER_NUMBERS.km(st.get('median_abs_difference_km'))},"
+                    f" {rho_text}",
+                )
+            )
+    return facts
+
+
 def _provenance_context(provenance: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not provenance:
         return None
@@ -832,11 +916,20 @@ def _provenance_context(provenance: Mapping[str, Any] | None) -> dict[str, Any] 
                 ("gemeenten", "Gemeenten"),
                 ("te_groot", "Gemeenten te groot"),
                 ("cells", "Bewoonde vierkanten"),
-                ("unreachable_cells", "Vierkanten zonder route"),
+                ("unreachable_cells", "Vierkanten zonder afstand"),
+                ("onvolledig", "Gemeenten onvolledig (te weinig inwoners binnen het wegennet)"),
                 ("libraries", "Bibliotheekvoorzieningen"),
             )
             if key in counts
         )
+        per_reason = counts.get("unreachable_per_reason")
+        if isinstance(per_reason, Mapping):
+            facts.extend(
+                (f"Vierkanten zonder afstand: {reason}", DOSSIER_NUMBERS.count(n))
+                for reason, n in per_reason.items()
+                if n
+            )
+    facts.extend(_plausibility_facts(provenance))
     inputs = provenance.get("inputs")
     rows = []
     if isinstance(inputs, Mapping):
@@ -873,6 +966,7 @@ def dossier_html(
     title: str = "Bereikbaarheid van volwaardige bibliotheken",
     roads: gpd.GeoDataFrame | None = None,
     demo: bool = False,
+    buurten: pd.DataFrame | None = None,
 ) -> str:
     """The consultation dossier as one self-contained HTML document (Dutch, printable on A4).
 
@@ -951,6 +1045,9 @@ def dossier_html(
             settings,
             _sites_for(sites, str(row[s.GEMEENTECODE])),
             roads,
+            None
+            if buurten is None or s.GEMEENTECODE not in buurten
+            else buurten[buurten[s.GEMEENTECODE].astype(str) == str(row[s.GEMEENTECODE])],
         )
         for _, row in chosen.iterrows()
     ]
@@ -1057,6 +1154,7 @@ def write_dossier(
     roads: gpd.GeoDataFrame | None = None,
     demo: bool = False,
     pdf: bool = False,
+    buurten: pd.DataFrame | None = None,
 ) -> Path:
     """Write the consultation dossier ``rapport.html`` (and optionally one file per gemeente).
 
@@ -1096,6 +1194,7 @@ def write_dossier(
         "sites": sites,
         "roads": roads,
         "demo": demo,
+        "buurten": buurten,
     }
     text = dossier_html(cells, summary, libraries, settings, gemeentecodes=gemeentecodes, **kwargs)
     path = out / "rapport.html"

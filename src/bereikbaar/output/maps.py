@@ -76,6 +76,7 @@ __all__ = [
 ]
 
 NO_DATA_COLOUR = "#d4d4d4"
+ONVOLLEDIG_COLOUR = "#9e9e9e"  # a buurt with too few residents inside the network: no figure
 """Gemeenten without a mean distance (no populated cells)."""
 FLAG_COLOUR = "#d7191c"
 """Outline of gemeenten flagged "te groot"."""
@@ -1231,6 +1232,57 @@ def _bounds_wgs84(frames: Sequence[gpd.GeoDataFrame]) -> list[list[float]] | Non
     return [[float(south), float(west)], [float(north), float(east)]]
 
 
+def _add_buurten(
+    m: folium.Map, buurten: gpd.GeoDataFrame, bins_km: Sequence[float], simplify_m: float
+) -> None:
+    """The buurten coloured by their mean distance (onvolledig grey), off when the map opens."""
+    require_columns(buurten, [s.BUURTNAAM, s.MEAN_DISTANCE_KM], "buurt summary")
+    buurten = to_rd(buurten, "buurt summary")
+    if simplify_m > 0:
+        buurten = buurten.set_geometry(
+            buurten.geometry.simplify(simplify_m, preserve_topology=True)
+        )
+    colours = class_colours(len(bins_km) + 1)
+    cls = classify_km(buurten[s.MEAN_DISTANCE_KM].to_numpy(dtype=float), bins_km)
+    short = (
+        s.bool_values(buurten[s.ONVOLLEDIG])
+        if s.ONVOLLEDIG in buurten
+        else np.zeros(len(cls), bool)
+    )
+    fill = [
+        ONVOLLEDIG_COLOUR if k else (colours[c] if c >= 0 else NO_DATA_COLOUR)
+        for c, k in zip(cls, short, strict=True)
+    ]
+    tips = []
+    for k, (_, r) in enumerate(buurten.iterrows()):
+        parts = [
+            f"<b>{escape_text(r.get(s.BUURTNAAM, ''))}</b> ({escape_text(r.get(s.BUURTCODE, ''))})",
+            f"Inwoners: {MAP_NUMBERS.count(r.get(s.POPULATION))}",
+            f"Gemiddelde afstand: {MAP_NUMBERS.km(r.get(s.MEAN_DISTANCE_KM))}",
+        ]
+        if short[k]:
+            parts.append(
+                f"<b>Onvolledig</b>: {MAP_NUMBERS.share(r.get(s.SHARE_COVERED))} van de"
+                " inwoners binnen het wegennet"
+            )
+        tips.append("<br>".join(parts))
+    ids = [f"b{k}" for k in range(len(buurten))]
+    data = _geojson(buurten, {"fill": fill, "tip": tips}, ids)
+    folium.GeoJson(
+        data,
+        name="Gemiddelde afstand per buurt",
+        show=False,
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": 0.55,
+            "color": "#777777",
+            "weight": 0.5,
+            "className": "bereikbaar-buurt",
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
+    ).add_to(m)
+
+
 def make_map(
     cells: gpd.GeoDataFrame,
     summary: gpd.GeoDataFrame,
@@ -1253,6 +1305,7 @@ def make_map(
     catchment_resolution_m: float = 500.0,
     catchment_simplify_m: float = 250.0,
     hover: bool = True,
+    buurten: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Build the interactive map (Dutch labels) of distances, gemeenten and libraries.
 
@@ -1312,6 +1365,9 @@ def make_map(
         :func:`catchment_areas`).
     hover
         Embed per-cell details (:func:`cell_details`) shown in a box under the mouse.
+    buurten
+        Summary per buurt (:func:`~bereikbaar.aggregate.aggregate_areas`): drawn as a layer
+        "Gemiddelde afstand per buurt" (onvolledig grey), off when the map opens.
 
     Returns
     -------
@@ -1386,6 +1442,8 @@ def make_map(
             _add_catchments(m, areas, "bereikbaarGebieden", show=False)
             has_catchments = len(areas) > 0
     has_roads, has_ferries = _add_context(m, roads)
+    if buurten is not None and len(buurten) > 0:
+        _add_buurten(m, buurten, bins, simplify_m)
     kinds: list[tuple[str, bool]] = []
     if libraries is not None and len(libraries) > 0:
         kinds = _add_libraries(m, libraries)

@@ -48,6 +48,10 @@ __all__ = [
 CSV_HEADERS_NL: dict[str, str] = {
     s.GEMEENTECODE: "Gemeentecode",
     s.GEMEENTENAAM: "Gemeente",
+    s.WIJKCODE: "Wijkcode",
+    s.WIJKNAAM: "Wijk",
+    s.BUURTCODE: "Buurtcode",
+    s.BUURTNAAM: "Buurt",
     s.POPULATION: "Inwoners",
     s.MEAN_DISTANCE_KM: "Gemiddelde afstand (km)",
     s.MEDIAN_DISTANCE_KM: "Mediane afstand (km)",
@@ -59,6 +63,11 @@ CSV_HEADERS_NL: dict[str, str] = {
     s.TE_GROOT: "Te groot",
     s.REASONS: "Redenen",
     "cells": "Bewoonde vierkanten",
+    s.POPULATION_COVERED: "Inwoners binnen het wegennet",
+    s.SHARE_COVERED: "Aandeel inwoners binnen het wegennet (0-1)",
+    **{col: f"Inwoners zonder afstand: {reason}" for reason, col in s.REASON_COLUMNS.items()},
+    s.ONVOLLEDIG: "Onvolledig",
+    s.VERDICT: "Oordeel",
     "suppressed_cells": "Vierkanten met geheimgehouden inwonertal",
     # per target group (when the grid has the age columns)
     "population_0_15": "Kinderen 0-15 jaar",
@@ -84,6 +93,7 @@ CSV_DECIMALS: dict[str, int] = {
     s.MEDIAN_DISTANCE_KM: 3,
     s.P90_DISTANCE_KM: 3,
     s.SHARE_BEYOND: 4,
+    s.SHARE_COVERED: 4,
     "mean_distance_km_0_15": 3,
     "mean_distance_km_65plus": 3,
     "share_beyond_0_15": 4,
@@ -136,7 +146,8 @@ def csv_cell(value: object, column: str) -> str:
 
 def _table_columns(df: pd.DataFrame) -> list[str]:
     geom = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
-    first = [c for c in s.SUMMARY_COLUMNS if c in df.columns]
+    lead = [c for level in ("buurt", "wijk") for c in s.AREA_LEVELS[level] if c in df.columns]
+    first = lead + [c for c in s.SUMMARY_COLUMNS if c in df.columns and c not in lead]
     rest = [c for c in df.columns if c not in first and c != geom]
     return first + [str(c) for c in rest]
 
@@ -173,6 +184,7 @@ def write_tables(
     cells: gpd.GeoDataFrame,
     summary: gpd.GeoDataFrame,
     libraries: gpd.GeoDataFrame,
+    areas: dict[str, gpd.GeoDataFrame] | None = None,
     *,
     settings: Settings | None = None,
     levels: Mapping[str, pd.DataFrame] | None = None,
@@ -192,6 +204,8 @@ def write_tables(
     - ``cells.gpkg``: layer ``cells`` (contract names).
     - ``bereikbaar.xlsx``: :func:`write_workbook` of ``levels`` (default: the gemeenten),
       the branches and the settings.
+    - with ``areas`` (``{"wijken": …, "buurten": …}``): ``wijken.csv``/``buurten.csv`` in the
+      same dialect as ``gemeenten.csv`` and a layer per level in ``gemeenten.gpkg``.
 
     The geometries stay in the inputs' CRS (RD New, EPSG:28992). Writing the same inputs twice
     gives byte-identical CSV and Parquet files.
@@ -206,6 +220,9 @@ def write_tables(
         Gemeente summary (GeoDataFrame of gemeente polygons).
     libraries
         Library branches (GeoDataFrame of points; rows without geometry are kept).
+    areas
+        Summaries per wijk and buurt (:func:`~bereikbaar.aggregate.aggregate_areas`), by
+        layer name.
     settings
         The run's settings, for the workbook's ``Instellingen`` sheet.
     levels
@@ -239,10 +256,15 @@ def write_tables(
     _write_parquet(path, summary, columns)
     written[path.name] = path
 
+    for name, table in (areas or {}).items():
+        path = out / f"{name}.csv"
+        _write_csv(path, table, _table_columns(table))
+        written[path.name] = path
+
     path = out / "gemeenten.gpkg"
     dutch = summary[[*columns, summary.geometry.name]].rename(columns=CSV_HEADERS_NL)
     branches = libraries.rename(columns=LIBRARY_HEADERS_NL)
-    _write_gpkg(path, {"gemeenten": dutch, "bibliotheken": branches})
+    _write_gpkg(path, {"gemeenten": dutch, "bibliotheken": branches, **(areas or {})})
     written[path.name] = path
 
     path = out / "cells.gpkg"

@@ -91,7 +91,7 @@ def _settings_from_provenance(provenance: Mapping[str, Any]) -> Settings:
         kwargs["flag_rule"] = FlagRule(**data["flag_rule"])
     if "full_service_types" in data:
         kwargs["full_service_types"] = tuple(data["full_service_types"])
-    for key in ("max_snap_m", "mode"):
+    for key in ("max_snap_m", "mode", "coverage_buffer_m"):
         if key in data:
             kwargs[key] = data[key]
     if "dask_scheduler" in data:
@@ -168,9 +168,17 @@ def prepare_baseline(
     if settings is None:
         settings = _settings_from_provenance(result.provenance)
     network = result.network
+    # as the run: nothing outside the network's coverage is snapped
+    area = network.coverage(buffer_m=settings.coverage_buffer_m)
+
+    def inside(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.where(area.contains(xy)[:, None], xy, np.nan)
+
     origins = snap_to_arcs(
-        network, _points_xy(result.cells, "cells"), max_snap_m=settings.max_snap_m
+        network, inside(_points_xy(result.cells, "cells")), max_snap_m=settings.max_snap_m
     )
     libs = result.libraries
-    lib_snaps = snap_to_arcs(network, _points_xy(libs, "libraries"), max_snap_m=settings.max_snap_m)
+    lib_snaps = snap_to_arcs(
+        network, inside(_points_xy(libs, "libraries")), max_snap_m=settings.max_snap_m
+    )
     return Baseline(network, result.cells, result.summary, libs, settings, origins, lib_snaps)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import InputError, Problems, where
-from ..schema import GEMEENTECODE, GEMEENTENAAM
+from ..schema import BUURTCODE, BUURTNAAM, GEMEENTECODE, GEMEENTENAAM, WIJKCODE, WIJKNAAM
 from .tabular import (
     NumberError,
     find_column,
@@ -56,8 +56,29 @@ NAME_ALIASES: Final = ("gemeentenaam", "statnaam", "gemeentenaam_1", "regionaam"
 _STATLINE_RE: Final = re.compile(r"^afstandtotbibliotheek(?:_\d+)?$", re.IGNORECASE)
 _GM_RE: Final = re.compile(r"^GM\d{4}$")
 
+_LEVELS: Final = {
+    # level: (code column, name column, code aliases, name aliases, code pattern, layer word)
+    "gemeente": (GEMEENTECODE, GEMEENTENAAM, CODE_ALIASES, NAME_ALIASES, r"^GM\d{4}$", "gemeente"),
+    "wijk": (
+        WIJKCODE,
+        WIJKNAAM,
+        ("wijkcode", "statcode", "wijkenenbuurten", "regiocode", "wk_code"),
+        ("wijknaam", "statnaam", "regionaam", "wk_naam"),
+        r"^WK\d{4}[0-9A-Z]{2}$",  # Amsterdam: WK0363AA
+        "wijk",
+    ),
+    "buurt": (
+        BUURTCODE,
+        BUURTNAAM,
+        ("buurtcode", "statcode", "wijkenenbuurten", "regiocode", "bu_code"),
+        ("buurtnaam", "statnaam", "regionaam", "bu_naam"),
+        r"^BU\d{4}[0-9A-Z]{4}$",
+        "buurt",
+    ),
+}
 
-def _read(path: Path) -> pd.DataFrame:
+
+def _read(path: Path, layer_word: str = "gemeente") -> pd.DataFrame:
     suffix = path.suffix.lower()
     if not path.is_file():
         msg = f"{where(path)}: file not found (expected the CBS Kerncijfers wijken en buurten)"
@@ -73,7 +94,7 @@ def _read(path: Path) -> pd.DataFrame:
             layer = None
             if suffix == ".gpkg":
                 names = [str(r[0]) for r in pyogrio.list_layers(path)]
-                layer = next((n for n in names if "gemeente" in n.lower()), None)
+                layer = next((n for n in names if layer_word in n.lower()), None)
             frame: pd.DataFrame = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
             return frame
     except InputError:
@@ -111,8 +132,14 @@ def _numbers(frame: pd.DataFrame, column: str, rows: np.ndarray, problems: Probl
     return out
 
 
-def load_cbs_reference(path: str | Path) -> pd.DataFrame:
-    """Read CBS's mean distance to the nearest library per gemeente.
+def load_cbs_reference(path: str | Path, *, level: str = "gemeente") -> pd.DataFrame:
+    """Read CBS's mean distance to the nearest library per gemeente (or wijk, buurt).
+
+    With ``level="wijk"`` or ``"buurt"`` the same is read for wijken (codes
+    ``WKxxxxxx``, GeoPackage layer ``wijken``) or buurten (``BUxxxxxxxx``, layer
+    ``buurten``); the result's code and name columns are then ``wijkcode``/``wijknaam``
+    or ``buurtcode``/``buurtnaam``. A GeoJSON without the distance column is read
+    with its sibling ``<stem>_stats.parquet`` (as the KWB files in the shared data).
 
     Only gemeente rows are kept (codes ``GMxxxx``; wijk and buurt rows of a
     combined file are dropped) and only land rows (``water == "NEE"`` where a
@@ -142,14 +169,27 @@ def load_cbs_reference(path: str | Path) -> pd.DataFrame:
         rows, or a gemeente that occurs twice among the land rows (the message
         names the file, row and column).
     """
+    if level not in _LEVELS:
+        msg = f"level must be one of {', '.join(_LEVELS)}, got {level!r}"
+        raise InputError(msg)
+    code_out, name_out, code_aliases, name_aliases, pattern, word = _LEVELS[level]
     path = Path(path)
-    frame = _read(path).reset_index(drop=True)
+    frame = _read(path, word).reset_index(drop=True)
+    sibling = path.with_name(f"{path.stem}_stats.parquet")
+    if (
+        level != "gemeente"  # the gemeente reader keeps asking for the statistics file itself
+        and find_column(frame.columns, DISTANCE_ALIASES) is None
+        and path.suffix.lower() in (".geojson", ".json")
+        and sibling.is_file()
+    ):
+        path = sibling
+        frame = _read(path, word).reset_index(drop=True)
     found = ", ".join(map(str, frame.columns[:12])) + (", …" if len(frame.columns) > 12 else "")
     code_col = require_column(
         frame.columns,
-        CODE_ALIASES,
-        f"{where(path, column=GEMEENTECODE)}: no region code column; accepted names:"
-        f" {', '.join(CODE_ALIASES)} (found: {found})",
+        code_aliases,
+        f"{where(path, column=code_out)}: no region code column; accepted names:"
+        f" {', '.join(code_aliases)} (found: {found})",
     )
     dist_col = find_column(frame.columns, DISTANCE_ALIASES) or next(
         (str(c) for c in frame.columns if _STATLINE_RE.match(str(c).strip())), None
@@ -161,13 +201,14 @@ def load_cbs_reference(path: str | Path) -> pd.DataFrame:
         )
         raise InputError(msg)
     codes = frame[code_col].astype(str).str.strip().str.upper()
-    keep = np.array(codes.str.match(_GM_RE.pattern).to_numpy(), dtype=bool)
+    keep = np.array(codes.str.match(pattern).to_numpy(), dtype=bool)
     water_col = find_column(frame.columns, ("water",))
     if water_col is not None:
         keep &= frame[water_col].astype(str).str.strip().str.upper().to_numpy() != "JA"
     rows = np.flatnonzero(keep)
     if len(rows) == 0:
-        msg = f"{where(path, column=code_col)}: no gemeente rows (codes of the form GM0363)"
+        example = {"gemeente": "GM0363", "wijk": "WK036301", "buurt": "BU03630001"}[level]
+        msg = f"{where(path, column=code_col)}: no {level} rows (codes of the form {example})"
         raise InputError(msg)
     sub_codes = codes.iloc[rows]
     duplicated = sub_codes.duplicated().to_numpy()
@@ -175,16 +216,20 @@ def load_cbs_reference(path: str | Path) -> pd.DataFrame:
         row = int(rows[np.argmax(duplicated)])
         twice = sub_codes.iloc[int(np.argmax(duplicated))]
         msg = (
-            f"{locate(path, frame, row, code_col)}: gemeente {twice}"
-            " occurs more than once among the land rows (is this a wijk or buurt file?"
-            " give the gemeente file)"
+            f"{locate(path, frame, row, code_col)}: {level} {twice}"
+            " occurs more than once among the land rows"
+            + (
+                " (is this a wijk or buurt file? give the gemeente file)"
+                if level == "gemeente"
+                else f" (give the {level} file)"
+            )
         )
         raise InputError(msg)
     problems = Problems(path, "the CBS reference")
     distance = _numbers(frame, dist_col, rows, problems)
     problems.raise_if_any()
     distance[distance < 0] = np.nan  # -99997 etc.: suppressed
-    name_col = find_column(frame.columns, NAME_ALIASES)
+    name_col = find_column(frame.columns, name_aliases)
     names = (
         frame[name_col].iloc[rows].astype(str).str.strip().to_numpy(dtype=object)
         if name_col is not None
@@ -192,15 +237,16 @@ def load_cbs_reference(path: str | Path) -> pd.DataFrame:
     )
     out = pd.DataFrame(
         {
-            GEMEENTECODE: sub_codes.to_numpy(dtype=object),
-            GEMEENTENAAM: names,
+            code_out: sub_codes.to_numpy(dtype=object),
+            name_out: names,
             CBS_MEAN_DISTANCE_KM: distance,
         }
     )
     log.info(
-        "%s: %d gemeenten, %d with a CBS library distance",
+        "%s: %d %s rows, %d with a CBS library distance",
         path.name,
         len(out),
+        level,
         int(np.isfinite(distance).sum()),
     )
     return out

@@ -14,6 +14,7 @@ tag rules of :mod:`bereikbaar.sources.osm_tags` (shared with Overpass).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -342,6 +343,9 @@ def load_network(
         check_inflated_size(path)  # .osm.gz/.osm.bz2: a decompression bomb is refused
         ways = _read_ways(path, rules)
     network = _build(ways, mode, path)
+    extent = declared_extent(path, settings)
+    if extent is not None:
+        network = dataclasses.replace(network, extent=extent)
     if network.n_arcs == 0:
         msg = (
             f"{where(path)}: no usable ways for mode {mode!r} "
@@ -361,6 +365,61 @@ def load_network(
     return network
 
 
+def lonlat_box_ring(box: Sequence[float], points_per_side: int = 16) -> npt.NDArray[np.float64]:
+    """The ring (RD New x/y, ``(k, 2)``) of a lon/lat box ``(min_lon, min_lat, max_lon, max_lat)``.
+
+    The sides are sampled, so the ring follows the box's curved sides in RD New.
+    """
+    x0, y0, x1, y1 = (float(v) for v in box)
+    t = np.linspace(0.0, 1.0, points_per_side, endpoint=False)
+    lon = np.concatenate(
+        [x0 + (x1 - x0) * t, np.full_like(t, x1), x1 - (x1 - x0) * t, np.full_like(t, x0)]
+    )
+    lat = np.concatenate(
+        [np.full_like(t, y0), y0 + (y1 - y0) * t, np.full_like(t, y1), y1 - (y1 - y0) * t]
+    )
+    x, y = _to_rd().transform(lon, lat)
+    return np.column_stack([x, y]).astype(np.float64)
+
+
+def declared_extent(path: Path, settings: Settings | None = None) -> npt.NDArray[np.float64] | None:
+    """The area an OSM file declares it holds, as an RD New ring, or ``None``.
+
+    ``settings.network_extent`` (a lon/lat box) wins; otherwise the bounding box in
+    the file's header (``osmium extract -b`` writes one; not every tool does).
+
+    Parameters
+    ----------
+    path
+        The OSM file.
+    settings
+        Where ``network_extent`` is read.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(k, 2)`` RD New x/y of the box's ring.
+    """
+    if settings is not None and settings.network_extent:
+        return lonlat_box_ring(settings.network_extent)
+    import osmium
+
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+        try:
+            box = reader.header().box()
+        finally:
+            reader.close()
+    except (RuntimeError, OSError, ValueError) as err:
+        log.info("%s: no header box read (%s)", path, err)
+        return None
+    if not box.valid():
+        return None
+    bl, tr = box.bottom_left, box.top_right
+    log.info("%s: header declares the box %s - %s", path.name, bl, tr)
+    return lonlat_box_ring((bl.lon, bl.lat, tr.lon, tr.lat))
+
+
 def network_cache_key(path: Path, mode: str, settings: Settings | None) -> str:
     """Cache key of a built network: SHA-256 over the file's SHA-256, mode, speeds, version."""
     settings = settings if settings is not None else Settings()
@@ -374,7 +433,8 @@ def network_cache_key(path: Path, mode: str, settings: Settings | None) -> str:
         "walk": settings.walk_speed_kmh,
         "ferry": settings.ferry_speed_kmh,
     }
-    text = json.dumps([h.hexdigest(), mode, speeds, __version__], sort_keys=True)
+    extent = list(settings.network_extent)
+    text = json.dumps([h.hexdigest(), mode, speeds, __version__, extent], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

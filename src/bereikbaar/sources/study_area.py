@@ -318,6 +318,7 @@ def clip_network(network: Network, area: BaseGeometry) -> Network:
         ferry=None if network.ferry is None else network.ferry[keep],
         mode=network.mode,
         crs=network.crs,
+        extent=network.extent,
     )
     log.info(
         "network clipped to the study area buffer: %d of %d nodes, %d of %d arcs",

@@ -21,6 +21,7 @@ import json
 import logging
 import warnings
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final

@@ -51,6 +51,10 @@ class Injected:
     proc: subprocess.CompletedProcess[str]
 
 
+AREA_PAYLOADS = {"buurt": "{{ 'B' * 3 }}JX8", "wijk": "{% if true %}WIF{% endif %}JX9"}
+"""In every buurt name and every wijk name (buurten.csv, wijken.csv, the map, the dossier)."""
+AREA_RENDERED = ("BBBJX8", "WIFJX9")
+
 PLACE_PAYLOAD = "Plaats {{ 'P' * 3 }}JX7"
 """The name of every OSM place node (labels on the map)."""
 
@@ -108,6 +112,32 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> Injected:
     layer = pyogrio.list_layers(demo.gemeenten)[0][0]
     demo.gemeenten.unlink()
     gem.to_file(demo.gemeenten, driver="GPKG", layer=layer)
+    # buurt and wijk names (one buurt and one wijk per gemeente, its land as the polygon)
+    land = gem[gem["water"] != "JA"].dissolve(by="gemeentecode", as_index=False)
+    digits = [c[2:] for c in land["gemeentecode"]]
+    gpd.GeoDataFrame(
+        {
+            "buurtcode": [f"BU{d}0001" for d in digits],
+            "buurtnaam": [f"Buurt {AREA_PAYLOADS['buurt']} {d}" for d in digits],
+            "gemeentecode": land["gemeentecode"],
+            "wijkcode": [f"WK{d}01" for d in digits],
+        },
+        geometry=land.geometry,
+        crs=gem.crs,
+    ).to_file(raw / "buurten.gpkg", layer="buurten", driver="GPKG")
+    gpd.GeoDataFrame(
+        {
+            "wijkcode": [f"WK{d}01" for d in digits],
+            "wijknaam": [f"Wijk {AREA_PAYLOADS['wijk']} {d}" for d in digits],
+            "gemeentecode": land["gemeentecode"],
+        },
+        geometry=land.geometry,
+        crs=gem.crs,
+    ).to_file(raw / "wijken.gpkg", layer="wijken", driver="GPKG")
+    config = demo.config.read_text(encoding="utf-8").replace(
+        "[inputs]\n", '[inputs]\nbuurten = "buurten.gpkg"\nwijken = "wijken.gpkg"\n'
+    )
+    demo.config.write_text(config, encoding="utf-8")
     # street names in the road network
     named = raw / "named.osm.pbf"
     assert _rewrite_osm_names(demo.network, named, PAYLOADS["exec"]) > 0
@@ -134,7 +164,13 @@ def _forms(payload: str) -> tuple[str, ...]:
         html.escape(payload, quote=False),
         str(markupsafe.escape(payload)),
     )
-    return (payload, *escaped, as_json)
+    # HTML-escaped text inside a JSON data block, with <, > and & as \u escapes (the map's
+    # GeoJSON tooltips: folium/branca's JSON writer)
+    in_json = tuple(
+        json.dumps(e)[1:-1].replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        for e in escaped
+    )
+    return (payload, *escaped, as_json, *in_json)
 
 
 def test_run_succeeds_and_runs_nothing(injected: Injected) -> None:
@@ -246,3 +282,26 @@ def test_branca_render_is_restored_after_a_failed_render() -> None:
         render_page(m.get_root())
     assert branca.element.Template is original
     assert "QQQ" in branca.element.Element("{{ 'Q' * 3 }}").render()  # branca as it was
+
+
+@pytest.mark.parametrize(
+    ("name", "levels"),
+    [
+        ("buurten.csv", ("buurt",)),
+        ("wijken.csv", ("wijk",)),
+        ("kaart.html", ("buurt",)),  # the buurt layer
+    ],
+)
+def test_buurt_and_wijk_names_are_data(
+    injected: Injected, name: str, levels: tuple[str, ...]
+) -> None:
+    assert injected.proc.returncode == 0, injected.proc.stderr
+    text = (injected.out / name).read_text(encoding="utf-8-sig")
+    for level in levels:
+        payload = AREA_PAYLOADS[level]
+        assert any(form in text for form in _forms(payload)), f"{name}: {level} name missing"
+    for path in injected.out.rglob("*"):
+        if path.is_file() and path.suffix in {".html", ".csv", ".json"}:
+            body = path.read_text(encoding="utf-8-sig", errors="replace")
+            for rendered in AREA_RENDERED:
+                assert rendered not in body, f"{path.name}: rendered {rendered!r}"

@@ -158,10 +158,15 @@ def cell_gemeenten(cells: gpd.GeoDataFrame, gemeenten: gpd.GeoDataFrame) -> pd.S
     pandas.Series
         Indexed like ``cells``; NaN for a cell without code outside all gemeenten.
     """
-    code = assign_gemeenten(cells, gemeenten)
-    if GEMEENTECODE in cells.columns:
-        given = cells[GEMEENTECODE]
-        code = given.where(given.notna() & (given.astype(str) != ""), code)
+    if GEMEENTECODE not in cells.columns:
+        return assign_gemeenten(cells, gemeenten)
+    given: pd.Series = cells[GEMEENTECODE]
+    known = given.notna() & (given.astype(str) != "")
+    if known.all():
+        return given
+    # only the cells without a code are placed by their centroid
+    placed = assign_gemeenten(cells[~known], gemeenten).reindex(cells.index)
+    code: pd.Series = given.where(known, placed)
     return code
 
 

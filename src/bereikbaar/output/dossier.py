@@ -34,7 +34,7 @@ from matplotlib.patches import Patch, Rectangle
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from bereikbaar import schema as s
-from bereikbaar.aggregate import assign_gemeenten
+from bereikbaar.aggregate import cell_gemeenten
 from bereikbaar.exceptions import InputError, OutputError
 from bereikbaar.output.files import atomic_path, safe_filename
 from bereikbaar.output.frames import bool_mask
@@ -453,18 +453,6 @@ def _full_service_mask(libraries: pd.DataFrame) -> npt.NDArray[np.bool_]:
     if s.FULL_SERVICE not in libraries.columns:
         return np.zeros(len(libraries), dtype=bool)
     return bool_mask(libraries[s.FULL_SERVICE])
-
-
-def _cell_gemeenten(cells: gpd.GeoDataFrame, summary: gpd.GeoDataFrame) -> npt.NDArray[np.object_]:
-    """Gemeentecode per cell, assigned exactly as :func:`aggregate_gemeenten` does."""
-    if s.GEMEENTECODE not in cells.columns:
-        return assign_gemeenten(cells, summary).to_numpy(dtype=object)
-    given = cells[s.GEMEENTECODE]
-    known = (given.notna() & (given.astype(str) != "")).to_numpy(dtype=bool)
-    code: npt.NDArray[np.object_] = given.to_numpy(dtype=object).copy()
-    if not known.all():  # only the cells without a code are assigned by centroid
-        code[~known] = assign_gemeenten(cells[~known], summary).to_numpy(dtype=object)
-    return code
 
 
 def _sites_for(
@@ -1034,7 +1022,11 @@ def dossier_html(
             msg = f"gemeentecodes not in the summary: {', '.join(missing[:5])}"
             raise InputError(msg)
         chosen = by_code.loc[list(gemeentecodes)]
-    codes = _cell_gemeenten(cells, summary) if len(chosen) else np.array([], dtype=object)
+    codes = (
+        cell_gemeenten(cells, summary).to_numpy(dtype=object)
+        if len(chosen)
+        else np.array([], dtype=object)
+    )
     sections = [
         _gemeente_context(
             row,

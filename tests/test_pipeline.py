@@ -90,6 +90,10 @@ def test_demo_outputs(demo: tuple[RunResult, Path]) -> None:
     assert all(len(v["sha256"]) == 64 for v in prov["inputs"].values())
     assert prov["counts"]["te_groot"] == 3
     assert any("geocoding" in w for w in prov["warnings"])
+    # one timing per stage, under the stage's own name (a loop variable once renamed one)
+    from bereikbaar.pipeline import STAGES
+
+    assert list(prov["timings_s"]) == [*STAGES, "rapport schrijven"]
     assert not list(out.glob("*.tmp*"))
 
 

@@ -407,9 +407,9 @@ def _write_set(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BereikbaarWarning)
         levels = {"Gemeenten": result.summary}
-        for name in ("wijken", "buurten"):
-            if name in result.areas:
-                levels[name.capitalize()] = result.areas[name]
+        for level in ("wijken", "buurten"):
+            if level in result.areas:
+                levels[level.capitalize()] = result.areas[level]
         outputs = write_tables(
             out,
             result.cells,

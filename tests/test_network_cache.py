@@ -162,3 +162,26 @@ def test_reverse_arc_one_way_self_loop_has_no_twin() -> None:
         length_m=np.array([10.0, 10.0, 30.0, 20.0]),  # two different one-way loops
     )
     assert net.reverse_arc().tolist() == [1, 0, -1, -1]
+
+
+def test_arc_coords_are_the_arc_geometries_flat(pbf: Path) -> None:
+    net = load_network(pbf)
+    coords, offsets = net.arc_coords()
+    assert offsets[0] == 0 and offsets[-1] == len(coords) and len(offsets) == net.n_arcs + 1
+    assert bool(np.all(np.diff(offsets) >= 2))
+    # the first vertex is the tail node, the last the head node
+    tails = np.column_stack([net.x[net.u], net.y[net.u]])
+    heads = np.column_stack([net.x[net.v], net.y[net.v]])
+    np.testing.assert_allclose(coords[offsets[:-1]], tails)
+    np.testing.assert_allclose(coords[offsets[1:] - 1], heads)
+    arc_of_vertex = np.repeat(np.arange(net.n_arcs), np.diff(offsets))
+    rebuilt = shapely.linestrings(coords, indices=arc_of_vertex)
+    assert bool(np.all(shapely.equals_exact(rebuilt, net.arc_geometry(), tolerance=0.0)))
+    # the segments inside each arc add up to its length
+    step = np.hypot(*np.diff(coords, axis=0).T)
+    same_arc = arc_of_vertex[1:] == arc_of_vertex[:-1]
+    per_arc = np.bincount(arc_of_vertex[1:][same_arc], weights=step[same_arc], minlength=net.n_arcs)
+    np.testing.assert_allclose(per_arc, net.length_m, rtol=1e-9, atol=1e-6)
+    straight = Network(net.x, net.y, net.u, net.v, net.length_m)
+    _, straight_offsets = straight.arc_coords()
+    np.testing.assert_array_equal(straight_offsets, np.arange(0, 2 * net.n_arcs + 1, 2))

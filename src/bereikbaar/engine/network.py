@@ -144,6 +144,37 @@ class Network:
             return self.geometry
         return self._straight_geometry
 
+    def arc_coords(self) -> tuple[FloatArray, IntArray]:
+        """Every arc's vertices as flat arrays, from ``u`` to ``v`` (RD New).
+
+        Returns
+        -------
+        coords
+            ``(k, 2)`` x/y of all vertices, arc after arc (straight arcs: their two nodes).
+        offsets
+            ``(n_arcs + 1,)``: arc ``i`` is ``coords[offsets[i]:offsets[i + 1]]``.
+        """
+        return self._arc_coords
+
+    @cached_property
+    def _arc_coords(self) -> tuple[FloatArray, IntArray]:
+        m = self.n_arcs
+        if self.geometry is None:
+            coords = np.empty((2 * m, 2), dtype=np.float64)
+            coords[0::2, 0], coords[0::2, 1] = self.x[self.u], self.y[self.u]
+            coords[1::2, 0], coords[1::2, 1] = self.x[self.v], self.y[self.v]
+            return coords, np.arange(0, 2 * m + 1, 2, dtype=np.int64)
+        geoms = self.arc_geometry()
+        missing = shapely.is_missing(geoms)
+        if missing.any():
+            geoms = geoms.copy()
+            geoms[missing] = self._straight_geometry[missing]
+        counts = shapely.get_num_coordinates(geoms).astype(np.int64)
+        offsets = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        coords = np.ascontiguousarray(shapely.get_coordinates(geoms), dtype=np.float64)
+        return coords, offsets
+
     @cached_property
     def _straight_geometry(self) -> npt.NDArray[np.object_]:
         coords = np.stack(

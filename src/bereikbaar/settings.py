@@ -315,13 +315,12 @@ class Settings:
             msg = f"study_buffer_m must be a finite number >= 0 (m), got {self.study_buffer_m!r}"
             raise ConfigError(msg)
         for highway, speed in self.car_speeds_kmh.items():
-            if highway not in CAR_SPEEDS_KMH:
-                hint = _did_you_mean(highway, CAR_SPEEDS_KMH)
-                msg = (
-                    f"car_speeds_kmh: unknown road class {highway!r}{hint}"
-                    f" (expected OSM highway classes: {', '.join(CAR_SPEEDS_KMH)})"
-                )
-                raise ConfigError(msg)
+            _require_known(
+                highway,
+                CAR_SPEEDS_KMH,
+                "car_speeds_kmh: unknown road class",
+                "expected OSM highway classes",
+            )
             if not _positive_finite(speed):
                 msg = (
                     f"car_speeds_kmh.{highway} must be a positive, finite speed (km/h),"
@@ -332,13 +331,9 @@ class Settings:
             msg = "full_service_types must name at least one branch type (e.g. ['vestiging'])"
             raise ConfigError(msg)
         for kind in self.full_service_types:
-            if kind not in BRANCH_TYPES:
-                hint = _did_you_mean(kind, BRANCH_TYPES)
-                msg = (
-                    f"full_service_types: unknown branch type {kind!r}{hint}"
-                    f" (expected any of: {', '.join(BRANCH_TYPES)})"
-                )
-                raise ConfigError(msg)
+            _require_known(
+                kind, BRANCH_TYPES, "full_service_types: unknown branch type", "expected any of"
+            )
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Settings:
@@ -410,9 +405,16 @@ def _positive_finite(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf
 
 
-def _did_you_mean(value: str, choices: typing.Iterable[str]) -> str:
+def _require_known(
+    value: str, choices: typing.Collection[str], unknown: str, expected: str
+) -> None:
+    """ConfigError ``<unknown> 'x' (did you mean 'y'?) (<expected>: a, b, …)`` if not a choice."""
+    if value in choices:
+        return
     close = difflib.get_close_matches(str(value).lower(), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    msg = f"{unknown} {value!r}{hint} ({expected}: {', '.join(choices)})"
+    raise ConfigError(msg)
 
 
 def _to_plain(obj: Any) -> Any:

@@ -43,7 +43,6 @@ from .tabular import (
     EXCEL_ERRORS,
     NumberError,
     Table,
-    first_lines,
     name_key,
     normalise_gemeentecode,
     parse_number,
@@ -450,10 +449,9 @@ def load_libraries(
     problems.raise_if_any()
 
     if bad_postcodes:
-        unit = "rows" if table.sheet is not None else "lines"
         msg = (
             f"{where(path, column=cols[POSTCODE])}: {len(bad_postcodes)} postcode(s) not of the"
-            f" form '1234 AB', kept as written ({unit} {first_lines(bad_postcodes)})"
+            f" form '1234 AB', kept as written ({table.first_lines(bad_postcodes)})"
         )
         warnings.warn(msg, BereikbaarWarning, stacklevel=2)
     has_xy = ~np.isnan(xs)
@@ -483,10 +481,9 @@ def load_libraries(
         out, _ = geocode_libraries(out, geocoder, rows=lines)
         missing_rows = []  # geocode_libraries warns about the rows it could not place
     if missing_rows:
-        unit = "rows" if table.sheet is not None else "lines"
         msg = (
             f"{where(path)}: {len(missing_rows)} of {len(out)} branches have no coordinates"
-            f" and need geocoding ({unit} {first_lines(missing_rows)})"
+            f" and need geocoding ({table.first_lines(missing_rows)})"
         )
         warnings.warn(msg, BereikbaarWarning, stacklevel=2)
     out.attrs["lines"] = lines

@@ -182,6 +182,17 @@ class Table:
         loc = self.loc(pos, column)
         return f"{where(self.path)}, {loc}" if loc else where(self.path)
 
+    def first_lines(self, lines: list[int] | tuple[int, ...]) -> str:
+        """``lines 3, 7, …`` (``rows 3, 7, …`` on a sheet): :func:`first_lines` with its unit.
+
+        Parameters
+        ----------
+        lines
+            Line numbers as in :attr:`lines` (CSV lines or sheet rows).
+        """
+        unit = "rows" if self.sheet is not None else "lines"
+        return f"{unit} {first_lines(lines)}"
+
 
 def sheet_ref(sheet: str) -> str:
     """A sheet name as Excel writes it in a cell reference (quoted when needed).
@@ -235,6 +246,16 @@ def position(frame: pd.DataFrame, pos: int, column: str | None = None) -> str:
     else:
         row = f"row {pos + 1}"
     return f"{row}, column '{column}'" if column is not None else row
+
+
+def _check_rows(count: int, path: Path, max_rows: int | None, what: str) -> None:
+    """InputError once a table has more than ``max_rows`` data rows (the limit for ``what``)."""
+    if max_rows is not None and count > max_rows:
+        msg = (
+            f"{where(path)}: more than {max_rows:,} data rows (the limit for {what});"
+            " is this the right file?"
+        ).replace(",", ".")
+        raise InputError(msg)
 
 
 def _file_bytes(path: Path, max_bytes: int | None, what: str) -> bytes:
@@ -457,12 +478,7 @@ def read_table(
                 continue
             rows.append(fields + [""] * (len(header) - len(fields)))
             lines.append(start)
-            if max_rows is not None and len(rows) > max_rows:
-                msg = (
-                    f"{where(path)}: more than {max_rows:,} data rows (the limit for {what});"
-                    " is this the right file?"
-                ).replace(",", ".")
-                raise InputError(msg)
+            _check_rows(len(rows), path, max_rows, what)
     except csv.Error as err:
         problems.add(
             f"line {previous + 1}",
@@ -634,12 +650,7 @@ def _read_xlsx(
             native[(pos, col)] = value
         rows.append(texts)
         lines.append(i + 1)
-        if max_rows is not None and len(rows) > max_rows:
-            msg = (
-                f"{where(path)}: more than {max_rows:,} data rows (the limit for {what});"
-                " is this the right file?"
-            ).replace(",", ".")
-            raise InputError(msg)
+        _check_rows(len(rows), path, max_rows, what)
     problems.raise_if_any()
     frame = pd.DataFrame(rows, columns=columns, dtype=object)
     if not rows:

@@ -1,4 +1,7 @@
-"""What reading an OSM file can raise, as one clear :class:`~bereikbaar.exceptions.InputError`.
+"""What reading an input file can raise, as one clear :class:`~bereikbaar.exceptions.InputError`.
+
+:func:`read_errors` turns whatever a reader (pyogrio, pyarrow, pandas) raises for a broken
+file into an InputError naming the file; the loaders wrap their reading in it.
 
 pyosmium (libosmium) raises ``RuntimeError`` for a damaged or hostile PBF (a blob that
 inflates beyond the format's 32 MiB, a truncated file), ``InvalidLocationError`` for an
@@ -14,7 +17,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, cast
@@ -22,7 +25,13 @@ from typing import IO, cast
 from ..exceptions import InputError, where
 from . import limits
 
-__all__ = ["check_inflated_size", "find_invalid_node", "open_limited", "osm_read_errors"]
+__all__ = [
+    "check_inflated_size",
+    "find_invalid_node",
+    "open_limited",
+    "osm_read_errors",
+    "read_errors",
+]
 
 _MEMORY_HINT = (
     "er is niet genoeg geheugen: gebruik een kleiner uitsnede (een provincie in plaats van"
@@ -147,6 +156,41 @@ _BLOB_REFUSALS = ("illegal blob size", "illegal uncompressed size", "failed to u
 
 
 @contextmanager
+def _translated(message: Callable[[Exception], str | None]) -> Iterator[None]:
+    """An exception of the body → InputError(``message(err)``); an InputError or None passes."""
+    try:
+        yield
+    except InputError:
+        raise
+    except Exception as err:
+        msg = message(err)
+        if msg is None:
+            raise
+        raise InputError(msg) from err
+
+
+@contextmanager
+def read_errors(path: Path, what: str = "cannot read") -> Iterator[None]:
+    """Turn whatever a reader raises while reading ``path`` into an InputError naming it.
+
+    Readers (pyogrio, pyarrow, pandas) raise many types for a broken file; each becomes
+    ``file '<path>': <what> (<their message>)``. An InputError passes unchanged.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> try:
+    ...     with read_errors(Path("a.parquet"), "cannot read as parquet"):
+    ...         raise OSError("magic bytes not found")
+    ... except InputError as err:
+    ...     print(err)
+    file 'a.parquet': cannot read as parquet (magic bytes not found)
+    """
+    with _translated(lambda err: f"{where(path)}: {what} ({err})"):
+        yield
+
+
+@contextmanager
 def osm_read_errors(path: Path) -> Iterator[None]:
     """Turn what pyosmium raises while reading ``path`` into an InputError naming it.
 
@@ -160,43 +204,38 @@ def osm_read_errors(path: Path) -> Iterator[None]:
     ...     print(str(err)[:59])
     file 'x.osm.pbf': cannot read this OSM file (PBF error: ill
     """
-    try:
+    with _translated(lambda err: _osm_message(path, err)):
         yield
-    except InputError:
-        raise
-    except MemoryError as err:
-        msg = f"{where(path)}: {_MEMORY_HINT}"
-        raise InputError(msg) from err
-    except Exception as err:
-        if type(err).__name__ == "InvalidLocationError":  # osmium's own type, no base class
-            bad = find_invalid_node(path)
-            if bad is not None:
-                node, attr, value = bad
-                msg = (
-                    f"{where(path)}: node {node} heeft een ongeldige coördinaat"
-                    f" {attr}={value!r} (verwacht: lat tussen -90 en 90, lon tussen -180"
-                    " en 180, in graden WGS84); herstel of verwijder die node"
-                )
-            else:
-                msg = (
-                    f"{where(path)}: ongeldige coördinaat ({err}); verwacht lat tussen -90"
-                    " en 90 en lon tussen -180 en 180 (graden WGS84)"
-                )
-            raise InputError(msg) from err
-        if isinstance(err, RuntimeError) and any(m in str(err) for m in _BLOB_REFUSALS):
-            # libosmium refuses a blob that unpacks beyond the format's limit or beyond the
-            # size it declares, before inflating it: a decompression bomb or a damaged file
-            msg = (
-                f"{where(path)}: cannot read this OSM file ({err}); een blok pakt uit tot meer"
-                f" dan het opgeeft of dan de grens van het PBF-formaat"
-                f" ({limits.MAX_PBF_BLOB_BYTES:,} bytes): het bestand is beschadigd of vijandig"
-                " (decompressiebom)"
+
+
+def _osm_message(path: Path, err: Exception) -> str | None:
+    """The message for what pyosmium raised, or None for an error that is not the file's."""
+    if isinstance(err, MemoryError):
+        return f"{where(path)}: {_MEMORY_HINT}"
+    if type(err).__name__ == "InvalidLocationError":  # osmium's own type, no base class
+        bad = find_invalid_node(path)
+        if bad is not None:
+            node, attr, value = bad
+            return (
+                f"{where(path)}: node {node} heeft een ongeldige coördinaat"
+                f" {attr}={value!r} (verwacht: lat tussen -90 en 90, lon tussen -180"
+                " en 180, in graden WGS84); herstel of verwijder die node"
             )
-            raise InputError(msg) from err
-        if isinstance(err, RuntimeError | OSError | ValueError):
-            msg = (
-                f"{where(path)}: cannot read this OSM file ({err});"
-                " is it complete and in OSM format?"
-            )
-            raise InputError(msg) from err
-        raise
+        return (
+            f"{where(path)}: ongeldige coördinaat ({err}); verwacht lat tussen -90"
+            " en 90 en lon tussen -180 en 180 (graden WGS84)"
+        )
+    if isinstance(err, RuntimeError) and any(m in str(err) for m in _BLOB_REFUSALS):
+        # libosmium refuses a blob that unpacks beyond the format's limit or beyond the
+        # size it declares, before inflating it: a decompression bomb or a damaged file
+        return (
+            f"{where(path)}: cannot read this OSM file ({err}); een blok pakt uit tot meer"
+            f" dan het opgeeft of dan de grens van het PBF-formaat"
+            f" ({limits.MAX_PBF_BLOB_BYTES:,} bytes): het bestand is beschadigd of vijandig"
+            " (decompressiebom)"
+        )
+    if isinstance(err, RuntimeError | OSError | ValueError):
+        return (
+            f"{where(path)}: cannot read this OSM file ({err}); is it complete and in OSM format?"
+        )
+    return None

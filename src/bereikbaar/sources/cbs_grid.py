@@ -37,6 +37,7 @@ from ..schema import (
     POPULATION_65PLUS,
     SUPPRESSED,
 )
+from ._errors import read_errors
 from .geocheck import check_in_netherlands
 from .tabular import (
     NumberError,
@@ -243,7 +244,7 @@ def _read_any(path: Path) -> pd.DataFrame:
         raise InputError(msg)
     suffix = path.suffix.lower()
     frame: pd.DataFrame
-    try:
+    with read_errors(path):  # readers raise many types for broken files
         if suffix in (".parquet", ".geoparquet", ".pq"):
             try:
                 frame = gpd.read_parquet(path)
@@ -253,11 +254,6 @@ def _read_any(path: Path) -> pd.DataFrame:
             frame = read_delimited(path)
         else:
             frame = gpd.read_file(path)
-    except InputError:
-        raise
-    except Exception as err:  # readers raise many types for broken files
-        msg = f"{where(path)}: cannot read ({err})"
-        raise InputError(msg) from err
     if len(frame) == 0:
         msg = f"{where(path)}: no rows (expected one row per grid cell)"
         raise InputError(msg)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..exceptions import InputError, Problems, where
 from ..schema import BUURTCODE, BUURTNAAM, GEMEENTECODE, GEMEENTENAAM, WIJKCODE, WIJKNAAM
+from ._errors import read_errors
 from .tabular import (
     NumberError,
     find_column,
@@ -83,7 +84,7 @@ def _read(path: Path, layer_word: str = "gemeente") -> pd.DataFrame:
     if not path.is_file():
         msg = f"{where(path)}: file not found (expected the CBS Kerncijfers wijken en buurten)"
         raise InputError(msg)
-    try:
+    with read_errors(path):  # pyarrow/pyogrio raise many types for broken files
         if suffix == ".parquet":
             return pd.read_parquet(path)
         if suffix in (".csv", ".txt"):
@@ -97,11 +98,6 @@ def _read(path: Path, layer_word: str = "gemeente") -> pd.DataFrame:
                 layer = next((n for n in names if layer_word in n.lower()), None)
             frame: pd.DataFrame = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
             return frame
-    except InputError:
-        raise
-    except Exception as err:  # pyarrow/pyogrio raise many types for broken files
-        msg = f"{where(path)}: cannot read ({err})"
-        raise InputError(msg) from err
     msg = f"{where(path)}: unknown file type; expected .parquet, .csv, .gpkg or .geojson"
     raise InputError(msg)
 

@@ -19,6 +19,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..exceptions import BereikbaarWarning, InputError, Problems, location, where
 from ..schema import CRS_RD, GEMEENTECODE, GEMEENTENAAM
+from ._errors import read_errors
 from .geocheck import check_in_netherlands, likely_crs
 from .tabular import find_column as find_column  # kept: the old public home
 from .tabular import normalise_gemeentecode as normalise_gemeentecode  # kept: the old home
@@ -39,14 +40,13 @@ def _read_vector(path: Path) -> gpd.GeoDataFrame:
     if not path.is_file():
         msg = f"{where(path)}: file not found (expected a GeoPackage or GeoJSON of gemeenten)"
         raise InputError(msg)
-    try:
-        with warnings.catch_warnings():
-            # a NaN vertex: reported with its row by _check_geometry_types
-            warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
-            gdf = gpd.read_file(path)
-    except Exception as err:  # pyogrio raises several types for unreadable files
-        msg = f"{where(path)}: cannot read as a GeoPackage/GeoJSON ({err})"
-        raise InputError(msg) from err
+    with (
+        read_errors(path, "cannot read as a GeoPackage/GeoJSON"),  # pyogrio: several types
+        warnings.catch_warnings(),
+    ):
+        # a NaN vertex: reported with its row by _check_geometry_types
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+        gdf = gpd.read_file(path)
     if not isinstance(gdf, gpd.GeoDataFrame) or len(gdf) == 0:
         msg = f"{where(path)}: no features (expected gemeente polygons)"
         raise InputError(msg)
@@ -57,11 +57,9 @@ def _read_stats(path: Path) -> pd.DataFrame:
     if not path.is_file():
         msg = f"{where(path)}: stats file not found"
         raise InputError(msg)
-    try:
-        return pd.read_parquet(path)
-    except Exception as err:  # pyarrow raises several types for unreadable files
-        msg = f"{where(path)}: cannot read as parquet ({err})"
-        raise InputError(msg) from err
+    with read_errors(path, "cannot read as parquet"):  # pyarrow raises several types
+        stats = pd.read_parquet(path)
+    return stats
 
 
 def _attach_stats(gdf: gpd.GeoDataFrame, path: Path, stats_path: Path) -> gpd.GeoDataFrame:

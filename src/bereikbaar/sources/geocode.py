@@ -57,6 +57,7 @@ from ..schema import (
 )
 from ..settings import Settings
 from . import limits
+from ._errors import read_errors
 from .online import (
     Deadline,
     DeadlineExceededError,
@@ -830,11 +831,8 @@ class TableGeocoder:
         ys: np.ndarray
         problems = Problems(self.path, "the address table")
         if self.path.suffix.lower() == ".gpkg":
-            try:
+            with read_errors(self.path, "cannot read as GeoPackage"):  # pyogrio: several types
                 gdf = gpd.read_file(self.path, layer=layer)
-            except Exception as err:  # pyogrio raises several types
-                msg = f"{where(self.path)}: cannot read as GeoPackage ({err})"
-                raise InputError(msg) from err
             if gdf.crs is None:
                 msg = f"{where(self.path)}: the layer has no CRS (expected e.g. EPSG:28992)"
                 raise InputError(msg)

@@ -31,6 +31,7 @@ from ..engine.network import Network
 from ..exceptions import InputError, NetworkError, Problems, location, where
 from ..schema import CRS_RD, MODES
 from ..settings import Settings
+from ._errors import read_errors
 
 __all__ = ["ACCEPTED_SUFFIXES", "load_nwb"]
 
@@ -127,17 +128,12 @@ def read_wegvakken(path: str | Path) -> gpd.GeoDataFrame:
         # list_layers() cannot take open options and would write the .gfs: read the
         # first layer (a WFS response holds one feature type)
         options["WRITE_GFS"] = "NO"
-    try:
+    with read_errors(path, "cannot read as NWB wegvakken"):  # pyogrio: DataSourceError, …
         layer = None if is_gml else _pick_layer(path)
         with warnings.catch_warnings():
             # a NaN vertex: reported with its row by _lines
             warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
             frame = pyogrio.read_dataframe(path, layer=layer, **options)
-    except InputError:
-        raise
-    except Exception as err:  # pyogrio raises DataSourceError, DataLayerError, …
-        msg = f"{where(path)}: cannot read as NWB wegvakken ({err})"
-        raise InputError(msg) from err
     frame.columns = [c if c == frame.geometry.name else str(c).lower() for c in frame.columns]
     if frame.crs is None:
         log.warning("%s: no CRS given; assuming RD New (EPSG:28992) as for all NWB data", path)

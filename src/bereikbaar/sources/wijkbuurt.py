@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..exceptions import InputError, where
 from ..schema import AREA_LEVELS, CRS_RD, GEMEENTECODE, GEMEENTENAAM, WIJKCODE
+from ._errors import read_errors
 from .tabular import find_column
 
 __all__ = ["AREA_LAYERS", "load_areas"]
@@ -42,7 +43,7 @@ def _read(path: Path, level: str) -> gpd.GeoDataFrame:
         msg = f"{where(path)}: file not found (expected the CBS {AREA_LAYERS[level]})"
         raise InputError(msg)
     layer = None
-    try:
+    with read_errors(path, "cannot read as a GeoPackage/GeoJSON"):  # pyogrio: several types
         if path.suffix.lower() == ".gpkg":
             import pyogrio
 
@@ -58,11 +59,6 @@ def _read(path: Path, level: str) -> gpd.GeoDataFrame:
                 )
                 raise InputError(msg)
         gdf = gpd.read_file(path, layer=layer)
-    except InputError:
-        raise
-    except Exception as err:  # pyogrio raises several types for unreadable files
-        msg = f"{where(path)}: cannot read as a GeoPackage/GeoJSON ({err})"
-        raise InputError(msg) from err
     if len(gdf) == 0:
         msg = f"{where(path)}: no features (expected {AREA_LAYERS[level]} polygons)"
         raise InputError(msg)
@@ -74,11 +70,8 @@ def _read(path: Path, level: str) -> gpd.GeoDataFrame:
 
 def _attach_stats(gdf: gpd.GeoDataFrame, stats_path: Path, code: str) -> gpd.GeoDataFrame:
     """Attach the names, parent codes and water flag of a sibling stats table by code."""
-    try:
+    with read_errors(stats_path, "cannot read as parquet"):
         stats = pd.read_parquet(stats_path)
-    except Exception as err:  # pyarrow raises several types for unreadable files
-        msg = f"{where(stats_path)}: cannot read as parquet ({err})"
-        raise InputError(msg) from err
     key = find_column(stats.columns, (code,))
     if key is None:
         msg = f"{where(stats_path, column=code)}: no '{code}' column to join the areas on"

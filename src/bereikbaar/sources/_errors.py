@@ -26,6 +26,7 @@ from ..exceptions import InputError, where
 from . import limits
 
 __all__ = [
+    "check_file",
     "check_inflated_size",
     "find_invalid_node",
     "open_limited",
@@ -153,6 +154,46 @@ def find_invalid_node(path: Path) -> tuple[str, str, str] | None:
 
 _BLOB_REFUSALS = ("illegal blob size", "illegal uncompressed size", "failed to uncompress data")
 """libosmium's messages for a PBF blob it will not inflate (pyosmium raises RuntimeError)."""
+
+
+def check_file(
+    path: Path, suffixes: tuple[str, ...], kind: str, *, unknown: str | None = None
+) -> None:
+    """Refuse an input path that does not end in one of ``suffixes`` or is not a file.
+
+    Parameters
+    ----------
+    path
+        The input file.
+    suffixes
+        Accepted endings, lower case (``path``'s name is compared in lower case).
+    kind
+        What the file is, for the messages: ``"OSM"``, ``"NWB"``.
+    unknown
+        The message for another ending (after ``file '<path>': ``); default
+        ``unknown <kind> file type; expected a file ending in <suffixes>``.
+
+    Raises
+    ------
+    InputError
+        ``path`` has another ending, or does not exist (``<kind> file not found``).
+
+    Examples
+    --------
+    >>> try:
+    ...     check_file(Path("wegen.csv"), (".gml", ".gpkg"), "NWB")
+    ... except InputError as err:
+    ...     print(err)
+    file 'wegen.csv': unknown NWB file type; expected a file ending in .gml, .gpkg
+    """
+    if not path.name.lower().endswith(suffixes):
+        accepted = ", ".join(suffixes)
+        why = unknown or f"unknown {kind} file type; expected a file ending in {accepted}"
+        msg = f"{where(path)}: {why}"
+        raise InputError(msg)
+    if not path.is_file():
+        msg = f"{where(path)}: {kind} file not found"
+        raise InputError(msg)
 
 
 @contextmanager

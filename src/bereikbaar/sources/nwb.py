@@ -31,7 +31,7 @@ from ..engine.network import Network
 from ..exceptions import InputError, NetworkError, Problems, location, where
 from ..schema import CRS_RD, MODES
 from ..settings import Settings
-from ._errors import read_errors
+from ._errors import check_file, read_errors
 
 __all__ = ["ACCEPTED_SUFFIXES", "load_nwb"]
 
@@ -66,15 +66,7 @@ _NOT_SLOW_MANAGERS: Final = frozenset({"R"})
 
 
 def _check_path(path: Path) -> None:
-    if not path.name.lower().endswith(ACCEPTED_SUFFIXES):
-        msg = (
-            f"{where(path)}: unknown NWB file type; expected a file ending in"
-            f" {', '.join(ACCEPTED_SUFFIXES)}"
-        )
-        raise InputError(msg)
-    if not path.is_file():
-        msg = f"{where(path)}: NWB file not found"
-        raise InputError(msg)
+    check_file(path, ACCEPTED_SUFFIXES, "NWB")
 
 
 def _pick_layer(path: Path) -> str | None:

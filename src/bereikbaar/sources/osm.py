@@ -33,10 +33,10 @@ import shapely
 
 from .._version import __version__
 from ..engine.network import Network
-from ..exceptions import BereikbaarWarning, InputError, NetworkError, where
+from ..exceptions import BereikbaarWarning, NetworkError, where
 from ..schema import CRS_RD, CRS_WGS84, MODES
 from ..settings import Settings
-from ._errors import check_inflated_size, osm_read_errors
+from ._errors import check_file, check_inflated_size, osm_read_errors
 from .osm_tags import WAY_KEYS, WayRules, parse_maxspeed, rules_for
 
 __all__ = ["ACCEPTED_SUFFIXES", "MODES", "load_network", "network_cache_key", "parse_maxspeed"]
@@ -67,17 +67,12 @@ class _Ways:
 
 
 def _check_path(path: Path) -> None:
-    name = path.name.lower()
-    if not name.endswith(ACCEPTED_SUFFIXES):
-        accepted = ", ".join(ACCEPTED_SUFFIXES)
-        msg = (
-            f"{where(path)}: unknown road network file type; expected an OSM file ending in"
-            f" {accepted}, or NWB wegvakken (.gml, .gpkg, .shp)"
-        )
-        raise InputError(msg)
-    if not path.is_file():
-        msg = f"{where(path)}: OSM file not found"
-        raise InputError(msg)
+    accepted = ", ".join(ACCEPTED_SUFFIXES)
+    unknown = (
+        "unknown road network file type; expected an OSM file ending in"
+        f" {accepted}, or NWB wegvakken (.gml, .gpkg, .shp)"
+    )
+    check_file(path, ACCEPTED_SUFFIXES, "OSM", unknown=unknown)
 
 
 def _read_ways(path: Path, rules: WayRules) -> _Ways:

@@ -29,7 +29,6 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from ..exceptions import InputError, where
 from ..schema import (
     ADDRESS,
     BRANCH_TYPE,
@@ -44,7 +43,7 @@ from ..schema import (
     POSTCODE,
 )
 from ..settings import Settings
-from ._errors import check_inflated_size, osm_read_errors
+from ._errors import check_file, check_inflated_size, osm_read_errors
 from .tabular import normalise_postcode
 
 __all__ = [
@@ -282,15 +281,7 @@ class _Found:
 
 
 def _check_path(path: Path) -> None:
-    if not path.name.lower().endswith(ACCEPTED_SUFFIXES):
-        msg = (
-            f"{where(path)}: unknown OSM file type; expected a file ending in"
-            f" {', '.join(ACCEPTED_SUFFIXES)}"
-        )
-        raise InputError(msg)
-    if not path.is_file():
-        msg = f"{where(path)}: OSM file not found"
-        raise InputError(msg)
+    check_file(path, ACCEPTED_SUFFIXES, "OSM")
 
 
 def _read(path: Path) -> list[_Found]:

@@ -11,7 +11,10 @@ gemeente or province border counts, as in the CBS method. All geometry is RD New
 
 from __future__ import annotations
 
+import csv
 import difflib
+import importlib.resources
+import io
 import logging
 import re
 import types
@@ -41,94 +44,23 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
+def _read_provinces(name: str) -> Mapping[str, tuple[str, ...]]:
+    """Province → gemeentecodes from a ``provincie,gemeentecode`` table shipped with the package."""
+    table = importlib.resources.files("bereikbaar.sources").joinpath(name)
+    text = table.read_text(encoding="utf-8")
+    provinces: dict[str, list[str]] = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        provinces.setdefault(row["provincie"], []).append(row["gemeentecode"])
+    return types.MappingProxyType({k: tuple(v) for k, v in provinces.items()})
+
+
 # The 342 gemeenten of 1 January 2024 (and 2025) per province, from the CBS
-# gemeentelijke indeling; checked against the land rows of CBS Kerncijfers wijken
-# en buurten 2024 (every gemeente once; counts 10, 18, 12, 25, 6, 51, 26, 44, 50,
-# 13, 56, 31; each province a contiguous area apart from the Wadden islands).
-# fmt: off
-PROVINCES: Final[Mapping[str, tuple[str, ...]]] = types.MappingProxyType(
-    {
-        "Groningen": (
-            "GM0014", "GM0037", "GM0047", "GM0765", "GM1895", "GM1950", "GM1952",
-            "GM1966", "GM1969", "GM1979",
-        ),
-        "Fryslân": (
-            "GM0059", "GM0060", "GM0072", "GM0074", "GM0080", "GM0085", "GM0086",
-            "GM0088", "GM0090", "GM0093", "GM0096", "GM0098", "GM0737", "GM1891",
-            "GM1900", "GM1940", "GM1949", "GM1970",
-        ),
-        "Drenthe": (
-            "GM0106", "GM0109", "GM0114", "GM0118", "GM0119", "GM1680", "GM1681",
-            "GM1690", "GM1699", "GM1701", "GM1730", "GM1731",
-        ),
-        "Overijssel": (
-            "GM0141", "GM0147", "GM0148", "GM0150", "GM0153", "GM0158", "GM0160",
-            "GM0163", "GM0164", "GM0166", "GM0168", "GM0173", "GM0175", "GM0177",
-            "GM0180", "GM0183", "GM0189", "GM0193", "GM1700", "GM1708", "GM1735",
-            "GM1742", "GM1773", "GM1774", "GM1896",
-        ),
-        "Flevoland": (
-            "GM0034", "GM0050", "GM0171", "GM0184", "GM0303", "GM0995",
-        ),
-        "Gelderland": (
-            "GM0197", "GM0200", "GM0202", "GM0203", "GM0209", "GM0213", "GM0214",
-            "GM0216", "GM0221", "GM0222", "GM0225", "GM0226", "GM0228", "GM0230",
-            "GM0232", "GM0233", "GM0243", "GM0244", "GM0246", "GM0252", "GM0262",
-            "GM0263", "GM0267", "GM0268", "GM0269", "GM0273", "GM0274", "GM0275",
-            "GM0277", "GM0279", "GM0281", "GM0285", "GM0289", "GM0293", "GM0294",
-            "GM0296", "GM0297", "GM0299", "GM0301", "GM0302", "GM0668", "GM1509",
-            "GM1586", "GM1705", "GM1734", "GM1740", "GM1859", "GM1876", "GM1945",
-            "GM1955", "GM1960",
-        ),
-        "Utrecht": (
-            "GM0307", "GM0308", "GM0310", "GM0312", "GM0313", "GM0317", "GM0321",
-            "GM0327", "GM0331", "GM0335", "GM0339", "GM0340", "GM0342", "GM0344",
-            "GM0345", "GM0351", "GM0352", "GM0353", "GM0355", "GM0356", "GM0589",
-            "GM0632", "GM0736", "GM1581", "GM1904", "GM1961",
-        ),
-        "Noord-Holland": (
-            "GM0358", "GM0361", "GM0362", "GM0363", "GM0373", "GM0375", "GM0376",
-            "GM0377", "GM0383", "GM0384", "GM0385", "GM0388", "GM0392", "GM0394",
-            "GM0396", "GM0397", "GM0399", "GM0400", "GM0402", "GM0405", "GM0406",
-            "GM0415", "GM0417", "GM0420", "GM0431", "GM0432", "GM0437", "GM0439",
-            "GM0441", "GM0448", "GM0450", "GM0451", "GM0453", "GM0473", "GM0479",
-            "GM0498", "GM0532", "GM0852", "GM0880", "GM1598", "GM1696", "GM1911",
-            "GM1942", "GM1980",
-        ),
-        "Zuid-Holland": (
-            "GM0482", "GM0484", "GM0489", "GM0502", "GM0503", "GM0505", "GM0512",
-            "GM0513", "GM0518", "GM0523", "GM0531", "GM0534", "GM0537", "GM0542",
-            "GM0546", "GM0547", "GM0553", "GM0556", "GM0569", "GM0575", "GM0579",
-            "GM0590", "GM0597", "GM0599", "GM0603", "GM0606", "GM0610", "GM0613",
-            "GM0622", "GM0626", "GM0627", "GM0629", "GM0637", "GM0638", "GM0642",
-            "GM1525", "GM1621", "GM1783", "GM1842", "GM1884", "GM1892", "GM1901",
-            "GM1916", "GM1924", "GM1926", "GM1930", "GM1931", "GM1963", "GM1978",
-            "GM1992",
-        ),
-        "Zeeland": (
-            "GM0654", "GM0664", "GM0677", "GM0678", "GM0687", "GM0703", "GM0715",
-            "GM0716", "GM0717", "GM0718", "GM1676", "GM1695", "GM1714",
-        ),
-        "Noord-Brabant": (
-            "GM0743", "GM0744", "GM0748", "GM0753", "GM0755", "GM0757", "GM0758",
-            "GM0762", "GM0766", "GM0770", "GM0772", "GM0777", "GM0779", "GM0784",
-            "GM0785", "GM0794", "GM0796", "GM0797", "GM0798", "GM0809", "GM0820",
-            "GM0823", "GM0824", "GM0826", "GM0828", "GM0840", "GM0845", "GM0847",
-            "GM0848", "GM0851", "GM0855", "GM0858", "GM0861", "GM0865", "GM0866",
-            "GM0867", "GM0873", "GM0879", "GM1652", "GM1655", "GM1658", "GM1659",
-            "GM1667", "GM1674", "GM1706", "GM1709", "GM1719", "GM1721", "GM1723",
-            "GM1724", "GM1728", "GM1771", "GM1948", "GM1959", "GM1982", "GM1991",
-        ),
-        "Limburg": (
-            "GM0882", "GM0888", "GM0889", "GM0893", "GM0899", "GM0907", "GM0917",
-            "GM0928", "GM0935", "GM0938", "GM0944", "GM0946", "GM0957", "GM0965",
-            "GM0971", "GM0981", "GM0983", "GM0984", "GM0986", "GM0988", "GM0994",
-            "GM1507", "GM1640", "GM1641", "GM1669", "GM1711", "GM1729", "GM1883",
-            "GM1894", "GM1903", "GM1954",
-        ),
-    }
-)
-# fmt: on
+# gemeentelijke indeling, in provinces_2024.csv (one row per gemeente); checked against the
+# land rows of CBS Kerncijfers wijken en buurten 2024 (every gemeente once; counts 10, 18,
+# 12, 25, 6, 51, 26, 44, 50, 13, 56, 31; each province a contiguous area apart from the
+# Wadden islands).
+PROVINCES: Final[Mapping[str, tuple[str, ...]]] = _read_provinces("provinces_2024.csv")
 """Province name → gemeentecodes (``GMxxxx``), CBS gemeentelijke indeling 2024."""
 
 _PROVINCE_ALIASES: Final = {"friesland": "Fryslân"}

@@ -151,6 +151,36 @@ def test_remove_stale_temp_files_only_removes_dead_writers(tmp_path: Path) -> No
     assert remove_stale_temp_files(tmp_path / "missing") == []
 
 
+def test_next_write_removes_the_temp_files_dead_writers_left_of_that_file(tmp_path: Path) -> None:
+    """The network cache and the example inputs use the same writer (one home: ``_atomic``)."""
+    from bereikbaar._atomic import atomic_path as base_atomic_path
+    from bereikbaar.engine.network import Network
+
+    assert base_atomic_path is atomic_path
+    dead, alive = _dead_pid(), os.getpid()
+    stale = tmp_path / f".net.npz.{dead}-0123abcd.tmp.npz"
+    kept = [
+        tmp_path / f".net.npz.{alive}-0123abcd.tmp.npz",  # a writer still running
+        tmp_path / f".other.npz.{dead}-0123abcd.tmp.npz",  # another file's: left to its writer
+    ]
+    for p in (stale, *kept):
+        p.write_text("x")
+    net = Network(
+        x=np.array([0.0, 3.0]),
+        y=np.array([0.0, 4.0]),
+        u=np.array([0, 1]),
+        v=np.array([1, 0]),
+        length_m=np.array([5.0, 5.0]),
+        mode="walk",
+    )
+    saved = net.save(tmp_path / "net.npz")
+    assert Network.load(saved).n_arcs == net.n_arcs
+    assert not stale.exists() and all(p.exists() for p in kept)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["net.npz", *(p.name for p in kept)]
+    )
+
+
 # --------------------------------------------------------------------------- failures mid-write
 def test_exception_mid_write_keeps_every_previous_output(
     done: Done, monkeypatch: pytest.MonkeyPatch

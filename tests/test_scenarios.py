@@ -18,7 +18,7 @@ import scipy.sparse as sp
 import shapely
 
 from bereikbaar import scenarios as sc
-from bereikbaar.accessibility import nearest_library, snap_to_arcs
+from bereikbaar.accessibility import Snapped, nearest_library, snap_to_arcs
 from bereikbaar.aggregate import cell_gemeenten
 from bereikbaar.engine import bounded
 from bereikbaar.exceptions import GeocodeError, InputError
@@ -81,6 +81,94 @@ def test_baseline_uses_the_settings_the_run_carries(
     # a scenario is its own baseline
     s = sc.scenario(base)
     assert sc.prepare_baseline(s).libraries is s.libraries
+
+
+def _same_snaps(a: Any, b: Any) -> bool:
+    return bool(
+        np.array_equal(a.arc, b.arc)
+        and np.array_equal(a.offset_m, b.offset_m, equal_nan=True)
+        and np.array_equal(a.snap_m, b.snap_m, equal_nan=True)
+    )
+
+
+def test_baseline_reuses_the_snaps_of_the_run(
+    demo: tuple[RunResult, Path], base: sc.Baseline
+) -> None:
+    result = demo[0]
+    assert result.snaps is not None and result.origin_snaps is not None
+    assert result.library_snaps is not None
+    assert len(result.origin_snaps.arc) == len(result.cells)
+    assert len(result.library_snaps.arc) == len(result.libraries)  # every branch, not only
+    assert (~result.libraries["full_service"]).any()  # the full-service ones
+    assert base.origins is result.origin_snaps and base.library_snaps is result.library_snaps
+    # snapping again gives the same, bit for bit
+    fresh = sc.prepare_baseline(dataclasses.replace(result, snaps=None))
+    assert fresh.origins is not result.origin_snaps
+    assert _same_snaps(fresh.origins, base.origins)
+    assert _same_snaps(fresh.library_snaps, base.library_snaps)
+    assert np.array_equal(result.cells["snap_m"], base.origins.snap_m, equal_nan=True)
+    # other settings, other rows or another network: snapped again
+    near = dataclasses.replace(result.settings, max_snap_m=20.0)
+    tight = sc.prepare_baseline(result, near)
+    assert tight.origins is not result.origin_snaps
+    assert tight.origins.ok.sum() < base.origins.ok.sum()
+    half = sc.prepare_baseline(dataclasses.replace(result, cells=result.cells.iloc[::2]))
+    assert _same_snaps(
+        half.origins, sc.slice_snapped(base.origins, np.arange(0, len(base.cells), 2))
+    )
+    other = dataclasses.replace(result.network)
+    assert not result.snaps.fits(other, result.settings)
+    assert sc.prepare_baseline(dataclasses.replace(result, network=other)).origins is not (
+        result.origin_snaps
+    )
+
+
+def test_nearest_library_with_snaps_is_nearest_library(demo: tuple[RunResult, Path]) -> None:
+    from bereikbaar.accessibility import nearest_library_with_snaps
+
+    result = demo[0]
+    st = result.settings
+    assert st is not None and result.snaps is not None
+    cells = result.cells[["cell_id", "population", "geometry"]]
+    kw: dict[str, Any] = {"max_snap_m": st.max_snap_m, "coverage_buffer_m": st.coverage_buffer_m}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = nearest_library(result.network, cells, result.libraries, **kw)
+        again, snaps = nearest_library_with_snaps(result.network, cells, result.libraries, **kw)
+        reused, _ = nearest_library_with_snaps(
+            result.network, cells, result.libraries, origin_snaps=result.origin_snaps, **kw
+        )
+    pd.testing.assert_frame_equal(plain, again)
+    pd.testing.assert_frame_equal(plain, reused)
+    pd.testing.assert_frame_equal(plain, result.cells[list(plain.columns)])
+    assert _same_snaps(snaps.origins, result.snaps.origins)
+    assert _same_snaps(snaps.libraries, result.snaps.libraries)
+    assert snaps.fits(result.network, st, cells, result.libraries)
+    with pytest.raises(InputError, match="origin_snaps"):
+        nearest_library_with_snaps(
+            result.network, cells.iloc[1:], result.libraries, origin_snaps=snaps.origins, **kw
+        )
+
+
+def test_candidate_cells_snapped_as_sites_equal_snapping_them_again(base: sc.Baseline) -> None:
+    from bereikbaar.accessibility import points_xy
+    from bereikbaar.scenarios.sites import _cell_sites
+
+    xy = points_xy(base.cells, "cells")
+    rows = np.arange(len(xy))
+    again = snap_to_arcs(base.network, xy, max_snap_m=base.settings.max_snap_m)
+    assert _same_snaps(_cell_sites(base, rows, xy), again)
+    # cells that are no origin (as outside the coverage) are snapped as sites all the same
+    o = base.origins
+    gone = np.zeros(len(xy), dtype=bool)
+    gone[::7] = True
+    holed = Snapped(
+        np.where(gone, -1, o.arc),
+        np.where(gone, np.nan, o.offset_m),
+        np.where(gone, np.nan, o.snap_m),
+    )
+    assert _same_snaps(_cell_sites(dataclasses.replace(base, origins=holed), rows, xy), again)
+    assert _same_snaps(_cell_sites(base, rows[5:40], xy[5:40]), sc.slice_snapped(again, rows[5:40]))
 
 
 def test_scenarios_never_load_folium() -> None:

@@ -26,6 +26,7 @@ import os
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -69,10 +70,12 @@ __all__ = [
     "DEFAULT_MAX_SNAP_M",
     "LibraryTerms",
     "Snapped",
+    "Snaps",
     "library_graph",
     "library_terms",
     "nearest_from_snapped",
     "nearest_library",
+    "nearest_library_with_snaps",
     "origin_costs",
     "points_xy",
     "snap_to_arcs",
@@ -83,6 +86,81 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SNAP_M: float = Settings().max_snap_m
 """Default of :func:`nearest_library`'s ``max_snap_m`` (m): ``Settings().max_snap_m``."""
+
+
+@dataclass(frozen=True)
+class Snaps:
+    """The origins and libraries as :func:`nearest_library_with_snaps` snapped them.
+
+    The pipeline keeps them in :attr:`RunResult.snaps <bereikbaar.RunResult.snaps>`, so
+    that the questions asked of a run (:func:`~bereikbaar.scenarios.prepare_baseline`,
+    site suggestions) do not snap the same points again. They are reused only where
+    :meth:`fits` holds: the same network (the same object, so the same mode), the same
+    snap limit and coverage, the same rows.
+
+    Attributes
+    ----------
+    origins
+        One per origin, in the order given (unsnapped: ``arc == -1``).
+    libraries
+        One per row of the libraries frame given, full service or not (rows without a
+        location or outside the coverage unsnapped).
+    network
+        The network they lie on.
+    max_snap_m, coverage_buffer_m, core_only
+        The snapping settings used.
+    coverage
+        Whether only points inside the network's own coverage were snapped (True), or a
+        given coverage or none was used (False: then :meth:`fits` never holds).
+    origin_index, library_index
+        Index of the origins (None for an array) and of the libraries frame.
+    """
+
+    origins: Snapped = field(repr=False)
+    libraries: Snapped = field(repr=False)
+    network: Network = field(repr=False, compare=False)
+    max_snap_m: float
+    coverage_buffer_m: float | None
+    core_only: bool
+    coverage: bool
+    origin_index: pd.Index | None = field(repr=False, compare=False)
+    library_index: pd.Index = field(repr=False, compare=False)
+
+    def fits(
+        self,
+        network: Network,
+        settings: Settings,
+        origins: pd.DataFrame | None = None,
+        libraries: pd.DataFrame | None = None,
+    ) -> bool:
+        """Whether snapping again would give these snaps.
+
+        Parameters
+        ----------
+        network
+            The network to snap onto (must be :attr:`network` itself).
+        settings
+            Settings whose ``max_snap_m`` and ``coverage_buffer_m`` must match.
+        origins, libraries
+            When given, frames whose index must equal :attr:`origin_index` /
+            :attr:`library_index` (the same rows in the same order).
+
+        Returns
+        -------
+        bool
+            True when the snaps can be reused.
+        """
+        if network is not self.network or not (self.coverage and self.core_only):
+            return False
+        if settings.max_snap_m != self.max_snap_m:
+            return False
+        if settings.coverage_buffer_m != self.coverage_buffer_m:
+            return False
+        if origins is not None and (
+            self.origin_index is None or not origins.index.equals(self.origin_index)
+        ):
+            return False
+        return libraries is None or libraries.index.equals(self.library_index)
 
 
 def points_xy(points: Any, what: str) -> FloatArray:
@@ -380,34 +458,132 @@ def nearest_library(
     BereikbaarWarning
         When origins are unreachable or libraries unusable (counted).
     """
+    frame, _ = _nearest(
+        network,
+        origins,
+        libraries,
+        weight=weight,
+        full_service_only=full_service_only,
+        core_only=core_only,
+        max_snap_m=max_snap_m,
+        with_time=with_time,
+        coverage=coverage,
+        coverage_buffer_m=coverage_buffer_m,
+    )
+    return frame
+
+
+def nearest_library_with_snaps(
+    network: Network,
+    origins: gpd.GeoDataFrame | gpd.GeoSeries | FloatArray,
+    libraries: gpd.GeoDataFrame,
+    *,
+    weight: Weight = "length",
+    full_service_only: bool = True,
+    core_only: bool = True,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    with_time: bool = True,
+    coverage: bool | Coverage = True,
+    coverage_buffer_m: float | None = None,
+    origin_snaps: Snapped | None = None,
+) -> tuple[pd.DataFrame, Snaps]:
+    """:func:`nearest_library`, and the origins and libraries as it snapped them.
+
+    Every row of ``libraries`` is snapped (also those that are not full service), so
+    that the questions asked of the run later (opening, closing, changing branches)
+    need not snap them again; the nearest library is chosen, as in
+    :func:`nearest_library`, among the full-service ones.
+
+    Parameters
+    ----------
+    network, origins, libraries, weight, full_service_only, core_only
+        As in :func:`nearest_library`.
+    max_snap_m, with_time, coverage, coverage_buffer_m
+        As in :func:`nearest_library`.
+    origin_snaps
+        The origins already snapped onto ``network`` with these settings (e.g. the
+        :attr:`Snaps.origins` of an earlier call for the same origins); used as given,
+        not checked. Default: snap them.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        As :func:`nearest_library` returns.
+    snaps : Snaps
+        The snapped origins and libraries (every row) and what they depend on.
+
+    Warns
+    -----
+    BereikbaarWarning
+        As :func:`nearest_library`.
+    """
+    return _nearest(
+        network,
+        origins,
+        libraries,
+        weight=weight,
+        full_service_only=full_service_only,
+        core_only=core_only,
+        max_snap_m=max_snap_m,
+        with_time=with_time,
+        coverage=coverage,
+        coverage_buffer_m=coverage_buffer_m,
+        origin_snaps=origin_snaps,
+    )
+
+
+def _nearest(
+    network: Network,
+    origins: gpd.GeoDataFrame | gpd.GeoSeries | FloatArray,
+    libraries: gpd.GeoDataFrame,
+    *,
+    weight: Weight,
+    full_service_only: bool,
+    core_only: bool,
+    max_snap_m: float,
+    with_time: bool,
+    coverage: bool | Coverage,
+    coverage_buffer_m: float | None,
+    origin_snaps: Snapped | None = None,
+) -> tuple[pd.DataFrame, Snaps]:
+    """The work of :func:`nearest_library_with_snaps` (warnings point at its caller)."""
     _check_weight(weight)
     if LIBRARY_ID not in libraries.columns:
         msg = f"libraries have no '{LIBRARY_ID}' column"
         raise InputError(msg)
     libs = libraries
+    sel = np.arange(len(libraries), dtype=np.int64)
     if full_service_only and FULL_SERVICE in libs.columns:
-        libs = libs[full_service_mask(libs)]
-    lib_xy = points_xy(libs, "libraries")
+        sel = np.flatnonzero(np.asarray(full_service_mask(libs), dtype=bool))
+        libs = libs.iloc[sel]
+    all_xy = points_xy(libraries, "libraries")
+    lib_xy = all_xy[sel]
     missing = ~np.isfinite(lib_xy).all(axis=1)
     if missing.any():
         warnings.warn(
             f"{int(missing.sum())} libraries have no location and are not used",
             BereikbaarWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     if len(libs) == 0 or missing.all():
         msg = "no (full-service) library with a location: nothing to measure the distance to"
         raise InputError(msg)
     o_xy = points_xy(origins, "origins")
+    if origin_snaps is not None and len(origin_snaps.arc) != len(o_xy):
+        msg = f"origin_snaps has {len(origin_snaps.arc)} points for {len(o_xy)} origins"
+        raise InputError(msg)
     area = _coverage_of(network, coverage, coverage_buffer_m)
-    l_cov = _covered(area, lib_xy)
+    all_cov = _covered(area, all_xy)
+    l_cov = all_cov[sel]
     o_cov = _covered(area, o_xy)
-    l_snap = snap_to_arcs(
+    # every branch, full service or not: the scenarios open, close and change them later
+    all_snap = snap_to_arcs(
         network,
-        np.where(l_cov[:, None], lib_xy, np.nan),
+        np.where(all_cov[:, None], all_xy, np.nan),
         core_only=core_only,
         max_snap_m=max_snap_m,
     )
+    l_snap = Snapped(all_snap.arc[sel], all_snap.offset_m[sel], all_snap.snap_m[sel])
     lib_reasons = unreachable_reasons(lib_xy, l_cov, l_snap.ok)
     outside = int((lib_reasons == REASON_OUTSIDE).sum())
     if outside:
@@ -415,7 +591,7 @@ def nearest_library(
             f"{outside} libraries lie outside the road network's coverage"
             f" ({REASON_OUTSIDE}) and are not used",
             BereikbaarWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     unusable = lib_reasons == REASON_TOO_FAR
     if unusable.any():
@@ -423,7 +599,7 @@ def nearest_library(
             f"{int(unusable.sum())} libraries are more than {max_snap_m:g} m from the road "
             "network and are not used",
             BereikbaarWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     if not l_snap.ok.any():
         msg = "no library lies near the road network (inside its coverage)"
@@ -435,8 +611,12 @@ def nearest_library(
         network,
         l_snap,
         ids,
-        lambda spare: snap_to_arcs(
-            network, o_snap_xy, core_only=core_only, max_snap_m=max_snap_m, workers=spare
+        lambda spare: (
+            origin_snaps
+            if origin_snaps is not None
+            else snap_to_arcs(
+                network, o_snap_xy, core_only=core_only, max_snap_m=max_snap_m, workers=spare
+            )
         ),
         weight=weight,
         with_time=with_time,
@@ -461,7 +641,7 @@ def nearest_library(
             f"{n_bad} of {len(result)} origins cannot reach a library: {detail};"
             " their distance is NaN",
             BereikbaarWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     log.info(
         "nearest library for %d origins (%d unreachable) from %d libraries",
@@ -469,4 +649,15 @@ def nearest_library(
         n_bad,
         int(l_snap.ok.sum()),
     )
-    return result
+    snaps = Snaps(
+        origins=o_snap,
+        libraries=all_snap,
+        network=network,
+        max_snap_m=max_snap_m,
+        coverage_buffer_m=coverage_buffer_m,
+        core_only=core_only,
+        coverage=coverage is True,
+        origin_index=index,
+        library_index=libraries.index,
+    )
+    return result, snaps

@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 
 from ._version import __version__
-from .accessibility import nearest_library
+from .accessibility import Snaps, nearest_library_with_snaps
 from .aggregate import aggregate_areas, aggregate_gemeenten, cell_covered
 from .compare import (
     CBS_BRANCH_TYPES,
@@ -251,7 +251,7 @@ def _compute(
             _check_network(network, cells, libraries, settings)
             network = study.network(network) if study is not None else network
         with stage():
-            result = nearest_library(
+            result, snaps = nearest_library_with_snaps(
                 network,
                 cells,
                 libraries,
@@ -273,7 +273,14 @@ def _compute(
             comparable_cells: gpd.GeoDataFrame | None = None
             if inputs.cbs_reference is not None:
                 summary, cbs_table, cbs_stats, comparable_cells = _compare_cbs(
-                    settings, inputs.cbs_reference, network, cells, libraries, gemeenten, summary
+                    settings,
+                    inputs.cbs_reference,
+                    network,
+                    cells,
+                    libraries,
+                    gemeenten,
+                    summary,
+                    snaps,
                 )
             areas, area_cbs = _summarise_areas(settings, cells, comparable_cells)
     messages = _pass_on(caught)
@@ -319,7 +326,9 @@ def _compute(
             "network_arcs": network.n_arcs,
         },
     }
-    run_result = RunResult(cells, summary, libraries, network, {}, provenance, settings, areas)
+    run_result = RunResult(
+        cells, summary, libraries, network, {}, provenance, settings, areas, snaps=snaps
+    )
     return run_result, cbs_table
 
 
@@ -685,10 +694,13 @@ def _compare_cbs(
     libraries: gpd.GeoDataFrame,
     gemeenten: gpd.GeoDataFrame,
     summary: gpd.GeoDataFrame,
+    snaps: Snaps,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any], gpd.GeoDataFrame]:
     """CBS-comparable means (vestigingen + servicepunten) next to CBS's figure.
 
-    Also returns the cells with their CBS-comparable distances (for wijken and buurten).
+    The cells are not snapped again: ``snaps`` (of the nearest-library stage, same network
+    and settings) has them. Also returns the cells with their CBS-comparable distances (for
+    wijken and buurten).
     """
     if settings.mode != "car":
         msg = (
@@ -699,13 +711,14 @@ def _compare_cbs(
     cbs_libraries = libraries[libraries[BRANCH_TYPE].isin(CBS_BRANCH_TYPES)]
     result_columns = (DISTANCE_M, SNAP_M, TIME_S, REACHABLE, LIBRARY_ID, UNREACHABLE_REASON)
     origins = cells.drop(columns=[c for c in result_columns if c in cells.columns])
-    reach = nearest_library(
+    reach, _ = nearest_library_with_snaps(
         network,
         origins,
         cbs_libraries,
         max_snap_m=settings.max_snap_m,
         full_service_only=False,
         coverage_buffer_m=settings.coverage_buffer_m,
+        origin_snaps=snaps.origins if snaps.fits(network, settings, origins) else None,
     )
     comparable_cells = origins.join(reach)
     comparable = aggregate_gemeenten(

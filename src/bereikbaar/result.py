@@ -12,7 +12,9 @@ from typing import Any
 
 import geopandas as gpd
 
+from .accessibility import Snaps
 from .engine.network import Network
+from .engine.snap import Snapped
 from .schema import TE_GROOT
 from .settings import Settings
 
@@ -40,11 +42,19 @@ class RunResult:
         What ``run.json`` holds: inputs with SHA-256, versions, settings, timings,
         warnings.
     settings
-        The settings the run was made with (None for a result built by hand; the
+        The settings the run was made with; the scenarios, site suggestions and
+        closures take theirs from here (None only for a result built by hand: the
         scenarios then rebuild what they need from ``provenance["settings"]``).
     areas
         Summaries per wijk and buurt (``"wijken"``, ``"buurten"``) when the run had
         their files (:func:`~bereikbaar.aggregate.aggregate_areas`).
+    snaps
+        The cells (their centroids) and every branch as the run snapped them onto
+        ``network`` (:func:`~bereikbaar.accessibility.nearest_library_with_snaps`);
+        :func:`~bereikbaar.scenarios.prepare_baseline` reuses them instead of snapping
+        again while they fit (:meth:`Snaps.fits
+        <bereikbaar.accessibility.Snaps.fits>`: the same network, ``max_snap_m``,
+        coverage and rows). None for a result built by hand.
     """
 
     cells: gpd.GeoDataFrame
@@ -55,6 +65,17 @@ class RunResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     settings: Settings | None = None
     areas: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    snaps: Snaps | None = field(default=None, repr=False)
+
+    @property
+    def origin_snaps(self) -> Snapped | None:
+        """The cells as the run snapped them (one per row of :attr:`cells`), or None."""
+        return None if self.snaps is None else self.snaps.origins
+
+    @property
+    def library_snaps(self) -> Snapped | None:
+        """Every branch as the run snapped it (one per row of :attr:`libraries`), or None."""
+        return None if self.snaps is None else self.snaps.libraries
 
     @property
     def flagged(self) -> gpd.GeoDataFrame:

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
+from .._atomic import atomic_path
 from ..exceptions import NetworkError
 from ..schema import CRS_RD, MODES
 from .osmnx_graph import MIN_CORE_SHARE, EdgeRules
@@ -525,7 +526,8 @@ class Network:
         Arc geometry is stored as flat coordinates plus offsets (GeoArrow-like);
         a SHA-256 over every array is stored inside, so :meth:`load` detects a
         corrupt or truncated file. The file is written to a temporary name and
-        then renamed, so a crash never leaves a half-written cache entry.
+        then renamed (:func:`bereikbaar.output.files.atomic_path`), so a crash never
+        leaves a half-written cache entry.
 
         Parameters
         ----------
@@ -536,19 +538,19 @@ class Network:
         -------
         pathlib.Path
             The written file.
+
+        Raises
+        ------
+        OutputError
+            The file cannot be written (an :class:`OSError`; an existing file is unchanged).
         """
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
         arrays = self._to_arrays()
         arrays["sha256"] = np.array(_digest(arrays))
-        tmp = path.with_name(f".tmp-{path.name}")
-        try:
-            with tmp.open("wb") as f:
-                np.savez(f, **arrays)  # type: ignore[arg-type]
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_path(path) as tmp, tmp.open("wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
         return path
 
     @classmethod

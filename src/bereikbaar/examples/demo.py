@@ -24,13 +24,12 @@ the results can be explained by hand:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import itertools
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -44,6 +43,7 @@ import pyogrio
 from pyproj import Transformer
 from shapely.geometry import LineString, MultiPolygon, Polygon, box
 
+from ..output.files import atomic_path
 from ..pipeline import RunResult, run
 from ..schema import CRS_RD, CRS_WGS84
 from ..settings import Settings
@@ -545,7 +545,7 @@ class _OsmBuilder:
                 osmium.osm.Location(float(lon.max()), float(lat.max())),
             )
         )
-        with _atomic(path) as tmp:
+        with atomic_path(path) as tmp:
             writer = osmium.SimpleWriter(str(tmp), header=header, overwrite=True)
             try:
                 for i in range(len(self.nodes)):
@@ -970,24 +970,12 @@ def _make_gemeenten(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 # ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path (same suffixes) that replaces ``path`` on success."""
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.unlink(missing_ok=True)
-    try:
-        yield tmp
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _write_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
     public = gdf[[c for c in gdf.columns if not str(c).startswith("_")]]
     previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _GPKG_DATE})
     try:
-        with _atomic(path) as tmp:
+        with atomic_path(path) as tmp:
             pyogrio.write_dataframe(public, tmp, layer=layer, driver="GPKG")
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
@@ -1014,7 +1002,7 @@ def _write_libraries(path: Path) -> None:
                 "lon": lon,
             }
         )
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         pd.DataFrame(rows).to_csv(tmp, sep=";", index=False, encoding="utf-8", lineterminator="\n")
 
 
@@ -1033,7 +1021,7 @@ def _write_config(
         f'libraries = "{libraries.name}"\n'
         f'gemeenten = "{gemeenten.name}"\n'
     )
-    with _atomic(config) as tmp:
+    with atomic_path(config) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 

@@ -40,6 +40,7 @@ import pyogrio
 import shapely
 from pyproj import Transformer
 
+from ..output.files import atomic_path
 from ..schema import CRS_RD, CRS_WGS84
 
 __all__ = [
@@ -498,8 +499,7 @@ def write_pbf(
         kv_off = np.r_[0, np.cumsum(kv_len)]
         within = np.arange(int(kv_off[-1])) - np.repeat(kv_off[:-1], kv_len)
         keys_vals = kv_flat[np.repeat(kv_start, kv_len) + within]
-    tmp = path.with_name(f".tmp-{path.name}")
-    with tmp.open("wb") as f:
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
         _write_blob(f, "OSMHeader", header, compression)
         for lo in range(0, n, _ENTITIES_PER_BLOCK):
             hi = min(n, lo + _ENTITIES_PER_BLOCK)
@@ -539,7 +539,6 @@ def write_pbf(
                 parts.append(_field(3, body))
             group = b"".join(parts)
             _write_blob(f, "OSMData", table + _field(2, group), compression)
-    tmp.replace(path)
 
 
 # Non-road objects of a real extract (tag combinations; index = combo id).

@@ -3,6 +3,8 @@
 The bottom of :mod:`bereikbaar.output` (with :mod:`~bereikbaar.output.style`). Every output
 file is first written to a hidden temp file in the destination folder and then moved over the
 destination with :func:`os.replace` (:func:`atomic_path`), so no output is ever half written.
+The writer itself lives at the bottom of the package (``bereikbaar._atomic``, so that the
+engine's network cache and the examples use the same one); this module is its public name.
 A run's outputs together are an output set (:func:`output_set`): written into a stage folder
 beside the output folder and swapped with it in one step, so a failing run never leaves new
 outputs beside old ones and never clobbers the previous set.
@@ -29,6 +31,12 @@ from typing import Any
 
 import pandas as pd
 
+from bereikbaar._atomic import (
+    TEMP_FILE_PATTERN,
+    atomic_path,
+    remove_stale_temp_files,
+)
+from bereikbaar._atomic import pid_alive as _pid_alive
 from bereikbaar.exceptions import OutputError
 from bereikbaar.output.style import is_missing
 
@@ -57,109 +65,6 @@ EXCEL_CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte order mark, so that Excel does not read the file as Windows-1252."""
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_SQLITE_SIDECARS = ("-journal", "-wal", "-shm")
-
-TEMP_FILE_PATTERN = re.compile(
-    r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp(?:\.[^.]*)?(?:-journal|-wal|-shm)?$"
-)
-"""Names of the temp files :func:`atomic_path` creates (and SQLite's side files of them)."""
-
-
-def _remove_quietly(path: Path) -> None:
-    for p in (path, *(path.with_name(path.name + sfx) for sfx in _SQLITE_SIDECARS)):
-        with contextlib.suppress(FileNotFoundError):
-            p.unlink()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    except OSError:  # pragma: no cover - e.g. pid out of range
-        return False
-    return True
-
-
-def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
-    """Delete temp files left by an :func:`atomic_path` writer that was killed.
-
-    A writer killed with SIGKILL (or a power cut) cannot clean up after itself. Its temp
-    file is recognised by the name :func:`atomic_path` gives it
-    (``.<name>.<pid>-<hex>.tmp<suffix>``) and removed when the process ``pid`` no longer
-    exists, so a concurrent writer's temp file is left alone. Other files are never touched.
-    The folder and its subfolders are searched.
-
-    Parameters
-    ----------
-    folder
-        An output folder (missing is fine).
-
-    Returns
-    -------
-    list of pathlib.Path
-        The files removed.
-    """
-    removed: list[Path] = []
-    root = Path(folder)
-    if not root.is_dir():
-        return removed
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            match = TEMP_FILE_PATTERN.match(name)
-            if match is None or _pid_alive(int(match.group("pid"))):
-                continue
-            path = Path(dirpath) / name
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                removed.append(path)
-    if removed:
-        logger.info("removed %d stale temp file(s) in %s", len(removed), root)
-    return removed
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temp path next to ``path``; on success rename it onto ``path``.
-
-    The temp file (hidden, same folder, same suffix so drivers recognise the format) is not
-    created: the writer creates it. On any exception the temp file (and SQLite side files) are
-    deleted and the existing ``path`` is left untouched; an :class:`OSError` becomes
-    :class:`~bereikbaar.exceptions.OutputError` naming ``path``.
-
-    Parameters
-    ----------
-    path
-        Destination file. Its folder is created when missing.
-
-    Yields
-    ------
-    pathlib.Path
-        Where to write.
-
-    Raises
-    ------
-    OutputError
-        When the folder cannot be created or the file cannot be written or renamed.
-    """
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        msg = f"cannot create the output folder '{path.parent}' for '{path}': {err}"
-        raise OutputError(msg) from err
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
-    try:
-        yield tmp
-        tmp.replace(path)  # os.replace: atomic on the same file system
-    except BaseException as err:
-        _remove_quietly(tmp)
-        if isinstance(err, OSError) and not isinstance(err, OutputError):
-            msg = f"could not write '{path}' (the previous file, if any, is unchanged): {err}"
-            raise OutputError(msg) from err
-        raise
 
 
 def neutralise_formula(text: str) -> str:

@@ -143,6 +143,11 @@ def prepare_baseline(
 ) -> Baseline:
     """Snap the cells and branches of a run once, for many scenarios.
 
+    A run made by :func:`bereikbaar.run` has already snapped them
+    (:attr:`RunResult.snaps <bereikbaar.RunResult.snaps>`); those snaps are used as they are
+    when they fit (the run's network, the same ``max_snap_m`` and coverage, the same rows),
+    so only a result built by hand, or settings with another snap limit, snap again.
+
     Parameters
     ----------
     result
@@ -150,9 +155,9 @@ def prepare_baseline(
         a scenario (:class:`~bereikbaar.scenarios.ScenarioResult`) gives its own
         situation as the baseline (:meth:`~bereikbaar.scenarios.ScenarioResult.as_baseline`).
     settings
-        The run's settings; default those the run carries (``result.settings``),
-        else rebuilt from ``result.provenance["settings"]`` (flag rule, full-service
-        types, ``max_snap_m``).
+        The run's settings; default those the run carries (``result.settings``);
+        only for a result built by hand without them rebuilt from
+        ``result.provenance["settings"]`` (flag rule, full-service types, ``max_snap_m``).
 
     Returns
     -------
@@ -168,6 +173,13 @@ def prepare_baseline(
     if settings is None:
         settings = _settings_from_provenance(result.provenance)
     network = result.network
+    libs = result.libraries
+    snaps = result.snaps
+    if snaps is not None and snaps.fits(network, settings, result.cells, libs):
+        # the run's own snaps: snapping the same points again gives the same
+        return Baseline(
+            network, result.cells, result.summary, libs, settings, snaps.origins, snaps.libraries
+        )
     # as the run: nothing outside the network's coverage is snapped
     area = network.coverage(buffer_m=settings.coverage_buffer_m)
 
@@ -177,7 +189,6 @@ def prepare_baseline(
     origins = snap_to_arcs(
         network, inside(_points_xy(result.cells, "cells")), max_snap_m=settings.max_snap_m
     )
-    libs = result.libraries
     lib_snaps = snap_to_arcs(
         network, inside(_points_xy(libs, "libraries")), max_snap_m=settings.max_snap_m
     )

@@ -308,6 +308,23 @@ def _demand_cells(base: Baseline, thr_m: float) -> _DemandCells:
     return _DemandCells(pop, codes.astype(str), demand, candidate, xy, cell_id)
 
 
+def _cell_sites(base: Baseline, rows: IntArray, xy: FloatArray) -> Snapped:
+    """Cells ``rows`` (centroids ``xy``) snapped as candidate sites.
+
+    A cell the baseline has snapped as an origin lies where a site there would lie: those
+    snaps are reused; only the others (outside the coverage, which a site need not respect,
+    or too far from a road) are snapped here.
+    """
+    got = slice_snapped(base.origins, rows)
+    redo = np.flatnonzero(~got.ok)
+    if not len(redo):
+        return got
+    new = snap_to_arcs(base.network, xy[redo], max_snap_m=base.settings.max_snap_m)
+    arc, offset, snap = got.arc.copy(), got.offset_m.copy(), got.snap_m.copy()
+    arc[redo], offset[redo], snap[redo] = new.arc, new.offset_m, new.snap_m
+    return Snapped(arc, offset, snap)
+
+
 def _near_demand(demand_xy: FloatArray, cand_xy: FloatArray, thr_m: float) -> npt.NDArray[np.bool_]:
     """Candidates within ``thr_m`` in a straight line of some demand point.
 
@@ -447,7 +464,10 @@ def suggest_sites(
     keep = _near_demand(cells.xy[demand], cand_xy, thr_m)
     cand_xy = cand_xy[keep]
     cand_cell = cand_cell[keep]
-    cand_snap = snap_to_arcs(base.network, cand_xy, max_snap_m=base.settings.max_snap_m)
+    if candidates is None:
+        cand_snap = _cell_sites(base, cand_rows[keep], cand_xy)
+    else:
+        cand_snap = snap_to_arcs(base.network, cand_xy, max_snap_m=base.settings.max_snap_m)
     costs = bounded_costs(base.network, slice_snapped(base.origins, demand), cand_snap, thr_m)
     cov, useful = _coverage(costs)
     cand_xy, cand_cell = cand_xy[useful], cand_cell[useful]
@@ -607,7 +627,7 @@ def best_sites_for_gemeenten(
         demand = mine[cells.demand[mine]]
         cand = mine[cells.candidate[mine]]
         cand = cand[_near_demand(cells.xy[demand], cells.xy[cand], thr_m)]
-        snap = snap_to_arcs(base.network, cells.xy[cand], max_snap_m=base.settings.max_snap_m)
+        snap = _cell_sites(base, cand, cells.xy[cand])
         plans.append((code, demand, cand, snap))
     search = BoundedSearch.build(base.network, concat_snapped([p[3] for p in plans]), thr_m)
     out: dict[str, gpd.GeoDataFrame] = {}

@@ -7,9 +7,10 @@ second run. The kill test forks children that write a computed :class:`RunResult
 after a random delay) with SIGKILL, SIGINT or SIGTERM; after every kill the folder holds the
 previous set byte for byte or the complete new one. By default it kills 16 times (one call
 in each tenth of a set's calls, seeded, so every phase is hit, plus just before and just after
-the swap); ``BEREIKBAAR_KILL_TEST=full`` runs the long plan of 72 random kills. The other tests (disk full, a folder where
-a file should go, a setting found invalid late, a second run, probe files, stale stages) each
-fail on the code before output sets, which replaced the outputs one by one.
+the swap); ``BEREIKBAAR_KILL_TEST=full`` runs the long plan of 72 random kills. The other
+tests (disk full, a folder where a file should go, a setting found invalid late, a second run,
+probe files, stale stages) each fail on the code before output sets, which replaced the
+outputs one by one.
 """
 
 from __future__ import annotations

@@ -37,9 +37,7 @@ from .compare import (
     CBS_COMPARABLE_KM,
     DIFFERENCE_KM,
     compare_with_cbs,
-    write_comparison,
 )
-from .engine.network import Network
 from .exceptions import (
     BereikbaarError,
     BereikbaarWarning,
@@ -71,21 +69,12 @@ from .schema import (
     full_service_mask,
 )
 from .settings import Settings
-from .sources.cbs_grid import load_cbs_grid
 from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM, load_cbs_reference
 from .sources.context import MapContext, load_context, street_names_near
-from .sources.gemeenten import load_gemeenten
-from .sources.geocheck import (
-    check_cell_codes,
-    check_network_extent,
-    check_overlap,
-)
-from .sources.libraries import load_libraries
-from .sources.osm import load_network
-from .sources.study_area import StudyArea
 from .sources.wijkbuurt import AREA_LAYERS, load_areas
 
 if TYPE_CHECKING:
+    from .engine.network import Network
     from .scenarios import ClosureImpact, OpenSpec, ScenarioResult, SiteSuggestion
     from .sources.geocode import Geocoder
 
@@ -250,21 +239,31 @@ def _compute(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BereikbaarWarning)
         with stage():
+            from .sources.gemeenten import load_gemeenten
+            from .sources.study_area import StudyArea
+
             gemeenten = all_gemeenten = load_gemeenten(inputs.gemeenten)
             study = None
             if settings.study_area:
                 study = StudyArea.build(gemeenten, settings.study_area, settings.study_buffer_m)
                 gemeenten = study.gemeenten(gemeenten)
         with stage():
+            from .sources.cbs_grid import load_cbs_grid
+            from .sources.geocheck import check_cell_codes
+
             cells = load_cbs_grid(inputs.cells)
             cells = study.cells(cells) if study is not None else cells
             check_cell_codes(cells, all_gemeenten, inputs.cells, inputs.gemeenten)
         with stage():
+            from .sources.libraries import load_libraries
+
             with _geocoder(settings) as geocoder:
                 libraries = load_libraries(inputs.libraries, settings=settings, geocoder=geocoder)
             libraries = study.libraries(libraries) if study is not None else libraries
             _check_full_service(libraries, inputs.libraries, settings, study is not None)
         with stage():
+            from .sources.osm import load_network
+
             network = load_network(
                 inputs.network,
                 mode=settings.mode,
@@ -430,7 +429,7 @@ def _write_set(
     log.info("stage: %s", name)
     t0 = time.perf_counter()
     from .output.maps import make_map
-    from .output.tables import write_tables
+    from .output.tables import write_comparison, write_tables
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BereikbaarWarning)
@@ -618,6 +617,8 @@ def _check_network(
     network: Network, cells: gpd.GeoDataFrame, libraries: gpd.GeoDataFrame, settings: Settings
 ) -> None:
     """NetworkError when the network lies outside the Netherlands or misses the other inputs."""
+    from .sources.geocheck import check_network_extent, check_overlap
+
     inputs = settings.inputs
     path = Path(str(inputs.network))
     check_network_extent(network, path)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 
-from .engine.network import Network
 from .schema import TE_GROOT
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .engine.network import Network  # the engine (scipy, numba) loads when a run needs it
 
 __all__ = ["RunResult"]
 

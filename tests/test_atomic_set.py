@@ -60,6 +60,7 @@ SET = (
     "run.json",
 )
 DETERMINISTIC = ("gemeenten.csv", "gemeenten.parquet", "rapport.html")  # same result, same bytes
+pytestmark = pytest.mark.pdf  # the PDF is part of the set (printed by Chromium, a child)
 USER_FILES = {"notities.txt": b"mijn aantekeningen\n", "eigen/kaartje.txt": b"van mij\n"}
 
 

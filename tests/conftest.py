@@ -11,6 +11,7 @@ import hashlib
 import http.server
 import pathlib
 import shutil
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,20 @@ from bereikbaar.examples.demo import DemoInputs, write_demo_inputs
 from bereikbaar.pipeline import run
 from bereikbaar.result import RunResult
 from bereikbaar.settings import Settings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGINT interrupts, as in a terminal, even when the suite was started in the background.
+
+    A shell without job control starts a background command (``pytest ... &``) with SIGINT
+    ignored, and Python keeps it ignored: the kill tests' SIGINT then did nothing (a run
+    finished, exit 0), which failed ``test_atomic`` and let ``test_atomic_set`` count an
+    ignored SIGINT as "came during the commit". With Python's handler here, forked children
+    inherit it and executed ones start with the default (Python installs its handler).
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 # Machines are noisy (2 cores shared with other jobs): no per-example deadline, no
 # too-slow health check. Example counts stay as each test sets them (>= 200 where it matters).

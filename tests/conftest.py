@@ -11,9 +11,11 @@ import hashlib
 import http.server
 import pathlib
 import shutil
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -27,10 +29,47 @@ from bereikbaar.pipeline import run
 from bereikbaar.result import RunResult
 from bereikbaar.settings import Settings
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGINT interrupts, as in a terminal, even when the suite was started in the background.
+
+    A shell without job control starts a background command (``pytest ... &``) with SIGINT
+    ignored, and Python keeps it ignored: the kill tests' SIGINT then did nothing (a run
+    finished, exit 0), which failed ``test_atomic`` and let ``test_atomic_set`` count an
+    ignored SIGINT as "came during the commit". With Python's handler here, forked children
+    inherit it and executed ones start with the default (Python installs its handler).
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 # Machines are noisy (2 cores shared with other jobs): no per-example deadline, no
 # too-slow health check. Example counts stay as each test sets them (>= 200 where it matters).
 settings.register_profile("bereikbaar", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("bereikbaar")
+
+
+@pytest.fixture(autouse=True)
+def _pdf_only_where_checked(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs in a test print no ``rapport.pdf`` (Chromium, ~2-3 s a run) unless it is marked ``pdf``.
+
+    The PDF is checked where it is marked: ``test_browser`` (the printed pages) and
+    ``test_atomic_set`` (the PDF is part of the atomic set; the kill test kills Chromium's
+    parent). Session and module fixtures (``demo_run``) are set up before this patch and print
+    it as a user's run does. Runs in a subprocess (the CLI) are not affected.
+    """
+    if request.node.get_closest_marker("pdf") is not None:
+        return
+    from bereikbaar import pipeline
+
+    real = pipeline.write_dossier
+
+    def without_pdf(*args: Any, **kwargs: Any) -> pathlib.Path:
+        return real(*args, **{**kwargs, "pdf": False})
+
+    monkeypatch.setattr(pipeline, "write_dossier", without_pdf)
 
 
 @pytest.fixture(scope="session")

@@ -255,34 +255,44 @@ def _copy_outputs(src: Path, dst: Path) -> None:
 def killed(
     done: Done, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, tuple[Path, int, bool]]]:
-    """Two runs in parallel, each over a copy of the previous outputs: SIGINT and SIGKILL."""
+    """Two runs in parallel, each over a copy of the previous outputs: SIGINT and SIGKILL.
+
+    The signal goes when the stage holds a temp file of ``cells.gpkg``; on a busy machine the
+    poll can miss that window (the run then finishes unsignalled), so such a run is started
+    again, in a fresh folder, up to three times.
+    """
     tmp_path = tmp_path_factory.mktemp("killed")
-    runs: dict[str, tuple[Path, subprocess.Popen[bytes]]] = {}
-    for name, threshold in (("sigint", 2.0), ("sigkill", 3.0)):
-        out = tmp_path / name
-        _copy_outputs(done.out, out)
-        config = tmp_path / f"{name}.toml"
-        config.write_text(
-            done.config.read_text(encoding="utf-8").replace(done.out.as_posix(), out.as_posix()),
-            encoding="utf-8",
-        )
-        runs[name] = (out, _start(config, threshold, tmp_path))
+    signals = {"sigint": signal.SIGINT, "sigkill": signal.SIGKILL}
     results: dict[str, tuple[Path, int, bool]] = {}
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        signals = {"sigint": signal.SIGINT, "sigkill": signal.SIGKILL}
-        hit = _signal_when_writing(
-            {name: (out, proc, signals[name]) for name, (out, proc) in runs.items()},
-            "cells.gpkg",
-        )
-        for name, (out, proc) in runs.items():
-            _, err = proc.communicate(timeout=120)
-            code = proc.returncode
-            if code not in (0, 130, -signal.SIGKILL):
-                pytest.fail(f"{name}: exit {code}: {err.decode(errors='replace')}")
-            results[name] = (out, code, hit[name])
+        for attempt in range(3):
+            runs: dict[str, tuple[Path, subprocess.Popen[bytes]]] = {}
+            for name, threshold in (("sigint", 2.0), ("sigkill", 3.0)):
+                if name in results and results[name][2]:
+                    continue
+                out = tmp_path / f"{name}-{attempt}"
+                _copy_outputs(done.out, out)
+                config = tmp_path / f"{name}-{attempt}.toml"
+                text = done.config.read_text(encoding="utf-8")
+                config.write_text(text.replace(done.out.as_posix(), out.as_posix()), "utf-8")
+                runs[name] = (out, _start(config, threshold, tmp_path))
+                procs.append(runs[name][1])
+            if not runs:
+                break
+            hit = _signal_when_writing(
+                {name: (out, proc, signals[name]) for name, (out, proc) in runs.items()},
+                "cells.gpkg",
+            )
+            for name, (out, proc) in runs.items():
+                _, err = proc.communicate(timeout=120)
+                code = proc.returncode
+                if code not in (0, 130, -signal.SIGKILL):
+                    pytest.fail(f"{name}: exit {code}: {err.decode(errors='replace')}")
+                results[name] = (out, code, hit[name])
         yield results
     finally:
-        for _, proc in runs.values():
+        for proc in procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()

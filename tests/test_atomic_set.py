@@ -5,9 +5,12 @@ in one step (:func:`bereikbaar.output.files.output_set`); a lock beside ``out_di
 second run. The kill test forks children that write a computed :class:`RunResult` through
 :func:`bereikbaar.pipeline.write_outputs` and kills them at the k-th file-system call (or
 after a random delay) with SIGKILL, SIGINT or SIGTERM; after every kill the folder holds the
-previous set byte for byte or the complete new one. The other tests (disk full, a folder where
-a file should go, a setting found invalid late, a second run, probe files, stale stages) each
-fail on the code before output sets, which replaced the outputs one by one.
+previous set byte for byte or the complete new one. By default it kills 16 times (one call
+in each tenth of a set's calls, seeded, so every phase is hit, plus just before and just after
+the swap); ``BEREIKBAAR_KILL_TEST=full`` runs the long plan of 72 random kills. The other
+tests (disk full, a folder where a file should go, a setting found invalid late, a second run,
+probe files, stale stages) each fail on the code before output sets, which replaced the
+outputs one by one.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ SET = (
     "run.json",
 )
 DETERMINISTIC = ("gemeenten.csv", "gemeenten.parquet", "rapport.html")  # same result, same bytes
+pytestmark = pytest.mark.pdf  # the PDF is part of the set (printed by Chromium, a child)
 USER_FILES = {"notities.txt": b"mijn aantekeningen\n", "eigen/kaartje.txt": b"van mij\n"}
 
 
@@ -466,11 +470,26 @@ def _hook_fs_calls(on_call: Callable[[], None], setattr_: Callable[..., None]) -
     setattr_(files, "_exchange", wrap(files._exchange))
 
 
-def _child(result: RunResult, out: Path, tag: str, sig: int, k: int) -> NoReturn:
-    """Write ``result``'s set into ``out``; with ``k``, send ``sig`` to itself at call k."""
+def _child(result: RunResult, out: Path, tag: str, sig: int, k: int, at: str = "") -> NoReturn:
+    """Write ``result``'s set into ``out``; with ``k``, send ``sig`` to itself at call k.
+
+    ``at="exchange"`` sends it just before the commit's swap, ``"after-exchange"`` just after.
+    """
     code = 1
     try:
-        if k:
+        if at:
+            real_exchange = files._exchange
+
+            def exchange(a: Path, b: Path) -> bool:
+                if at == "exchange":
+                    os.kill(os.getpid(), sig)
+                swapped = real_exchange(a, b)
+                if at == "after-exchange":
+                    os.kill(os.getpid(), sig)
+                return swapped
+
+            files._exchange = exchange  # type: ignore[assignment]
+        elif k:
             calls = [0]
 
             def count() -> None:
@@ -516,11 +535,28 @@ def _is_new_set(now: dict[str, str], prev: dict[str, str], out: Path, tag: str, 
     return True
 
 
+FULL_KILL_TEST = os.environ.get("BEREIKBAAR_KILL_TEST") == "full"
+
+
 @pytest.fixture
 def kill_plan() -> list[tuple[str, signal.Signals]]:
-    hook = [("hook", signal.SIGKILL), ("hook", signal.SIGINT)] * 28
-    delay = [("delay", signal.SIGKILL), ("delay", signal.SIGINT)] * 6
-    return [*hook, *delay, *[("hook", signal.SIGTERM)] * 4]
+    """The kills: by default 16, ``BEREIKBAAR_KILL_TEST=full`` for the long run (72).
+
+    ``hook`` kills at the k-th file-system call: the short run takes one k in each of ten equal
+    slices of a set's calls (seeded, so every phase is hit: tables, map, dossier, PDF, run.json,
+    the commit) and kills at the exchange and just after it (the commit's boundary: old set,
+    then new set); the long run takes 60 k uniformly at random. ``delay`` kills after a random
+    time.
+    """
+    if FULL_KILL_TEST:
+        hook = [("hook", signal.SIGKILL), ("hook", signal.SIGINT)] * 28
+        delay = [("delay", signal.SIGKILL), ("delay", signal.SIGINT)] * 6
+        return [*hook, *delay, *[("hook", signal.SIGTERM)] * 4]
+    sigs = (signal.SIGKILL, signal.SIGINT) * 4 + (signal.SIGTERM,) * 2
+    hook = [("hook", sig) for sig in sigs]
+    boundary = [("exchange", signal.SIGKILL), ("after-exchange", signal.SIGKILL)]
+    boundary += [("exchange", signal.SIGINT), ("after-exchange", signal.SIGTERM)]
+    return [*hook, *boundary, ("delay", signal.SIGKILL), ("delay", signal.SIGINT)]
 
 
 def test_killed_at_random_points_leaves_the_old_or_the_new_set(
@@ -548,17 +584,24 @@ def test_killed_at_random_points_leaves_the_old_or_the_new_set(
         write_s = time.perf_counter() - t0
     n_calls = calls[0]
     assert n_calls > 20
+    n_hook = sum(how == "hook" for how, _ in kill_plan)
+    slices = np.linspace(1, n_calls + 1, n_hook + 1).astype(int)
     current, prev = "bike", _tree(out)
     rng = np.random.default_rng(20261202)
     kills: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
+    n_hooked = 0
     for i, (how, sig) in enumerate(kill_plan):
         mode = "car" if current == "bike" else "bike"
         tag = f"kind-{i}"
-        k = int(rng.integers(1, n_calls + 1)) if how == "hook" else 0
+        k = 0
+        if how == "hook":
+            lo, hi = (1, n_calls + 1) if FULL_KILL_TEST else slices[n_hooked : n_hooked + 2]
+            k = int(rng.integers(lo, max(hi, lo + 1)))
+            n_hooked += 1
         pid = os.fork()
         if pid == 0:
-            _child(region.results[mode], out, tag, sig, k)
+            _child(region.results[mode], out, tag, sig, k, "" if how in ("hook", "delay") else how)
         done, status = 0, 0
         if how == "delay":
             time.sleep(float(rng.uniform(0.0, 1.2 * write_s)))
@@ -569,14 +612,18 @@ def test_killed_at_random_points_leaves_the_old_or_the_new_set(
         if done == 0:
             _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
-        if how == "hook":
+        if how != "delay":
             kills[f"{sig.name} (call k)"] += 1
         if sig == signal.SIGKILL:
             assert code in (-signal.SIGKILL, 0), (i, code)
         else:  # interrupted (stage removed), or the signal came during the commit and waited
             assert code in (130, 0), (i, code)
+            outcomes["interrupted"] += code == 130
             assert not any(f"-{pid}-" in name for name in _siblings(out)), (i, _siblings(out))
         now = _tree(out)
+        if sig == signal.SIGKILL and how in ("exchange", "after-exchange"):
+            outcomes[how] += 1  # killed just before the swap: the old set; just after: the new
+            assert (now == prev) == (how == "exchange"), (i, how)
         if now == prev:
             outcomes["old"] += 1
             continue
@@ -592,9 +639,16 @@ def test_killed_at_random_points_leaves_the_old_or_the_new_set(
         f"\nkill test: {total} kills {dict(kills)}; outcomes {dict(outcomes)};"
         f" a set takes {n_calls} fs calls, {write_s:.2f} s"
     )
-    assert kills["SIGKILL (call k)"] >= 28 and kills["SIGINT (call k)"] >= 28
-    assert kills["SIGTERM (call k)"] == 4
-    assert outcomes["old"] >= 10 and outcomes["new"] >= 1  # kills before and after the swap
+    if FULL_KILL_TEST:
+        assert kills["SIGKILL (call k)"] >= 28 and kills["SIGINT (call k)"] >= 28
+        assert kills["SIGTERM (call k)"] == 4
+        assert outcomes["old"] >= 10 and outcomes["new"] >= 1  # kills before and after the swap
+    else:
+        assert kills["SIGKILL (call k)"] == 6 and kills["SIGINT (call k)"] == 5
+        assert kills["SIGTERM (call k)"] == 3
+        assert outcomes["exchange"] == outcomes["after-exchange"] == 1
+        assert outcomes["old"] >= 4 and outcomes["new"] >= 2  # kills before and after the swap
+        assert outcomes["interrupted"] >= 2  # SIGINT and SIGTERM interrupt (not ignored)
 
 
 def test_sigterm_becomes_an_interrupt_inside_a_set(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ LOCAL_SCHEMES = ("file:", "data:", "blob:")
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.pdf,
     pytest.mark.skipif(not CHROMIUM.is_file(), reason="/usr/bin/chromium not installed"),
     pytest.mark.skipif(
         importlib.util.find_spec("playwright") is None, reason="playwright not installed"

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -31,16 +31,13 @@ import pandas as pd
 import shapely
 
 from ._version import __version__
-from .accessibility import Snaps, nearest_library_with_snaps
 from .aggregate import aggregate_areas, aggregate_gemeenten, cell_covered
 from .compare import (
     CBS_BRANCH_TYPES,
     CBS_COMPARABLE_KM,
     DIFFERENCE_KM,
     compare_with_cbs,
-    write_comparison,
 )
-from .engine.network import Network
 from .exceptions import (
     BereikbaarError,
     BereikbaarWarning,
@@ -48,24 +45,9 @@ from .exceptions import (
     InputError,
     where,
 )
-from .output.dossier import write_dossier
 from .output.files import atomic_path, output_set, write_excel_csv
-from .output.maps import make_map, write_map
-from .output.scenario import write_scenario
 from .output.style import peiljaar_of
-from .output.tables import write_tables
 from .result import RunResult
-from .scenarios import (
-    ClosureImpact,
-    OpenSpec,
-    ScenarioResult,
-    SiteSuggestion,
-    best_sites_for_gemeenten,
-    closure_impact,
-    prepare_baseline,
-    scenario,
-    suggest_sites,
-)
 from .schema import (
     AREA_LEVELS,
     BRANCH_TYPE,
@@ -87,20 +69,20 @@ from .schema import (
     full_service_mask,
 )
 from .settings import Settings
-from .sources.cbs_grid import load_cbs_grid
 from .sources.cbs_reference import CBS_MEAN_DISTANCE_KM, load_cbs_reference
 from .sources.context import MapContext, load_context, street_names_near
-from .sources.gemeenten import load_gemeenten
-from .sources.geocheck import (
-    check_cell_codes,
-    check_network_extent,
-    check_overlap,
-)
-from .sources.geocode import Geocoder, PdokGeocoder, TableGeocoder
-from .sources.libraries import load_libraries
-from .sources.osm import load_network
-from .sources.study_area import StudyArea
 from .sources.wijkbuurt import AREA_LAYERS, load_areas
+
+if TYPE_CHECKING:
+    from .accessibility import Snaps
+    from .engine.network import Network
+    from .scenarios import ClosureImpact, OpenSpec, ScenarioResult, SiteSuggestion
+    from .sources.geocode import Geocoder
+
+# The stages' heavy libraries (numba and scipy for the search, folium for the map, matplotlib
+# and Jinja for the dossier, openpyxl for the workbook, requests for the geocoder, the
+# scenarios) are imported by the stage that uses them, so that their loading is timed in that
+# stage and a run that fails early (a bad input) does not pay for them.
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +107,10 @@ STAGES = (
 )
 
 
+SITES_STAGE = "locatiesuggesties"
+"""The timing (in ``run.json``) of the suggested sites for the dossier, between the stages."""
+
+
 def sha256_file(path: Path) -> str:
     """SHA-256 hex digest of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
@@ -147,6 +133,8 @@ def _versions() -> dict[str, str]:
 @contextmanager
 def _geocoder(settings: Settings) -> Iterator[Any]:
     """The geocoder the settings ask for (``None``, PDOK online, or an address table)."""
+    from .sources.geocode import PdokGeocoder, TableGeocoder
+
     if settings.geocoder == "table":
         assert settings.inputs.address_table is not None
         yield TableGeocoder(settings.inputs.address_table)
@@ -159,8 +147,26 @@ def _geocoder(settings: Settings) -> Iterator[Any]:
         yield None
 
 
+def write_map(fmap: Any, path: Path) -> Path:
+    """:func:`bereikbaar.output.maps.write_map`, imported when the map is written (folium)."""
+    from .output.maps import write_map as write
+
+    return write(fmap, path)
+
+
+def write_dossier(*args: Any, **kwargs: Any) -> Path:
+    """:func:`bereikbaar.output.dossier.write_dossier`, imported when the dossier is written."""
+    from .output.dossier import write_dossier as write
+
+    return write(*args, **kwargs)
+
+
 def run(
-    settings: Settings, *, progress: Callable[[str], None] | None = None, demo: bool = False
+    settings: Settings,
+    *,
+    progress: Callable[[str], None] | None = None,
+    demo: bool = False,
+    timings: Mapping[str, float] | None = None,
 ) -> RunResult:
     """Run the whole pipeline for one study area and write its outputs.
 
@@ -174,6 +180,9 @@ def run(
     demo
         The inputs are the fictional demo region (:mod:`bereikbaar.examples.demo`): the map
         and the dossier say so and credit no real source.
+    timings
+        Seconds of work done for this run before it (the demo's input files), recorded first
+        in ``run.json``'s ``timings_s``, by name.
 
     Returns
     -------
@@ -196,7 +205,11 @@ def run(
             raise ConfigError(msg)
     with output_set(settings.out_dir) as staged:
         run_result, cbs_table = _compute(settings, progress)
+        t0 = time.perf_counter()
         sites = _suggested_sites(run_result, settings)
+        done = run_result.provenance["timings_s"]
+        done[SITES_STAGE] = round(time.perf_counter() - t0, 3)
+        run_result.provenance["timings_s"] = {**(timings or {}), **done}
         outputs, run_result.provenance = _write_set(
             run_result, staged.path, cbs_table=cbs_table, sites=sites, progress=progress, demo=demo
         )
@@ -227,21 +240,31 @@ def _compute(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BereikbaarWarning)
         with stage():
+            from .sources.gemeenten import load_gemeenten
+            from .sources.study_area import StudyArea
+
             gemeenten = all_gemeenten = load_gemeenten(inputs.gemeenten)
             study = None
             if settings.study_area:
                 study = StudyArea.build(gemeenten, settings.study_area, settings.study_buffer_m)
                 gemeenten = study.gemeenten(gemeenten)
         with stage():
+            from .sources.cbs_grid import load_cbs_grid
+            from .sources.geocheck import check_cell_codes
+
             cells = load_cbs_grid(inputs.cells)
             cells = study.cells(cells) if study is not None else cells
             check_cell_codes(cells, all_gemeenten, inputs.cells, inputs.gemeenten)
         with stage():
+            from .sources.libraries import load_libraries
+
             with _geocoder(settings) as geocoder:
                 libraries = load_libraries(inputs.libraries, settings=settings, geocoder=geocoder)
             libraries = study.libraries(libraries) if study is not None else libraries
             _check_full_service(libraries, inputs.libraries, settings, study is not None)
         with stage():
+            from .sources.osm import load_network
+
             network = load_network(
                 inputs.network,
                 mode=settings.mode,
@@ -251,6 +274,8 @@ def _compute(
             _check_network(network, cells, libraries, settings)
             network = study.network(network) if study is not None else network
         with stage():
+            from .accessibility import nearest_library_with_snaps  # numba's kernels load here
+
             result, snaps = nearest_library_with_snaps(
                 network,
                 cells,
@@ -413,6 +438,9 @@ def _write_set(
         progress(name)
     log.info("stage: %s", name)
     t0 = time.perf_counter()
+    from .output.maps import make_map
+    from .output.tables import write_comparison, write_tables
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BereikbaarWarning)
         levels = {"Gemeenten": result.summary}
@@ -559,6 +587,9 @@ def run_scenario(
             " choose a scenario folder inside or beside it"
         )
         raise ConfigError(msg)
+    from .output.scenario import write_scenario
+    from .scenarios import closure_impact, scenario, suggest_sites
+
     # one set: the baseline and (in its folder) the scenario are committed together, so a
     # scenario that fails (an unknown id to close) leaves the previous outputs as they were
     with output_set(settings.out_dir) as staged:
@@ -596,6 +627,8 @@ def _check_network(
     network: Network, cells: gpd.GeoDataFrame, libraries: gpd.GeoDataFrame, settings: Settings
 ) -> None:
     """NetworkError when the network lies outside the Netherlands or misses the other inputs."""
+    from .sources.geocheck import check_network_extent, check_overlap
+
     inputs = settings.inputs
     path = Path(str(inputs.network))
     check_network_extent(network, path)
@@ -656,6 +689,8 @@ def _suggested_sites(result: RunResult, settings: Settings) -> gpd.GeoDataFrame 
     cap = settings.site_suggestions_max_gemeenten
     skipped = codes[cap:] if cap is not None else []
     codes = codes[:cap] if cap is not None else codes
+    from .scenarios import best_sites_for_gemeenten, prepare_baseline
+
     parts: list[gpd.GeoDataFrame] = []
     messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -711,6 +746,8 @@ def _compare_cbs(
     cbs_libraries = libraries[libraries[BRANCH_TYPE].isin(CBS_BRANCH_TYPES)]
     result_columns = (DISTANCE_M, SNAP_M, TIME_S, REACHABLE, LIBRARY_ID, UNREACHABLE_REASON)
     origins = cells.drop(columns=[c for c in result_columns if c in cells.columns])
+    from .accessibility import nearest_library_with_snaps
+
     reach, _ = nearest_library_with_snaps(
         network,
         origins,

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 
-from .accessibility import Snaps
-from .engine.network import Network
-from .engine.snap import Snapped
 from .schema import TE_GROOT
 from .settings import Settings
+
+if TYPE_CHECKING:
+    # the engine (scipy, numba) loads when a run needs it
+    from .accessibility import Snaps
+    from .engine.network import Network
+    from .engine.snap import Snapped
 
 __all__ = ["RunResult"]
 

@@ -393,9 +393,11 @@ class Network:
         from ._kernels import twin_arcs  # numba only when the index is built
 
         # the lowest-index arc v -> u of the same length (mm), from the arcs sorted by tail
-        out = twin_arcs(self.u, self.v, lmm, n)
+        out = twin_arcs(
+            np.asarray(self.u, dtype=np.int64), np.asarray(self.v, dtype=np.int64), lmm, n
+        )
         # self-loops: a two-way loop is two arcs a→a of one length; pair them with
-        # each other (the merge above cannot: it pairs an arc only with the first)
+        # each other (the twin search above leaves every loop at -1)
         loops = np.flatnonzero(self.u == self.v)
         if len(loops):
             lp = loops[np.lexsort((loops, lmm[loops], self.u[loops]))]

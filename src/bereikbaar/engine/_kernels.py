@@ -424,56 +424,270 @@ def snap_grid(
 
 
 @_jit
-def segments_of(coords: Any, gidx: Any, n_geoms: int, piece_m: float) -> tuple[Any, ...]:
-    """The straight segments of a set of linestrings, in one pass.
+def segments_of(
+    coords: Any, offsets: Any, arcs: Any, piece_m: float
+) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
+    """The straight segments of some arcs, in one pass over :meth:`Network.arc_coords`.
 
     Parameters
     ----------
-    coords, gidx
-        ``shapely.get_coordinates(geoms, return_index=True)``: the vertices of all
-        geometries in order and the geometry each belongs to.
-    n_geoms
-        Number of geometries.
+    coords, offsets
+        ``Network.arc_coords()``: the vertices of every arc, arc after arc, and where
+        each arc's vertices start.
+    arcs
+        The arcs (indices) whose segments are wanted, in the order they are numbered.
     piece_m
         Longest piece a segment is cut into.
 
     Returns
     -------
-    start, seg_geom, seg_len, seg_before, seg_total, pieces
-        Per segment: index of its first vertex in ``coords``, its geometry, its
-        length, the geometry's length before it, the geometry's total length and
-        the number of pieces it is cut into.
+    start, seg_geom, seg_len, seg_before, seg_total, pieces, bounds
+        Per segment: index of its first vertex in ``coords``, its arc's position in
+        ``arcs``, its length, the arc's length before it, the arc's total length and
+        the number of pieces it is cut into; ``bounds``: min x, min y, max x, max y of
+        the arcs' vertices.
     """
-    m = len(gidx)
+    n_arcs = len(arcs)
     n_seg = 0
-    for i in range(m - 1):
-        if gidx[i + 1] == gidx[i]:
-            n_seg += 1
+    for g in range(n_arcs):
+        a = arcs[g]
+        n_seg += max(offsets[a + 1] - offsets[a] - 1, 0)
     start = np.empty(n_seg, dtype=np.int64)
     seg_geom = np.empty(n_seg, dtype=np.int64)
     seg_len = np.empty(n_seg)
     seg_before = np.empty(n_seg)
-    pieces = np.empty(n_seg, dtype=np.int64)
-    total = np.zeros(n_geoms)
-    k = 0
-    for i in range(m - 1):
-        g = gidx[i]
-        if gidx[i + 1] != g:
-            continue
-        dx = coords[i + 1, 0] - coords[i, 0]
-        dy = coords[i + 1, 1] - coords[i, 1]
-        length = np.sqrt(dx * dx + dy * dy)
-        start[k] = i
-        seg_geom[k] = g
-        seg_len[k] = length
-        seg_before[k] = total[g]
-        total[g] += length
-        pieces[k] = max(int(np.ceil(length / piece_m)), 1)
-        k += 1
     seg_total = np.empty(n_seg)
-    for k in range(n_seg):
-        seg_total[k] = total[seg_geom[k]]
-    return start, seg_geom, seg_len, seg_before, seg_total, pieces
+    pieces = np.empty(n_seg, dtype=np.int64)
+    bounds = np.empty(4)
+    bounds[0] = np.inf
+    bounds[1] = np.inf
+    bounds[2] = -np.inf
+    bounds[3] = -np.inf
+    k = 0
+    for g in range(n_arcs):
+        a = arcs[g]
+        lo = offsets[a]
+        hi = offsets[a + 1]
+        for i in range(lo, hi):
+            bounds[0] = min(bounds[0], coords[i, 0])
+            bounds[1] = min(bounds[1], coords[i, 1])
+            bounds[2] = max(bounds[2], coords[i, 0])
+            bounds[3] = max(bounds[3], coords[i, 1])
+        first = k
+        total = 0.0
+        for i in range(lo, hi - 1):
+            dx = coords[i + 1, 0] - coords[i, 0]
+            dy = coords[i + 1, 1] - coords[i, 1]
+            length = np.sqrt(dx * dx + dy * dy)
+            start[k] = i
+            seg_geom[k] = g
+            seg_len[k] = length
+            seg_before[k] = total
+            total += length
+            pieces[k] = max(int(np.ceil(length / piece_m)), 1)
+            k += 1
+        for q in range(first, k):
+            seg_total[q] = total
+    return start, seg_geom, seg_len, seg_before, seg_total, pieces, bounds
+
+
+@_jit_inline
+def _sort_rows(ptr: Any, key: Any, perm: Any) -> None:
+    """Sort each row ``perm[ptr[i]:ptr[i + 1]]`` by ``(key[a], a)``.
+
+    A Shell sort (insertion sort for short rows; a hub node's long row costs at most
+    ``d**1.5``), in loops: ``ndarray.sort`` would cost seconds of compiling.
+    """
+    for i in range(len(ptr) - 1):
+        lo = ptr[i]
+        hi = ptr[i + 1]
+        h = 1
+        while h < (hi - lo) // 3:
+            h = 3 * h + 1
+        while h >= 1:
+            for p in range(lo + h, hi):
+                a = perm[p]
+                ka = key[a]
+                q = p - h
+                while q >= lo and (key[perm[q]] > ka or (key[perm[q]] == ka and perm[q] > a)):
+                    perm[q + h] = perm[q]
+                    q -= h
+                perm[q + h] = a
+            h //= 3
+
+
+@_jit_inline
+def _rows_of(rows: Any, n: int) -> tuple[Any, Any]:
+    """Counting sort of the arcs by ``rows``: ``(ptr, perm)``, arcs ascending within a row."""
+    m = len(rows)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for a in range(m):
+        ptr[rows[a] + 1] += 1
+    for i in range(n):
+        ptr[i + 1] += ptr[i]
+    fill = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        fill[i] = ptr[i]
+    perm = np.empty(m, dtype=np.int64)
+    for a in range(m):
+        perm[fill[rows[a]]] = a
+        fill[rows[a]] += 1
+    return ptr, perm
+
+
+@_jit
+def min_csr(rows: Any, cols: Any, w: Any, n: int) -> tuple[Any, Any, Any]:
+    """CSR arrays of the arcs ``rows → cols``: columns ascending, parallel arcs at their minimum.
+
+    The compiled form of :func:`bereikbaar.engine.network._min_csr` (the same arrays:
+    one counting sort, no sort of all arcs). A NaN weight wins, as in ``np.minimum``.
+
+    Returns
+    -------
+    indptr, indices, data
+        int64 row pointers, int64 columns and float64 weights.
+    """
+    ptr, perm = _rows_of(rows, n)
+    _sort_rows(ptr, cols, perm)
+    m = len(rows)
+    indptr = np.empty(n + 1, dtype=np.int64)
+    indices = np.empty(m, dtype=np.int64)
+    data = np.empty(m)
+    k = 0
+    indptr[0] = 0
+    for i in range(n):
+        row_start = k
+        for p in range(ptr[i], ptr[i + 1]):
+            a = perm[p]
+            x = w[a]
+            if k > row_start and indices[k - 1] == cols[a]:
+                if x < data[k - 1] or x != x:
+                    data[k - 1] = x
+            else:
+                indices[k] = cols[a]
+                data[k] = x
+                k += 1
+        indptr[i + 1] = k
+    return indptr, indices[:k], data[:k]
+
+
+@_jit
+def twin_arcs(u: Any, v: Any, lmm: Any, n: int) -> Any:
+    """For each arc ``u → v`` the lowest-index arc ``v → u`` of the same length (mm), or -1.
+
+    Self-loops get -1 (:meth:`Network.reverse_arc` pairs them). One counting sort of the
+    arcs by tail, each row sorted by head: the twins of an arc are in the row of its head.
+    """
+    ptr, perm = _rows_of(u, n)
+    _sort_rows(ptr, v, perm)
+    m = len(u)
+    out = np.empty(m, dtype=np.int64)
+    for a in range(m):
+        out[a] = -1
+        t = u[a]
+        h = v[a]
+        if t == h:
+            continue
+        lo = ptr[h]
+        hi = ptr[h + 1]
+        while lo < hi:  # the first arc of row h whose head is not below t
+            mid = (lo + hi) >> 1
+            if v[perm[mid]] < t:
+                lo = mid + 1
+            else:
+                hi = mid
+        for p in range(lo, ptr[h + 1]):
+            b = perm[p]
+            if v[b] != t:
+                break
+            if lmm[b] == lmm[a]:  # arcs of one head are in index order: the lowest first
+                out[a] = b
+                break
+    return out
+
+
+@_jit
+def hilbert_keys(xi: Any, yi: Any, bits: int) -> Any:
+    """:func:`bereikbaar.engine.network.hilbert_index` of grid cells ``xi, yi`` (compiled)."""
+    n = len(xi)
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        x = xi[i]
+        y = yi[i]
+        d = np.int64(0)
+        s = np.int64(1) << (bits - 1)
+        while s > 0:
+            rx = 1 if (x & s) > 0 else 0
+            ry = 1 if (y & s) > 0 else 0
+            d += s * s * ((3 * rx) ^ ry)
+            if ry == 0:
+                if rx == 1:
+                    x = s - 1 - x
+                    y = s - 1 - y
+                x, y = y, x
+            s >>= 1
+        out[i] = d
+    return out
+
+
+@_jit
+def road_cells(
+    coords: Any, offsets: Any, arcs: Any, step_m: float, lo: Any, cell_m: float, mark: Any
+) -> Any:
+    """Bounds of the road points of ``arcs`` (``cell_m <= 0``), or their cells set in ``mark``.
+
+    The raster of :func:`bereikbaar.engine.coverage._road_points` without the points as
+    arrays: every vertex of the arcs, and on a segment ``a-b`` the points ``a + (b - a) *
+    (j / k)`` for ``j = 1..k-1``, ``k = ceil(hypot(b - a) / step_m)`` (the same float
+    operations); non-finite points are skipped. A point's cell is ``floor((p - lo) /
+    cell_m)``. Called once for the bounds (min x, min y, max x, max y), once to mark.
+    """
+    x_lo = np.inf
+    y_lo = np.inf
+    x_hi = -np.inf
+    y_hi = -np.inf
+    marking = cell_m > 0.0
+    short2 = 0.99 * step_m * step_m  # no segment this short (squared) is cut
+    for g in range(len(arcs)):
+        arc = arcs[g]
+        end = offsets[arc + 1]
+        for i in range(offsets[arc], end):
+            ax = coords[i, 0]
+            ay = coords[i, 1]
+            k = 1
+            ex = 0.0
+            ey = 0.0
+            if i + 1 < end:
+                ex = coords[i + 1, 0] - ax
+                ey = coords[i + 1, 1] - ay
+                if not (ex * ex + ey * ey <= short2):
+                    kf = np.ceil(np.hypot(ex, ey) / step_m)
+                    k = int(kf) if np.isfinite(kf) else 1
+            for j in range(k):
+                if j == 0:
+                    x = ax
+                    y = ay
+                else:
+                    t = j / k
+                    x = ax + ex * t
+                    y = ay + ey * t
+                if not (np.isfinite(x) and np.isfinite(y)):
+                    continue
+                if marking:
+                    mark[
+                        int(np.floor((y - lo[1]) / cell_m)), int(np.floor((x - lo[0]) / cell_m))
+                    ] = True
+                else:
+                    x_lo = min(x_lo, x)
+                    y_lo = min(y_lo, y)
+                    x_hi = max(x_hi, x)
+                    y_hi = max(y_hi, y)
+    out = np.empty(4)
+    out[0] = x_lo
+    out[1] = y_lo
+    out[2] = x_hi
+    out[3] = y_hi
+    return out
 
 
 @_jit

@@ -171,24 +171,24 @@ def _disk(radius_cells: int) -> npt.NDArray[np.bool_]:
 def _road_points(network: Network, step_m: float) -> FloatArray:
     """The nodes and arc vertices, with extra points so that no gap exceeds ``step_m``.
 
-    One arc of each twin pair (the same road), densified with NumPy (not geometry by
-    geometry): at 4 M arcs this takes seconds, not tens of seconds.
+    One arc of each twin pair (the same road), densified with NumPy. The reference of
+    :func:`_road_raster`, which rasterises the same points without making them.
     """
     nodes = np.column_stack([network.x, network.y])
-    parts = [nodes]
+    # the geometries hold their nodes; straight arcs (no geometry at all) add the nodes
+    parts = [nodes] if network.geometry is None or not network.n_arcs else []
     if network.n_arcs:
         rev = network.reverse_arc()
         one = np.flatnonzero((rev < 0) | (np.arange(network.n_arcs) < rev))
-        geoms = network.geometry[one] if network.geometry is not None else None
-        straight = one if geoms is None else one[shapely.is_missing(geoms)]
-        # straight arcs (no geometry stored): from node to node
-        a, b = nodes[network.u[straight]], nodes[network.v[straight]]
-        if geoms is not None:  # the geometries hold their nodes too
-            coords, gidx = shapely.get_coordinates(geoms, return_index=True)
-            parts = [coords, a, b]
-            same = gidx[1:] == gidx[:-1]
-            a = np.concatenate([a, coords[:-1][same]])
-            b = np.concatenate([b, coords[1:][same]])
+        coords, offsets = network.arc_coords()  # straight arcs: their two nodes
+        cnt = offsets[one + 1] - offsets[one]
+        first = np.cumsum(cnt) - cnt
+        idx = np.arange(int(cnt.sum())) + np.repeat(offsets[one] - first, cnt)
+        verts = coords[idx]
+        parts.append(verts)
+        arc_of = np.repeat(np.arange(len(one)), cnt)
+        same = arc_of[1:] == arc_of[:-1]
+        a, b = verts[:-1][same], verts[1:][same]
         pieces = np.ceil(np.hypot(*(b - a).T) / step_m)
         pieces = np.where(np.isfinite(pieces), pieces, 1).astype(np.int64)
         long = pieces > 1
@@ -203,18 +203,52 @@ def _road_points(network: Network, step_m: float) -> FloatArray:
     return np.asarray(pts[np.isfinite(pts).all(axis=1)], dtype=np.float64)
 
 
+def _road_raster(
+    network: Network, step_m: float, cell_m: float, pad: int
+) -> tuple[FloatArray, npt.NDArray[np.bool_]] | None:
+    """The cells of :func:`_road_points` (``pad`` empty cells around), or None without points.
+
+    Compiled (:func:`bereikbaar.engine._kernels.road_cells`): two passes over the arcs'
+    vertices, no point arrays; the same cells as rasterising :func:`_road_points`.
+    """
+    from ._kernels import road_cells  # numba only when a coverage is built
+
+    nodes = np.column_stack([network.x, network.y])
+    nodes = nodes[np.isfinite(nodes).all(axis=1)]
+    if network.geometry is not None and network.n_arcs:
+        nodes = nodes[:0]  # the geometries hold their nodes (as in _road_points)
+    coords, offsets = network.arc_coords()
+    if network.n_arcs:
+        rev = network.reverse_arc()
+        one = np.flatnonzero((rev < 0) | (np.arange(network.n_arcs) < rev))
+    else:
+        one = np.zeros(0, dtype=np.int64)
+    none = np.zeros((1, 1), dtype=bool)
+    bounds = road_cells(coords, offsets, one, step_m, np.zeros(2), 0.0, none)
+    if len(nodes):
+        bounds[:2] = np.minimum(bounds[:2], nodes.min(axis=0))
+        bounds[2:] = np.maximum(bounds[2:], nodes.max(axis=0))
+    if not np.isfinite(bounds).all():
+        return None
+    lo = np.floor(bounds[:2] / cell_m) * cell_m - pad * cell_m
+    top = np.floor((bounds[2:] - lo) / cell_m).astype(np.int64)
+    mask = np.zeros((int(top[1]) + pad + 1, int(top[0]) + pad + 1), dtype=bool)
+    road_cells(coords, offsets, one, step_m, lo, cell_m, mask)
+    if len(nodes):
+        idx = np.floor((nodes - lo) / cell_m).astype(np.int64)
+        mask[idx[:, 1], idx[:, 0]] = True
+    return lo, mask
+
+
 def _build(network: Network, cell_m: float, buffer_m: float) -> Coverage:
     extent = network.extent_polygon()
-    pts = _road_points(network, cell_m / 2.0)
-    if len(pts) == 0:
-        return Coverage(0.0, 0.0, cell_m, np.zeros((0, 0), dtype=bool), extent)
     close = max(1, round(CLOSE_M / cell_m))
     pad = int(np.ceil(buffer_m / cell_m)) + close + 2
-    lo = np.floor(pts.min(axis=0) / cell_m) * cell_m - pad * cell_m
-    idx = np.floor((pts - lo) / cell_m).astype(np.int64)
-    cols, rows = int(idx[:, 0].max()) + pad + 1, int(idx[:, 1].max()) + pad + 1
-    mask = np.zeros((rows, cols), dtype=bool)
-    mask[idx[:, 1], idx[:, 0]] = True
+    raster = _road_raster(network, cell_m / 2.0, cell_m, pad)
+    if raster is None:
+        return Coverage(0.0, 0.0, cell_m, np.zeros((0, 0), dtype=bool), extent)
+    lo, mask = raster
+    rows, cols = mask.shape
     mask = ndimage.binary_closing(mask, structure=_disk(close))
     mask = ndimage.binary_fill_holes(mask)
     if buffer_m > 0:

@@ -243,10 +243,10 @@ class Network:
         key = ("search", weight)
         store = self._snap_store
         if key not in store:
+            # the reversed CSR renumbered, built from the arcs in one pass (the same arrays
+            # as renumbering :meth:`csr`: a renumbering is one-to-one)
             rank = self._hilbert_rank
-            base = self.csr(weight, reverse=True, copy=False)
-            coo = base.tocoo()
-            m = _min_csr(rank[coo.row], rank[coo.col], coo.data, self.n_nodes)
+            m = _min_csr(rank[self.v], rank[self.u], self.weights(weight), self.n_nodes)
             for arr in (m.data, m.indices, m.indptr):
                 arr.flags.writeable = False
             store[key] = m
@@ -256,7 +256,11 @@ class Network:
 
     @cached_property
     def _hilbert_rank(self) -> IntArray:
-        order = np.argsort(hilbert_index(self.x, self.y), kind="stable")
+        from ._kernels import hilbert_keys  # numba only when the index is built
+
+        bits = 16
+        xi, yi = _hilbert_cells(self.x, self.y, bits)
+        order = np.argsort(hilbert_keys(xi, yi, bits), kind="stable")
         rank = np.empty(self.n_nodes, dtype=np.int64)
         rank[order] = np.arange(self.n_nodes)
         rank.flags.writeable = False
@@ -327,14 +331,21 @@ class Network:
 
     @cached_property
     def _core(self) -> npt.NDArray[np.bool_]:
+        return self._parts[0]
+
+    @cached_property
+    def _parts(self) -> tuple[npt.NDArray[np.bool_], IntArray]:
+        # the strongly connected core and the weakly connected labels, from one 0/1 CSR
+        # of the arcs (the arrays scipy builds from their COO, in a counting pass, no sort)
         if self.n_nodes == 0:
-            return np.zeros(0, dtype=bool)
-        g = sp.csr_array(
-            (np.ones(self.n_arcs), (self.u, self.v)), shape=(self.n_nodes, self.n_nodes)
+            return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+        g = _min_csr(self.u, self.v, np.ones(self.n_arcs), self.n_nodes)
+        _, strong = connected_components(g, directed=True, connection="strong")
+        counts = np.bincount(strong)
+        _, weak = connected_components(g, directed=True, connection="weak")
+        return _frozen(np.asarray(strong == counts.argmax())), _frozen(
+            np.asarray(weak, dtype=np.int64)
         )
-        _, labels = connected_components(g, directed=True, connection="strong")
-        counts = np.bincount(labels)
-        return _frozen(np.asarray(labels == counts.argmax()))
 
     def snappable_nodes(self, min_island_nodes: int = 50) -> npt.NDArray[np.bool_]:
         """Mask of nodes whose roads origins and libraries may be snapped onto.
@@ -363,11 +374,7 @@ class Network:
 
     @cached_property
     def _weak_labels(self) -> IntArray:
-        g = sp.csr_array(
-            (np.ones(self.n_arcs), (self.u, self.v)), shape=(self.n_nodes, self.n_nodes)
-        )
-        _, labels = connected_components(g, directed=True, connection="weak")
-        return _frozen(np.asarray(labels, dtype=np.int64))
+        return self._parts[1]
 
     def reverse_arc(self) -> IntArray:
         """For each arc ``u→v`` the index of a twin arc ``v→u`` with the same length, or -1."""
@@ -379,27 +386,19 @@ class Network:
         out = np.full(m, -1, dtype=np.int64)
         if m == 0:
             return out
-        n = np.int64(self.n_nodes)
+        n = self.n_nodes
         lmm = np.round(self.length_m * 1000.0).astype(np.int64)
         if lmm.max() >= 1 << 40:
             msg = "an arc is longer than 1,000 km; lengths must be in metres"
             raise NetworkError(msg)
-        # dense rank of each (u, v) pair, shared by the arcs and their reversed queries
-        pairs = np.concatenate([self.u * n + self.v, self.v * n + self.u])
-        _, rank = np.unique(pairs, return_inverse=True)
-        # one int64 key per (u, v, length in mm): rank in the high bits, mm in the low 40
-        key_f = (rank[:m].astype(np.int64) << 40) | lmm
-        key_q = (rank[m:].astype(np.int64) << 40) | lmm
-        # the first (lowest-index) arc per key is the twin candidate for the opposite arcs
-        order = np.argsort(key_f, kind="stable")
-        sorted_keys = key_f[order]
-        pos = np.minimum(np.searchsorted(sorted_keys, key_q, side="left"), m - 1)
-        hit = sorted_keys[pos] == key_q
-        twin = order[pos]
-        ok = hit & (twin != np.arange(m))
-        out[ok] = twin[ok]
+        from ._kernels import twin_arcs  # numba only when the index is built
+
+        # the lowest-index arc v -> u of the same length (mm), from the arcs sorted by tail
+        out = twin_arcs(
+            np.asarray(self.u, dtype=np.int64), np.asarray(self.v, dtype=np.int64), lmm, n
+        )
         # self-loops: a two-way loop is two arcs a→a of one length; pair them with
-        # each other (the merge above cannot: it pairs an arc only with the first)
+        # each other (the twin search above leaves every loop at -1)
         loops = np.flatnonzero(self.u == self.v)
         if len(loops):
             lp = loops[np.lexsort((loops, lmm[loops], self.u[loops]))]
@@ -682,14 +681,7 @@ def hilbert_index(x: FloatArray, y: FloatArray, bits: int = 16) -> IntArray:
     side = np.int64(1) << bits
     if len(x) == 0:
         return np.zeros(0, dtype=np.int64)
-
-    def grid(c: FloatArray) -> IntArray:
-        span = float(np.ptp(c))
-        if span <= 0:
-            return np.zeros(len(c), dtype=np.int64)
-        return np.asarray(np.minimum(((c - c.min()) / span * side).astype(np.int64), side - 1))
-
-    xi, yi = grid(x), grid(y)
+    xi, yi = _hilbert_cells(x, y, bits)
     d = np.zeros(len(x), dtype=np.int64)
     s = side >> 1
     while s > 0:
@@ -706,27 +698,41 @@ def hilbert_index(x: FloatArray, y: FloatArray, bits: int = 16) -> IntArray:
     return d
 
 
+def _hilbert_cells(x: FloatArray, y: FloatArray, bits: int) -> tuple[IntArray, IntArray]:
+    """The ``2**bits`` by ``2**bits`` grid cell of each point over the points' bounding box."""
+    side = np.int64(1) << bits
+
+    def grid(c: FloatArray) -> IntArray:
+        if len(c) == 0:
+            return np.zeros(0, dtype=np.int64)
+        span = float(np.ptp(c))
+        if span <= 0:
+            return np.zeros(len(c), dtype=np.int64)
+        return np.asarray(np.minimum(((c - c.min()) / span * side).astype(np.int64), side - 1))
+
+    return grid(x), grid(y)
+
+
 def _min_csr(rows: IntArray, cols: IntArray, w: FloatArray, n: int) -> sp.csr_array:
-    """CSR with the minimum over duplicate (row, col) pairs; zero weights stay edges."""
+    """CSR with the minimum over duplicate (row, col) pairs; zero weights stay edges.
+
+    Columns ascending within a row; one compiled counting pass over the arcs
+    (:func:`bereikbaar.engine._kernels.min_csr`), no sort of all arcs.
+    """
     if len(rows) == 0:
         return sp.csr_array(
             (np.zeros(0), np.zeros(0, dtype=np.int32), np.zeros(n + 1, dtype=np.int32)),
             shape=(n, n),
         )
-    key = rows.astype(np.int64) * np.int64(n) + cols.astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    k = key[order]
-    start = np.ones(len(k), dtype=bool)
-    start[1:] = k[1:] != k[:-1]
-    first = np.flatnonzero(start)
-    ww = np.minimum.reduceat(w[order], first)  # the minimum over parallel arcs
-    k = k[first]
-    r, c = k // n, k % n
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
-    return sp.csr_array(
-        (ww.astype(np.float64), c.astype(np.int32), indptr.astype(np.int32)), shape=(n, n)
+    from ._kernels import min_csr  # numba only when a graph is built
+
+    indptr, indices, data = min_csr(
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(cols, dtype=np.int64),
+        np.asarray(w, dtype=np.float64),
+        n,
     )
+    return sp.csr_array((data, indices.astype(np.int32), indptr.astype(np.int32)), shape=(n, n))
 
 
 _SAVE_FORMAT = "bereikbaar-network-1"

@@ -333,10 +333,10 @@ class _GridIndex(_SegmentIndex):
         # compiled snapping runs: importing the engine stays light without it
         from ._kernels import bucket_pieces, segments_of
 
-        geoms = network.arc_geometry()[cand]
-        coords, gidx = shapely.get_coordinates(geoms, return_index=True)
-        start, seg_geom, self.seg_len, self.seg_before, self.seg_total, pieces = segments_of(
-            coords, gidx.astype(np.int64), len(cand), _PIECE_M
+        # the arcs' vertices as flat arrays (no shapely geometry is touched)
+        coords, offsets = network.arc_coords()
+        start, seg_geom, self.seg_len, self.seg_before, self.seg_total, pieces, bounds = (
+            segments_of(coords, offsets, np.asarray(cand, dtype=np.int64), _PIECE_M)
         )
         self.seg_arc = cand[seg_geom]
         self.n_pieces = int(pieces.sum())
@@ -345,8 +345,8 @@ class _GridIndex(_SegmentIndex):
             self.half = 0.0
             return
         self.half = float((self.seg_len / pieces).max()) / 2.0
-        lo = coords.min(axis=0)
-        extent = np.maximum(coords.max(axis=0) - lo, 1.0)
+        lo = bounds[:2]
+        extent = np.maximum(bounds[2:] - lo, 1.0)
         sparse_cell = float(
             np.sqrt(extent[0] * extent[1] / (_GRID_MAX_CELLS_PER_PIECE * self.n_pieces))
         )
@@ -452,13 +452,19 @@ def _segment_index(
     """The cached segment index of the eligible arcs, or None for non-line geometries."""
 
     def build() -> _SegmentIndex | None:
-        types = shapely.get_type_id(network.arc_geometry()[cand])
         kind = _GridIndex if method == "grid" else _SegmentIndex
-        return kind(network, cand) if np.all(types == 1) else None
+        return kind(network, cand) if _all_linestrings(network, cand) else None
 
     out = network.cached((method, core_only, 50), build)
     assert out is None or isinstance(out, _SegmentIndex)
     return out
+
+
+def _all_linestrings(network: Network, cand: IntArray) -> bool:
+    """Every arc in ``cand`` has a LineString geometry (straight arcs always do)."""
+    if network.geometry is None:  # straight arcs: no shapely object need be made
+        return True
+    return bool(np.all(shapely.get_type_id(network.arc_geometry()[cand]) == 1))
 
 
 _PARALLEL_MIN_POINTS = 20_000

@@ -179,16 +179,14 @@ def _road_points(network: Network, step_m: float) -> FloatArray:
     if network.n_arcs:
         rev = network.reverse_arc()
         one = np.flatnonzero((rev < 0) | (np.arange(network.n_arcs) < rev))
-        geoms = network.geometry[one] if network.geometry is not None else None
-        straight = one if geoms is None else one[shapely.is_missing(geoms)]
-        # straight arcs (no geometry stored): from node to node
-        a, b = nodes[network.u[straight]], nodes[network.v[straight]]
-        if geoms is not None:  # the geometries hold their nodes too
-            coords, gidx = shapely.get_coordinates(geoms, return_index=True)
-            parts = [coords, a, b]
-            same = gidx[1:] == gidx[:-1]
-            a = np.concatenate([a, coords[:-1][same]])
-            b = np.concatenate([b, coords[1:][same]])
+        if network.geometry_coords is None:  # straight arcs: from node to node
+            a, b = nodes[network.u[one]], nodes[network.v[one]]
+        else:  # the geometries hold their nodes too
+            coords, offsets = network.arc_coords_of(one)
+            parts = [coords]
+            same = np.ones(len(coords) - 1, dtype=bool)
+            same[offsets[1:-1] - 1] = False  # no segment from one arc's end to the next's start
+            a, b = coords[:-1][same], coords[1:][same]
         pieces = np.ceil(np.hypot(*(b - a).T) / step_m)
         pieces = np.where(np.isfinite(pieces), pieces, 1).astype(np.int64)
         long = pieces > 1

@@ -452,9 +452,9 @@ def _segment_index(
     """The cached segment index of the eligible arcs, or None for non-line geometries."""
 
     def build() -> _SegmentIndex | None:
-        types = shapely.get_type_id(network.arc_geometry()[cand])
+        # every arc is a LineString (a Network stores its arcs' vertices flat)
         kind = _GridIndex if method == "grid" else _SegmentIndex
-        return kind(network, cand) if np.all(types == 1) else None
+        return kind(network, cand)
 
     out = network.cached((method, core_only, 50), build)
     assert out is None or isinstance(out, _SegmentIndex)

@@ -29,7 +29,6 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import pyproj
-import shapely
 
 from .._version import __version__
 from ..engine.network import Network
@@ -224,15 +223,15 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     node_xs, node_ys = _to_rd().transform(lon, lat)
     node_xs = np.asarray(node_xs, dtype=np.float64)
     node_ys = np.asarray(node_ys, dtype=np.float64)
-    coords = np.column_stack([node_xs[inverse[entry]], node_ys[inverse[entry]]])
-    geoms = np.asarray(shapely.linestrings(coords, indices=labels), dtype=object)
-    length = shapely.length(geoms)
-
+    # each edge's vertices, edge after edge (no shapely object per edge or arc)
+    vertex = inverse[entry]
     bounds = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    edge_off = np.r_[bounds, len(entry)].astype(np.int64)
     edge_first = entry[bounds]
-    edge_last = entry[np.r_[bounds[1:] - 1, len(entry) - 1]]
+    edge_last = entry[edge_off[1:] - 1]
     edge_way = way_of[edge_first]
     assert len(edge_first) == n_edges
+    length = _polyline_lengths(node_xs[vertex], node_ys[vertex], edge_off)
 
     # node indices: graph nodes in OSM id order
     node_index = np.cumsum(is_graph) - 1
@@ -249,9 +248,11 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     u = np.concatenate([u_edge[fwd], v_edge[rev]])
     v = np.concatenate([v_edge[fwd], u_edge[rev]])
     arc_length = np.concatenate([length[fwd], length[rev]])
-    arc_geom = np.concatenate([geoms[fwd], shapely.reverse(geoms[rev])]).astype(object)
     arc_time = np.concatenate([length[fwd] / speed_ms[fwd], length[rev] / speed_ms[rev]])
     arc_ferry = np.concatenate([ferry[fwd], ferry[rev]])
+    arc_xy, arc_off = _arc_vertices(
+        vertex, edge_off, np.flatnonzero(fwd), np.flatnonzero(rev), node_xs, node_ys
+    )
     return Network(
         x=node_x,
         y=node_y,
@@ -259,11 +260,70 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
         v=v.astype(np.int64),
         length_m=arc_length,
         time_s=arc_time,
-        geometry=arc_geom,
         node_id=node_ids[is_graph].astype(np.int64),
         ferry=arc_ferry,
         mode=mode,
+        geometry_coords=arc_xy,
+        geometry_offsets=arc_off,
     )
+
+
+def _polyline_lengths(
+    xs: npt.NDArray[np.float64], ys: npt.NDArray[np.float64], offsets: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Length of each polyline ``offsets[i]:offsets[i + 1]`` of the vertices ``xs``/``ys``.
+
+    Bit for bit GEOS's (shapely's ``length``): ``sqrt(dx * dx + dy * dy)`` per segment, summed
+    from the first segment to the last. The polylines are taken longest first, so that at
+    step ``j`` the ones with a ``j``-th segment are a prefix: one vectorised addition per step.
+    """
+    dx = xs[1:] - xs[:-1]
+    dy = ys[1:] - ys[:-1]
+    seg = np.sqrt(dx * dx + dy * dy)  # segment k runs from vertex k to k + 1
+    n_seg = np.diff(offsets) - 1
+    order = np.argsort(-n_seg, kind="stable")
+    first = offsets[:-1][order]
+    ns = n_seg[order]
+    total = np.zeros(len(order), dtype=np.float64)
+    if len(order) == 0:
+        return total
+    # active[j]: how many polylines have more than j segments (ns is descending)
+    active = np.searchsorted(-ns, -np.arange(int(ns[0])), side="left")
+    for j, k in enumerate(active.tolist()):
+        total[:k] += seg[first[:k] + j]
+    out = np.empty(len(order), dtype=np.float64)
+    out[order] = total
+    return out
+
+
+def _arc_vertices(
+    vertex: npt.NDArray[np.int64],
+    edge_off: npt.NDArray[np.int64],
+    fwd: npt.NDArray[np.int64],
+    rev: npt.NDArray[np.int64],
+    node_xs: npt.NDArray[np.float64],
+    node_ys: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """The arcs' flat vertices: the edges ``fwd`` as they run, then the edges ``rev`` backwards.
+
+    ``vertex[edge_off[e]:edge_off[e + 1]]`` are edge ``e``'s vertices (node numbers into
+    ``node_xs``/``node_ys``); returns the ``(k, 2)`` coordinates and ``n_arcs + 1`` offsets of
+    :attr:`~bereikbaar.engine.network.Network.geometry_coords`.
+    """
+    edges = np.concatenate([fwd, rev])
+    counts = edge_off[1:][edges] - edge_off[:-1][edges]
+    offsets = np.zeros(len(edges) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    arc_of = np.repeat(np.arange(len(edges), dtype=np.int64), counts)
+    pos = np.arange(offsets[-1], dtype=np.int64) - offsets[:-1][arc_of]
+    backward = arc_of >= len(fwd)
+    pos[backward] = counts[arc_of[backward]] - 1 - pos[backward]
+    src = vertex[edge_off[:-1][edges][arc_of] + pos]
+    del arc_of, pos, backward
+    coords = np.empty((len(src), 2), dtype=np.float64)
+    coords[:, 0] = node_xs[src]
+    coords[:, 1] = node_ys[src]
+    return coords, offsets
 
 
 @functools.lru_cache(maxsize=1)

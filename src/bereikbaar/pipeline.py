@@ -98,7 +98,7 @@ from .sources.geocheck import (
 )
 from .sources.geocode import Geocoder, PdokGeocoder, TableGeocoder
 from .sources.libraries import load_libraries
-from .sources.osm import load_network
+from .sources.osm import load_network_with_context
 from .sources.study_area import StudyArea
 from .sources.wijkbuurt import AREA_LAYERS, load_areas
 
@@ -242,7 +242,8 @@ def _compute(
             libraries = study.libraries(libraries) if study is not None else libraries
             _check_full_service(libraries, inputs.libraries, settings, study is not None)
         with stage():
-            network = load_network(
+            # the maps' roads and names come from the same read (the file is read once)
+            network, osm_context = load_network_with_context(
                 inputs.network,
                 mode=settings.mode,
                 settings=settings,
@@ -319,7 +320,9 @@ def _compute(
             "network_arcs": network.n_arcs,
         },
     }
-    run_result = RunResult(cells, summary, libraries, network, {}, provenance, settings, areas)
+    run_result = RunResult(
+        cells, summary, libraries, network, {}, provenance, settings, areas, osm_context
+    )
     return run_result, cbs_table
 
 
@@ -423,7 +426,11 @@ def _write_set(
             path = out / "vergelijking_cbs.csv"
             outputs["vergelijking_cbs"] = write_comparison(path, cbs_table)
         network_file = settings.inputs.network
-        context = load_context(network_file) if network_file is not None else MapContext.empty()
+        context = (
+            load_context(network_file, data=result.context)
+            if network_file is not None
+            else MapContext.empty()
+        )
         fmap = make_map(
             result.cells,
             result.summary,
@@ -443,7 +450,9 @@ def _write_set(
     t0 = time.perf_counter()
     if sites is not None and len(sites) and network_file is not None:
         # named by their nearest street and place
-        names = street_names_near(network_file, sites.geometry, places=context.places)
+        names = street_names_near(
+            network_file, sites.geometry, places=context.places, data=result.context
+        )
         sites = sites.assign(locatie=names)
     outputs["rapport"] = write_dossier(
         out,

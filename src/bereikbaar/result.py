@@ -15,6 +15,7 @@ import geopandas as gpd
 from .engine.network import Network
 from .schema import TE_GROOT
 from .settings import Settings
+from .sources.osm import OsmContext
 
 __all__ = ["RunResult"]
 
@@ -45,6 +46,11 @@ class RunResult:
     areas
         Summaries per wijk and buurt (``"wijken"``, ``"buurten"``) when the run had
         their files (:func:`~bereikbaar.aggregate.aggregate_areas`).
+    context
+        What the maps take from the run's OSM file beside the network (main roads,
+        ferries, place and street names), read with the network
+        (:func:`~bereikbaar.sources.osm.load_network_with_context`); ``None``: the
+        outputs read it from ``settings.inputs.network`` when they need it.
     """
 
     cells: gpd.GeoDataFrame
@@ -55,6 +61,7 @@ class RunResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     settings: Settings | None = None
     areas: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    context: OsmContext | None = None
 
     @property
     def flagged(self) -> gpd.GeoDataFrame:

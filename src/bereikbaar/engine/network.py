@@ -884,11 +884,17 @@ _DERIVED = {
 }
 
 
-def _digest(arrays: dict[str, npt.NDArray[Any]]) -> str:
-    """SHA-256 over the names, dtypes, shapes and bytes of the arrays (sorted by name)."""
+def arrays_digest(arrays: dict[str, npt.NDArray[Any]]) -> str:
+    """SHA-256 over the names, dtypes, shapes and bytes of the arrays (sorted by name).
+
+    The checksum inside every saved cache file (networks, map contexts).
+    """
     h = hashlib.sha256()
     for name in sorted(arrays):
         arr = np.ascontiguousarray(arrays[name])
         h.update(f"{name}|{arr.dtype.str}|{arr.shape}|".encode())
         h.update(arr.tobytes())
     return h.hexdigest()
+
+
+_digest = arrays_digest

@@ -426,6 +426,9 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     y7 = np.asarray(ways.y7, dtype=np.int64)
     way_of = np.repeat(np.arange(len(ways.size), dtype=np.int64), ways.size)
     n = len(refs)
+    # the way node arrays are read once: let them go as soon as their copies are made
+    empty = np.zeros(0, dtype=np.int64)
+    ways.refs, ways.x7, ways.y7, ways.size = empty, empty, empty, empty
 
     # A way is cut where a node has no location (extract boundary); each stretch
     # of located nodes is a "piece". Repeated consecutive refs are dropped.
@@ -446,6 +449,7 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     dup = np.zeros(n, dtype=bool)
     dup[1:] = (refs[1:] == refs[:-1]) & (piece[1:] == piece[:-1])
     keep = valid & ~dup
+    del valid, dup, new_way, after_gap
     refs, x7, y7, way_of, piece = refs[keep], x7[keep], y7[keep], way_of[keep], piece[keep]
     # drop pieces of fewer than two nodes
     _, piece, piece_size = np.unique(piece, return_inverse=True, return_counts=True)
@@ -466,6 +470,7 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     is_graph = counts >= 2
     is_graph[inverse[first | last]] = True
     graph = is_graph[inverse]
+    del refs, counts, piece, keep
 
     # edge label of each entry; an inner graph node also ends the previous edge
     starts = graph & ~last
@@ -476,6 +481,7 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     order = np.lexsort((entry, labels))
     entry, labels = entry[order], labels[order]
     n_edges = int(label[-1]) + 1
+    del order, label, inner, starts, graph, first, last
 
     # project each distinct node once (one vectorised call)
     lon = x7[first_use] / _COORDINATE_PRECISION
@@ -483,6 +489,7 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     node_xs, node_ys = _to_rd().transform(lon, lat)
     node_xs = np.asarray(node_xs, dtype=np.float64)
     node_ys = np.asarray(node_ys, dtype=np.float64)
+    del lon, lat, x7, y7, first_use
     # each edge's vertices, edge after edge (no shapely object per edge or arc)
     vertex = inverse[entry]
     bounds = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
@@ -491,6 +498,7 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     edge_last = entry[edge_off[1:] - 1]
     edge_way = way_of[edge_first]
     assert len(edge_first) == n_edges
+    del way_of, entry, labels, bounds
     length = _polyline_lengths(node_xs[vertex], node_ys[vertex], edge_off)
 
     # node indices: graph nodes in OSM id order
@@ -726,7 +734,8 @@ def _load(
     with osm_read_errors(path):
         check_inflated_size(path)  # .osm.gz/.osm.bz2: a decompression bomb is refused
         ways = _read_ways(path, rules, context=context)
-    network = _build(ways, mode, path)
+    n_way_nodes = len(ways.refs)
+    network = _build(ways, mode, path)  # empties the way node arrays
     extent = declared_extent(path, settings)
     if extent is not None:
         network = dataclasses.replace(network, extent=extent)
@@ -742,7 +751,7 @@ def _load(
         mode,
         len(ways.direction),
         ways.n_seen,
-        len(ways.refs),
+        n_way_nodes,
         network.n_nodes,
         network.n_arcs,
     )

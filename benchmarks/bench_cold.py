@@ -1,6 +1,7 @@
 """The cold run a user pays for: fresh processes, no caches, a PBF of a real composition.
 
     python benchmarks/bench_cold.py --sizes 5000000,20000000 [--repeat 3] [--first-nodes 1000000]
+        [--skip first,compile,demo] [--no-pyrosm] [--before-src /path/to/other/src]
 
 Every figure comes from a fresh Python process (``run_stage``), so imports, numba's kernel
 loading and the first use of every index are included, and peak RSS is per process:
@@ -8,7 +9,10 @@ loading and the first use of every index are included, and peak RSS is per proce
 * **load**: for each size (OSM nodes in the file), a PBF written by
   :func:`bereikbaar.examples.synthetic.write_real_composition_pbf` (the road network inside
   buildings, landuse, water, barriers and POIs: ~90 % of nodes and ways are not roads, as in
-  the Netherlands extract); ``ours`` is ``load_network(path)`` (no cache), ``plain`` a plain
+  the Netherlands extract); ``ours`` is ``load_network(path)`` (no cache), ``run`` what a run
+  pays for its file (the network and the maps' context: ``load_network_with_context`` and
+  ``load_context(data=...)``; on a checkout without it ``load_network`` then ``load_context``,
+  a second read), ``ours@before``/``run@before`` the same with ``--before-src``, ``plain`` a plain
   pyosmium pass that collects the road ways with their node locations
   (``FileProcessor(...).with_locations()`` with a ``KeyFilter``; ref, x, y of every way node
   into lists), ``pyrosm`` ``OSM(path).get_network("driving")`` when pyrosm imports. The
@@ -54,6 +58,18 @@ def child_load(tool: str, path: str) -> dict[str, Any]:
 
         net = load_network(path)
         res.update(nodes=net.n_nodes, arcs=net.n_arcs)
+    elif tool == "run":
+        # what a run pays for its OSM file: the network and the maps' context (main roads,
+        # ferries, places, street names); before issue 15 part 1 that was a second read
+        from bereikbaar.sources import context, osm
+
+        if hasattr(osm, "load_network_with_context"):
+            net, data = osm.load_network_with_context(path)
+            ctx = context.load_context(path, data=data)
+        else:
+            net = osm.load_network(path)
+            ctx = context.load_context(path)
+        res.update(nodes=net.n_nodes, arcs=net.n_arcs, context_lines=len(ctx.roads))
     elif tool == "plain":
         import osmium
 
@@ -208,17 +224,23 @@ def composition_file(n_osm_nodes: int) -> Path:
     return path
 
 
-def bench_load(sizes: list[int], repeat: int, pyrosm: bool) -> dict[str, Any]:
+def bench_load(
+    sizes: list[int], repeat: int, pyrosm: bool, before_src: str | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    tools = ["ours", "plain"] + (["pyrosm"] if pyrosm else [])
+    tools = ["ours", "run", "plain"] + (["pyrosm"] if pyrosm else [])
+    if before_src:  # the same tools on another checkout's package (PYTHONPATH)
+        tools += ["ours@before", "run@before"]
     for n in sizes:
         path = composition_file(n)
         counts = json.loads(path.with_suffix(".json").read_text())
         runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
         for _ in range(repeat):
             for t in tools:
+                tool, _, tag = t.partition("@")
+                env = {"PYTHONPATH": before_src} if tag and before_src else None
                 try:
-                    runs[t].append(_run("load", t, str(path)))
+                    runs[t].append(_run("load", tool, str(path), env=env))
                 except RuntimeError as err:
                     print(f"{t} at {n:,}: {str(err)[-300:]}", file=sys.stderr)
         best = {t: min(r, key=lambda d: d["wall_s"]) for t, r in runs.items() if r}
@@ -230,20 +252,32 @@ def bench_load(sizes: list[int], repeat: int, pyrosm: bool) -> dict[str, Any]:
             "cpu": round(o["cpu_s"] / p["cpu_s"], 2),
             "peak_rss": round(o["peak_rss_mb"] / p["peak_rss_mb"], 2),
         }
+        if "run" in best:
+            r = best["run"]
+            row["run_over_plain"] = {
+                "wall": round(r["wall_s"] / p["wall_s"], 2),
+                "cpu": round(r["cpu_s"] / p["cpu_s"], 2),
+                "peak_rss": round(r["peak_rss_mb"] / p["peak_rss_mb"], 2),
+            }
         if "pyrosm" in best:
             row["pyrosm_over_ours_wall"] = round(best["pyrosm"]["wall_s"] / o["wall_s"], 2)
         out[str(n)] = row
         print(json.dumps({"load": n, **row}), flush=True)
     if len(sizes) >= 2:
         a, b = sorted(sizes)[-2:]
-        ra, rb = out[str(a)]["ours"], out[str(b)]["ours"]
-        per_node_s = (rb["wall_s"] - ra["wall_s"]) / (b - a)
-        per_node_mb = (rb["peak_rss_mb"] - ra["peak_rss_mb"]) / (b - a)
-        out["netherlands_extrapolated"] = {
-            "nodes": NL_NODES,
-            "load_s": round(rb["wall_s"] + per_node_s * (NL_NODES - b), 1),
-            "peak_rss_gb": round((rb["peak_rss_mb"] + per_node_mb * (NL_NODES - b)) / 1024, 2),
-        }
+        for t in ("ours", "run", "ours@before", "run@before"):
+            if t not in out[str(a)] or t not in out[str(b)]:
+                continue
+            ra, rb = out[str(a)][t], out[str(b)][t]
+            per_node_s = (rb["wall_s"] - ra["wall_s"]) / (b - a)
+            per_node_cpu = (rb["cpu_s"] - ra["cpu_s"]) / (b - a)
+            per_node_mb = (rb["peak_rss_mb"] - ra["peak_rss_mb"]) / (b - a)
+            out[f"netherlands_extrapolated_{t}"] = {
+                "nodes": NL_NODES,
+                "load_s": round(rb["wall_s"] + per_node_s * (NL_NODES - b), 1),
+                "cpu_s": round(rb["cpu_s"] + per_node_cpu * (NL_NODES - b), 1),
+                "peak_rss_gb": round((rb["peak_rss_mb"] + per_node_mb * (NL_NODES - b)) / 1024, 2),
+            }
     return out
 
 
@@ -255,6 +289,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--first-nodes", type=int, default=1_000_000)
     ap.add_argument("--skip", default="", help="parts to skip: load,first,compile,demo")
+    ap.add_argument("--no-pyrosm", action="store_true", help="leave pyrosm out of the load part")
+    ap.add_argument(
+        "--before-src", default=None, help="also load with the package in this src folder"
+    )
     ap.add_argument("--child", nargs="+")
     args = ap.parse_args()
     if args.child:
@@ -274,7 +312,8 @@ def main() -> None:
         except ImportError:
             has_pyrosm = False
         sizes = [int(float(s)) for s in args.sizes.split(",")]
-        result["load"] = bench_load(sizes, args.repeat, has_pyrosm)
+        has_pyrosm = has_pyrosm and not args.no_pyrosm
+        result["load"] = bench_load(sizes, args.repeat, has_pyrosm, args.before_src)
     if "first" not in skip:
         from common import DATA
 

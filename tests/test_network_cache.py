@@ -185,3 +185,113 @@ def test_arc_coords_are_the_arc_geometries_flat(pbf: Path) -> None:
     straight = Network(net.x, net.y, net.u, net.v, net.length_m)
     _, straight_offsets = straight.arc_coords()
     np.testing.assert_array_equal(straight_offsets, np.arange(0, 2 * net.n_arcs + 1, 2))
+
+
+def test_geometry_is_stored_flat_and_built_only_when_asked(pbf: Path) -> None:
+    net = load_network(pbf)
+    assert net.geometry_coords is not None and net.geometry_offsets is not None
+    assert "_geometry_objects" not in vars(net)  # the loader built no shapely object
+    coords, offsets = net.arc_coords()
+    assert coords is net.geometry_coords and offsets is net.geometry_offsets
+    geoms = net.geometry
+    assert geoms is not None and "_geometry_objects" in vars(net)
+    assert net.geometry is geoms  # built once
+    assert shapely.get_type_id(geoms).tolist() == [1] * net.n_arcs
+    # the loader's lengths are GEOS's, bit for bit (of the way's direction: a reversed arc
+    # has the length of its forward twin)
+    same = (shapely.length(geoms) == net.length_m) | (
+        shapely.length(shapely.reverse(geoms)) == net.length_m
+    )
+    assert bool(same.all())
+
+
+def test_constructor_converts_linestrings_and_none_to_flat() -> None:
+    x, y = np.array([0.0, 3.0, 3.0]), np.array([0.0, 4.0, 0.0])
+    u, v = np.array([0, 1, 2]), np.array([1, 2, 0])
+    geoms = np.array(
+        [shapely.LineString([(0, 0), (0, 4), (3, 4)]), None, shapely.LineString([(3, 0), (0, 0)])],
+        dtype=object,
+    )
+    net = Network(x, y, u, v, np.array([7.0, 4.0, 3.0]), geometry=geoms)
+    coords, offsets = net.arc_coords()
+    assert offsets.tolist() == [0, 3, 5, 7]
+    # arc 1 has no geometry: straight from node 1 (3, 4) to node 2 (3, 0)
+    assert coords.tolist() == [[0, 0], [0, 4], [3, 4], [3, 4], [3, 0], [3, 0], [0, 0]]
+    assert net.geometry is not None
+    assert net.geometry[1].equals(shapely.LineString([(3, 4), (3, 0)]))
+    # a replaced geometry wins over the flat arrays carried along by dataclasses.replace
+    import dataclasses
+
+    other = dataclasses.replace(net, geometry=[None, None, None])
+    assert other.arc_coords()[1].tolist() == [0, 2, 4, 6]
+    dropped = dataclasses.replace(net, geometry_coords=None, geometry_offsets=None)
+    assert dropped.geometry is None
+    with pytest.raises(NetworkError, match="LineStrings"):
+        Network(x, y, u, v, np.ones(3), geometry=[shapely.Point(0, 0), None, None])
+    with pytest.raises(NetworkError, match="one entry per arc"):
+        Network(x, y, u, v, np.ones(3), geometry=[None, None])
+    with pytest.raises(NetworkError, match="at least two vertices"):
+        Network(
+            x,
+            y,
+            u,
+            v,
+            np.ones(3),
+            geometry_coords=coords[:6],
+            geometry_offsets=np.array([0, 3, 5, 6]),
+        )
+
+
+def test_arc_coords_of_picks_arcs_in_order(pbf: Path) -> None:
+    net = load_network(pbf)
+    coords, offsets = net.arc_coords()
+    pick = np.array([5, 0, 5, net.n_arcs - 1])
+    sub, sub_off = net.arc_coords_of(pick)
+    assert sub_off.tolist()[0] == 0 and len(sub_off) == len(pick) + 1
+    for k, arc in enumerate(pick):
+        np.testing.assert_array_equal(
+            sub[sub_off[k] : sub_off[k + 1]], coords[offsets[arc] : offsets[arc + 1]]
+        )
+
+
+def test_cache_written_before_flat_geometry_still_loads(pbf: Path, tmp_path: Path) -> None:
+    from bereikbaar.engine.network import _digest
+
+    net = load_network(pbf)
+    geoms = net.geometry
+    assert geoms is not None
+    old_geoms = geoms.copy()
+    old_geoms[0] = None  # format 1 stored arcs without geometry as "missing"
+    counts = shapely.get_num_coordinates(old_geoms).astype(np.int64)
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    arrays = {
+        "format": np.array("bereikbaar-network-1"),
+        "mode": np.array(net.mode),
+        "crs": np.array(net.crs),
+        "x": net.x,
+        "y": net.y,
+        "u": net.u,
+        "v": net.v,
+        "length_m": net.length_m,
+        "geometry_coords": shapely.get_coordinates(old_geoms),
+        "geometry_offsets": offsets,
+        "geometry_missing": shapely.is_missing(old_geoms),
+    }
+    arrays["sha256"] = np.array(_digest(arrays))
+    np.savez(tmp_path / "v1.npz", **arrays)  # type: ignore[arg-type]
+    back = Network.load(tmp_path / "v1.npz")
+    coords, offs = back.arc_coords()
+    a0 = net.u[0], net.v[0]
+    assert coords[offs[0] : offs[1]].tolist() == [
+        [net.x[a0[0]], net.y[a0[0]]],
+        [net.x[a0[1]], net.y[a0[1]]],
+    ]
+    np.testing.assert_array_equal(
+        offs[1:] - offs[1], net.geometry_offsets[1:] - net.geometry_offsets[1]
+    )
+    np.testing.assert_array_equal(coords[offs[1] :], net.arc_coords()[0][net.geometry_offsets[1] :])
+    # the current format has no mask: every arc has its vertices
+    with np.load(net.save(tmp_path / "v2.npz"), allow_pickle=False) as npz:
+        assert str(npz["format"]) == "bereikbaar-network-2"
+        assert "geometry_missing" not in npz.files

@@ -263,9 +263,10 @@ def _compute(
             libraries = study.libraries(libraries) if study is not None else libraries
             _check_full_service(libraries, inputs.libraries, settings, study is not None)
         with stage():
-            from .sources.osm import load_network
+            from .sources.osm import load_network_with_context
 
-            network = load_network(
+            # the maps' roads and names come from the same read (the file is read once)
+            network, osm_context = load_network_with_context(
                 inputs.network,
                 mode=settings.mode,
                 settings=settings,
@@ -352,7 +353,16 @@ def _compute(
         },
     }
     run_result = RunResult(
-        cells, summary, libraries, network, {}, provenance, settings, areas, snaps=snaps
+        cells,
+        summary,
+        libraries,
+        network,
+        {},
+        provenance,
+        settings,
+        areas,
+        context=osm_context,
+        snaps=snaps,
     )
     return run_result, cbs_table
 
@@ -460,7 +470,11 @@ def _write_set(
             path = out / "vergelijking_cbs.csv"
             outputs["vergelijking_cbs"] = write_comparison(path, cbs_table)
         network_file = settings.inputs.network
-        context = load_context(network_file) if network_file is not None else MapContext.empty()
+        context = (
+            load_context(network_file, data=result.context)
+            if network_file is not None
+            else MapContext.empty()
+        )
         fmap = make_map(
             result.cells,
             result.summary,
@@ -480,7 +494,9 @@ def _write_set(
     t0 = time.perf_counter()
     if sites is not None and len(sites) and network_file is not None:
         # named by their nearest street and place
-        names = street_names_near(network_file, sites.geometry, places=context.places)
+        names = street_names_near(
+            network_file, sites.geometry, places=context.places, data=result.context
+        )
         sites = sites.assign(locatie=names)
     outputs["rapport"] = write_dossier(
         out,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .accessibility import Snaps
     from .engine.network import Network
     from .engine.snap import Snapped
+    from .sources.osm import OsmContext
 
 __all__ = ["RunResult"]
 
@@ -58,6 +59,11 @@ class RunResult:
         again while they fit (:meth:`Snaps.fits
         <bereikbaar.accessibility.Snaps.fits>`: the same network, ``max_snap_m``,
         coverage and rows). None for a result built by hand.
+    context
+        What the maps take from the run's OSM file beside the network (main roads,
+        ferries, place and street names), read with the network
+        (:func:`~bereikbaar.sources.osm.load_network_with_context`); ``None``: the
+        outputs read it from ``settings.inputs.network`` when they need it.
     """
 
     cells: gpd.GeoDataFrame
@@ -79,6 +85,8 @@ class RunResult:
     def library_snaps(self) -> Snapped | None:
         """Every branch as the run snapped it (one per row of :attr:`libraries`), or None."""
         return None if self.snaps is None else self.snaps.libraries
+
+    context: OsmContext | None = None
 
     @property
     def flagged(self) -> gpd.GeoDataFrame:

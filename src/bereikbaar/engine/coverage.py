@@ -176,19 +176,18 @@ def _road_points(network: Network, step_m: float) -> FloatArray:
     """
     nodes = np.column_stack([network.x, network.y])
     # the geometries hold their nodes; straight arcs (no geometry at all) add the nodes
-    parts = [nodes] if network.geometry is None or not network.n_arcs else []
+    parts = [nodes] if network.geometry_coords is None or not network.n_arcs else []
     if network.n_arcs:
         rev = network.reverse_arc()
         one = np.flatnonzero((rev < 0) | (np.arange(network.n_arcs) < rev))
-        coords, offsets = network.arc_coords()  # straight arcs: their two nodes
-        cnt = offsets[one + 1] - offsets[one]
-        first = np.cumsum(cnt) - cnt
-        idx = np.arange(int(cnt.sum())) + np.repeat(offsets[one] - first, cnt)
-        verts = coords[idx]
-        parts.append(verts)
-        arc_of = np.repeat(np.arange(len(one)), cnt)
-        same = arc_of[1:] == arc_of[:-1]
-        a, b = verts[:-1][same], verts[1:][same]
+        if network.geometry_coords is None:  # straight arcs: from node to node
+            a, b = nodes[network.u[one]], nodes[network.v[one]]
+        else:  # the geometries hold their nodes too
+            coords, offsets = network.arc_coords_of(one)
+            parts.append(coords)
+            same = np.ones(len(coords) - 1, dtype=bool)
+            same[offsets[1:-1] - 1] = False  # no segment from one arc's end to the next's start
+            a, b = coords[:-1][same], coords[1:][same]
         pieces = np.ceil(np.hypot(*(b - a).T) / step_m)
         pieces = np.where(np.isfinite(pieces), pieces, 1).astype(np.int64)
         long = pieces > 1
@@ -215,7 +214,7 @@ def _road_raster(
 
     nodes = np.column_stack([network.x, network.y])
     nodes = nodes[np.isfinite(nodes).all(axis=1)]
-    if network.geometry is not None and network.n_arcs:
+    if network.geometry_coords is not None and network.n_arcs:
         nodes = nodes[:0]  # the geometries hold their nodes (as in _road_points)
     coords, offsets = network.arc_coords()
     if network.n_arcs:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -38,9 +38,13 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Network:
     """A directed road network for one travel mode, as arrays.
+
+    Arc geometry is stored flat: the vertices of all arcs in one ``(k, 2)`` array and
+    ``n_arcs + 1`` offsets into it (:meth:`arc_coords`), not one shapely object per arc;
+    :attr:`geometry` builds the LineStrings when someone asks for them.
 
     Parameters
     ----------
@@ -53,8 +57,9 @@ class Network:
     time_s
         Arc travel time in seconds, or ``None`` when the network has no time weight.
     geometry
-        Arc geometry (shapely LineStrings from ``u`` to ``v``, RD New), or ``None``
-        for straight arcs.
+        Arc geometry as shapely LineStrings from ``u`` to ``v`` (RD New; ``None`` entries
+        are straight arcs), converted to the flat arrays; or ``None``. When given, it
+        replaces ``geometry_coords`` and ``geometry_offsets``.
     node_id
         Original node identifiers (e.g. OSM node ids); defaults to ``0..n-1``.
     ferry
@@ -64,6 +69,11 @@ class Network:
     extent
         The area the source declares it holds (the ring of a polygon, ``(k, 2)`` RD New
         x/y, e.g. the bounding box in an OSM PBF header), or ``None``; see :meth:`coverage`.
+    geometry_coords, geometry_offsets
+        Arc geometry, flat: ``(k, 2)`` x/y of every arc's vertices from ``u`` to ``v``,
+        arc after arc, and ``(n_arcs + 1,)`` offsets (arc ``i`` is
+        ``geometry_coords[geometry_offsets[i]:geometry_offsets[i + 1]]``, at least two
+        vertices). Both ``None`` (and no ``geometry``): every arc is straight.
     """
 
     x: FloatArray
@@ -72,14 +82,57 @@ class Network:
     v: IntArray
     length_m: FloatArray
     time_s: FloatArray | None = None
-    geometry: npt.NDArray[np.object_] | None = None
     node_id: IntArray | None = None
     ferry: npt.NDArray[np.bool_] | None = None
     mode: str = "custom"
     crs: str = field(default=CRS_RD)
     extent: FloatArray | None = None
+    geometry_coords: FloatArray | None = None
+    geometry_offsets: IntArray | None = None
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        x: FloatArray,
+        y: FloatArray,
+        u: IntArray,
+        v: IntArray,
+        length_m: FloatArray,
+        time_s: FloatArray | None = None,
+        geometry: npt.NDArray[np.object_] | Sequence[Any] | None = None,
+        node_id: IntArray | None = None,
+        ferry: npt.NDArray[np.bool_] | None = None,
+        mode: str = "custom",
+        crs: str = CRS_RD,
+        extent: FloatArray | None = None,
+        *,
+        geometry_coords: FloatArray | None = None,
+        geometry_offsets: IntArray | None = None,
+    ) -> None:
+        values = {
+            "x": x,
+            "y": y,
+            "u": u,
+            "v": v,
+            "length_m": length_m,
+            "time_s": time_s,
+            "node_id": node_id,
+            "ferry": ferry,
+            "mode": mode,
+            "crs": crs,
+            "extent": extent,
+            "geometry_coords": geometry_coords,
+            "geometry_offsets": geometry_offsets,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        self._check()
+        if geometry is not None:
+            coords, offsets = _flatten_geometry(self, geometry)
+            object.__setattr__(self, "geometry_coords", coords)
+            object.__setattr__(self, "geometry_offsets", offsets)
+        self._check_geometry()
+
+    def _check(self) -> None:
         n, m = len(self.x), len(self.u)
         if len(self.y) != n or len(self.v) != m or len(self.length_m) != m:
             msg = "Network arrays have inconsistent lengths (x/y per node; u/v/length_m per arc)"
@@ -90,7 +143,7 @@ class Network:
         if m and (not np.all(np.isfinite(self.length_m)) or self.length_m.min() < 0):
             msg = "Network arc lengths must be finite and non-negative"
             raise NetworkError(msg)
-        for name in ("time_s", "geometry", "ferry"):
+        for name in ("time_s", "ferry"):
             arr = getattr(self, name)
             if arr is not None and len(arr) != m:
                 msg = f"Network.{name} must have one entry per arc"
@@ -103,6 +156,42 @@ class Network:
             if ring.ndim != 2 or ring.shape[1] != 2 or len(ring) < 3 or not np.isfinite(ring).all():
                 msg = "Network.extent must be a polygon ring: (k, 2) finite x/y with k >= 3"
                 raise NetworkError(msg)
+
+    def _check_geometry(self) -> None:
+        coords, offsets = self.geometry_coords, self.geometry_offsets
+        if coords is None and offsets is None:
+            return
+        if coords is None or offsets is None:
+            msg = "Network.geometry_coords and geometry_offsets go together"
+            raise NetworkError(msg)
+        if coords.ndim != 2 or coords.shape[1] != 2:
+            msg = "Network.geometry_coords must be (k, 2) x/y"
+            raise NetworkError(msg)
+        if offsets.ndim != 1 or len(offsets) != self.n_arcs + 1:
+            msg = "Network.geometry_offsets must have one entry per arc, and one more"
+            raise NetworkError(msg)
+        if offsets[0] != 0 or offsets[-1] != len(coords) or np.any(np.diff(offsets) < 2):
+            msg = (
+                "Network.geometry_offsets must start at 0, end at len(geometry_coords) and "
+                "give every arc at least two vertices"
+            )
+            raise NetworkError(msg)
+
+    @property
+    def geometry(self) -> npt.NDArray[np.object_] | None:
+        """Arc geometry as shapely LineStrings from ``u`` to ``v``, or ``None`` (straight arcs).
+
+        Built from the flat arrays (:meth:`arc_coords`) on first use, then kept; the
+        engine itself works on the flat arrays.
+        """
+        if self.geometry_coords is None:
+            return None
+        return self._geometry_objects
+
+    @cached_property
+    def _geometry_objects(self) -> npt.NDArray[np.object_]:
+        coords, offsets = self.arc_coords()
+        return _linestrings(coords, offsets)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -140,9 +229,10 @@ class Network:
         raise NetworkError(msg)
 
     def arc_geometry(self) -> npt.NDArray[np.object_]:
-        """Arc geometries (straight lines where none are stored)."""
-        if self.geometry is not None:
-            return self.geometry
+        """Arc geometries as shapely LineStrings (straight lines where none are stored)."""
+        geoms = self.geometry
+        if geoms is not None:
+            return geoms
         return self._straight_geometry
 
     def arc_coords(self) -> tuple[FloatArray, IntArray]:
@@ -155,37 +245,36 @@ class Network:
         offsets
             ``(n_arcs + 1,)``: arc ``i`` is ``coords[offsets[i]:offsets[i + 1]]``.
         """
-        return self._arc_coords
+        if self.geometry_coords is not None and self.geometry_offsets is not None:
+            return self.geometry_coords, self.geometry_offsets
+        return self._straight_coords
+
+    def arc_coords_of(self, arcs: IntArray) -> tuple[FloatArray, IntArray]:
+        """The flat vertices (:meth:`arc_coords`) of the arcs ``arcs`` only, in that order.
+
+        Parameters
+        ----------
+        arcs
+            Arc indices.
+
+        Returns
+        -------
+        coords, offsets
+            As :meth:`arc_coords`, with ``len(arcs) + 1`` offsets.
+        """
+        return take_arcs(*self.arc_coords(), np.asarray(arcs, dtype=np.int64))
 
     @cached_property
-    def _arc_coords(self) -> tuple[FloatArray, IntArray]:
+    def _straight_coords(self) -> tuple[FloatArray, IntArray]:
         m = self.n_arcs
-        if self.geometry is None:
-            coords = np.empty((2 * m, 2), dtype=np.float64)
-            coords[0::2, 0], coords[0::2, 1] = self.x[self.u], self.y[self.u]
-            coords[1::2, 0], coords[1::2, 1] = self.x[self.v], self.y[self.v]
-            return coords, np.arange(0, 2 * m + 1, 2, dtype=np.int64)
-        geoms = self.arc_geometry()
-        missing = shapely.is_missing(geoms)
-        if missing.any():
-            geoms = geoms.copy()
-            geoms[missing] = self._straight_geometry[missing]
-        counts = shapely.get_num_coordinates(geoms).astype(np.int64)
-        offsets = np.zeros(m + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        coords = np.ascontiguousarray(shapely.get_coordinates(geoms), dtype=np.float64)
-        return coords, offsets
+        coords = np.empty((2 * m, 2), dtype=np.float64)
+        coords[0::2, 0], coords[0::2, 1] = self.x[self.u], self.y[self.u]
+        coords[1::2, 0], coords[1::2, 1] = self.x[self.v], self.y[self.v]
+        return _frozen(coords), _frozen(np.arange(0, 2 * m + 1, 2, dtype=np.int64))
 
     @cached_property
     def _straight_geometry(self) -> npt.NDArray[np.object_]:
-        coords = np.stack(
-            [
-                np.column_stack([self.x[self.u], self.y[self.u]]),
-                np.column_stack([self.x[self.v], self.y[self.v]]),
-            ],
-            axis=1,
-        )
-        return np.asarray(shapely.linestrings(coords), dtype=object)
+        return _linestrings(*self._straight_coords)
 
     def csr(
         self, weight: Weight = "length", *, reverse: bool = False, copy: bool = True
@@ -608,14 +697,9 @@ class Network:
             out["ferry"] = self.ferry
         if self.extent is not None:
             out["extent"] = np.asarray(self.extent, dtype=float)
-        if self.geometry is not None:
-            geoms = self.geometry
-            counts = shapely.get_num_coordinates(geoms).astype(np.int64)
-            offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
-            np.cumsum(counts, out=offsets[1:])
-            out["geometry_coords"] = shapely.get_coordinates(geoms)
-            out["geometry_offsets"] = offsets
-            out["geometry_missing"] = shapely.is_missing(geoms)
+        if self.geometry_coords is not None and self.geometry_offsets is not None:
+            out["geometry_coords"] = self.geometry_coords
+            out["geometry_offsets"] = self.geometry_offsets
         # derived indexes every run needs (twins, Hilbert order, connected parts): stored so
         # that a cached run does not rebuild them (≈ 3 s at 1.6 M nodes); checked by the digest
         for name in _DERIVED:
@@ -624,19 +708,25 @@ class Network:
 
     @classmethod
     def _from_arrays(cls, a: dict[str, npt.NDArray[Any]]) -> Network:
-        if str(a["format"]) != _SAVE_FORMAT:
-            msg = f"unknown format {str(a['format'])!r}"
+        fmt = str(a["format"])
+        if fmt not in (_SAVE_FORMAT, _SAVE_FORMAT_1):
+            msg = f"unknown format {fmt!r}"
             raise ValueError(msg)
         geometry = None
+        coords = offsets = None
         if "geometry_coords" in a:
-            offsets = a["geometry_offsets"]
-            counts = np.diff(offsets)
-            missing = a["geometry_missing"]
-            geometry = np.full(len(counts), None, dtype=object)
-            have = np.flatnonzero(~missing)
-            if len(have):
-                idx = np.repeat(np.arange(len(have)), counts[have])
-                geometry[have] = shapely.linestrings(a["geometry_coords"], indices=idx)
+            coords, offsets = a["geometry_coords"], a["geometry_offsets"]
+            missing = a.get("geometry_missing")
+            if fmt == _SAVE_FORMAT_1 and missing is not None and missing.any():
+                # written before geometry was stored flat: arcs without geometry (straight)
+                # are converted by the constructor, as any geometry passed in
+                counts = np.diff(offsets)
+                geometry = np.full(len(counts), None, dtype=object)
+                have = np.flatnonzero(~missing)
+                if len(have):
+                    idx = np.repeat(np.arange(len(have)), counts[have])
+                    geometry[have] = shapely.linestrings(coords, indices=idx)
+                coords = offsets = None
         net = cls(
             x=a["x"],
             y=a["y"],
@@ -650,6 +740,8 @@ class Network:
             mode=str(a["mode"]),
             crs=str(a["crs"]),
             extent=a.get("extent"),
+            geometry_coords=coords,
+            geometry_offsets=offsets,
         )
         for name, size in _DERIVED.items():
             arr = a.get(f"derived{name}")
@@ -661,6 +753,59 @@ class Network:
             arr.flags.writeable = False
             net.__dict__[name] = arr  # the cached_property's value
         return net
+
+
+def take_arcs(coords: FloatArray, offsets: IntArray, arcs: IntArray) -> tuple[FloatArray, IntArray]:
+    """The flat vertices of the arcs ``arcs`` (in that order) out of flat ``coords``/``offsets``.
+
+    >>> c = np.arange(10.0).reshape(5, 2)
+    >>> take_arcs(c, np.array([0, 2, 5]), np.array([1]))[1]
+    array([0, 3])
+    """
+    counts = offsets[1:][arcs] - offsets[:-1][arcs]
+    new = np.zeros(len(arcs) + 1, dtype=np.int64)
+    np.cumsum(counts, out=new[1:])
+    src = np.repeat(offsets[:-1][arcs] - new[:-1], counts) + np.arange(new[-1], dtype=np.int64)
+    return coords[src], new
+
+
+def _linestrings(coords: FloatArray, offsets: IntArray) -> npt.NDArray[np.object_]:
+    """One shapely LineString per arc of flat ``coords``/``offsets``."""
+    m = len(offsets) - 1
+    if m == 0:
+        return np.empty(0, dtype=object)
+    idx = np.repeat(np.arange(m), np.diff(offsets))
+    return np.asarray(shapely.linestrings(coords, indices=idx), dtype=object)
+
+
+def _flatten_geometry(
+    net: Network, geometry: npt.NDArray[np.object_] | Sequence[Any]
+) -> tuple[FloatArray, IntArray]:
+    """LineStrings (``None``: a straight arc) → flat coordinates and offsets."""
+    geoms = np.asarray(geometry, dtype=object)
+    if geoms.ndim != 1 or len(geoms) != net.n_arcs:
+        msg = "Network.geometry must have one entry per arc"
+        raise NetworkError(msg)
+    missing = shapely.is_missing(geoms)
+    kind = shapely.get_type_id(geoms)
+    missing |= (kind >= 0) & shapely.is_empty(geoms)
+    if np.any(~missing & (kind != shapely.GeometryType.LINESTRING)):
+        msg = "Network.geometry must hold LineStrings (or None for a straight arc)"
+        raise NetworkError(msg)
+    counts = np.where(missing, 2, shapely.get_num_coordinates(geoms)).astype(np.int64)
+    if np.any(counts < 2):
+        msg = "Network.geometry: every LineString needs at least two vertices"
+        raise NetworkError(msg)
+    offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    coords = np.empty((int(offsets[-1]), 2), dtype=np.float64)
+    have = np.repeat(~missing, counts)
+    coords[have] = shapely.get_coordinates(geoms[~missing])
+    gap = np.flatnonzero(missing)
+    start = offsets[gap]
+    coords[start, 0], coords[start, 1] = net.x[net.u[gap]], net.y[net.u[gap]]
+    coords[start + 1, 0], coords[start + 1, 1] = net.x[net.v[gap]], net.y[net.v[gap]]
+    return coords, offsets
 
 
 def _frozen(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -735,7 +880,9 @@ def _min_csr(rows: IntArray, cols: IntArray, w: FloatArray, n: int) -> sp.csr_ar
     return sp.csr_array((data, indices.astype(np.int32), indptr.astype(np.int32)), shape=(n, n))
 
 
-_SAVE_FORMAT = "bereikbaar-network-1"
+_SAVE_FORMAT = "bereikbaar-network-2"
+# written before arc geometry was stored flat (with a mask of arcs without geometry); read
+_SAVE_FORMAT_1 = "bereikbaar-network-1"
 # cached properties stored with a saved network (name -> one entry per "nodes" or "arcs")
 _DERIVED = {
     "_reverse_arc": "arcs",
@@ -745,11 +892,17 @@ _DERIVED = {
 }
 
 
-def _digest(arrays: dict[str, npt.NDArray[Any]]) -> str:
-    """SHA-256 over the names, dtypes, shapes and bytes of the arrays (sorted by name)."""
+def arrays_digest(arrays: dict[str, npt.NDArray[Any]]) -> str:
+    """SHA-256 over the names, dtypes, shapes and bytes of the arrays (sorted by name).
+
+    The checksum inside every saved cache file (networks, map contexts).
+    """
     h = hashlib.sha256()
     for name in sorted(arrays):
         arr = np.ascontiguousarray(arrays[name])
         h.update(f"{name}|{arr.dtype.str}|{arr.shape}|".encode())
         h.update(arr.tobytes())
     return h.hexdigest()
+
+
+_digest = arrays_digest

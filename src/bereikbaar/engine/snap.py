@@ -452,19 +452,13 @@ def _segment_index(
     """The cached segment index of the eligible arcs, or None for non-line geometries."""
 
     def build() -> _SegmentIndex | None:
+        # every arc is a LineString (a Network stores its arcs' vertices flat)
         kind = _GridIndex if method == "grid" else _SegmentIndex
-        return kind(network, cand) if _all_linestrings(network, cand) else None
+        return kind(network, cand)
 
     out = network.cached((method, core_only, 50), build)
     assert out is None or isinstance(out, _SegmentIndex)
     return out
-
-
-def _all_linestrings(network: Network, cand: IntArray) -> bool:
-    """Every arc in ``cand`` has a LineString geometry (straight arcs always do)."""
-    if network.geometry is None:  # straight arcs: no shapely object need be made
-        return True
-    return bool(np.all(shapely.get_type_id(network.arc_geometry()[cand]) == 1))
 
 
 _PARALLEL_MIN_POINTS = 20_000

@@ -173,7 +173,7 @@ def build_closure_engine(
     j_of = np.full(len(libraries.arc), -1, dtype=np.int64)
     j_of[terms.lib_ok] = np.arange(len(terms.lib_ok))
     origin_lib = np.where(lib_index >= 0, j_of[np.maximum(lib_index, 0)], -1)
-    light = dataclasses.replace(network, geometry=None)
+    light = dataclasses.replace(network, geometry_coords=None, geometry_offsets=None)
     # carry the cached twin-arc table along (the engine is pickled to workers)
     light.__dict__["_reverse_arc"] = network.reverse_arc()
     engine = ClosureEngine(

@@ -1,43 +1,42 @@
 """Orientation for maps, from the run's own OpenStreetMap input: main roads, ferries, places.
 
-:func:`load_context` reads the road network file once more (pyosmium) and keeps what a reader
-needs to find their way on a map that has no background: motorways to secondary roads (thin,
-simplified), ferry routes and the ``place=city|town|village`` nodes with a name.
-:func:`street_names_near` names points (suggested sites) by their nearest named street and
-place. Inputs that are not OpenStreetMap files (NWB) give an empty context.
+The network reader collects what a reader needs to find their way on a map that has no
+background while it reads the network (:func:`bereikbaar.sources.osm.load_network_with_context`,
+an :class:`~bereikbaar.sources.osm.OsmContext`, cached beside the network): motorways to
+secondary roads (thin, simplified), ferry routes, the ``place=city|town|village`` nodes with a
+name, and the named streets. :func:`map_context` draws it; :func:`load_context` reads it from a
+file alone (the same reader); :func:`street_names_near` names points (suggested sites) by their
+nearest named street and place. Inputs that are not OpenStreetMap files (NWB) give an empty
+context.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pyproj
 import shapely
 
 from bereikbaar.schema import CRS_RD, CRS_WGS84
 
+from .osm import OsmContext, read_context
+from .osm_tags import MAIN_ROADS, PLACES
+
 log = logging.getLogger(__name__)
 
-__all__ = ["MAIN_ROADS", "PLACES", "MapContext", "load_context", "street_names_near"]
-
-MAIN_ROADS: tuple[str, ...] = (
-    "motorway",
-    "trunk",
-    "primary",
-    "secondary",
-    "motorway_link",
-    "trunk_link",
-    "primary_link",
-)
-"""OSM ``highway`` values drawn as main roads (links of secondary roads are left out)."""
-
-PLACES: tuple[str, ...] = ("city", "town", "village")
-"""OSM ``place`` values whose names are shown."""
+__all__ = [
+    "MAIN_ROADS",
+    "PLACES",
+    "MapContext",
+    "load_context",
+    "map_context",
+    "street_names_near",
+]
 
 _OSM_SUFFIXES = (".pbf", ".osm", ".gz", ".bz2")
 
@@ -72,7 +71,9 @@ def _is_osm(path: Path) -> bool:
     )
 
 
-def load_context(path: str | Path, *, simplify_m: float = 25.0) -> MapContext:
+def load_context(
+    path: str | Path, *, simplify_m: float = 25.0, data: OsmContext | None = None
+) -> MapContext:
     """Main roads, ferries and place names from an OpenStreetMap file (``.osm.pbf``, ``.osm``).
 
     Parameters
@@ -81,6 +82,9 @@ def load_context(path: str | Path, *, simplify_m: float = 25.0) -> MapContext:
         The run's road network file. Other formats (NWB) give :meth:`MapContext.empty`.
     simplify_m
         Tolerance (m) with which road lines are simplified.
+    data
+        What the network reader collected from ``path``
+        (:func:`~bereikbaar.sources.osm.load_network_with_context`); ``None``: read the file.
 
     Returns
     -------
@@ -91,72 +95,63 @@ def load_context(path: str | Path, *, simplify_m: float = 25.0) -> MapContext:
     if not _is_osm(path):
         log.info("%s: not an OpenStreetMap file; the maps get no roads or place names", path)
         return MapContext.empty()
-    import osmium
-
-    lines: list[list[tuple[float, float]]] = []
-    kinds: list[str] = []
-    names: list[str] = []
-    refs: list[str] = []
-    place_xy: list[tuple[float, float]] = []
-    place_names: list[str] = []
-    place_kinds: list[str] = []
-    processor = (
-        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-        .with_locations()
-        .with_filter(osmium.filter.KeyFilter("highway", "route", "place"))
+    context = map_context(data if data is not None else read_context(path), simplify_m=simplify_m)
+    log.info(
+        "%s: %d main road and ferry lines, %d places", path, len(context.roads), len(context.places)
     )
-    for obj in processor:
-        tags = obj.tags
-        if isinstance(obj, osmium.osm.Node):
-            place = tags.get("place")
-            name = tags.get("name")
-            if place in PLACES and name:
-                loc = obj.location  # type: ignore[union-attr]
-                if loc.valid():
-                    place_xy.append((loc.lon, loc.lat))
-                    place_names.append(str(name))
-                    place_kinds.append(str(place))
-            continue
-        if not isinstance(obj, osmium.osm.Way):
-            continue
-        highway = tags.get("highway")
-        kind = highway if highway in MAIN_ROADS else None
-        if kind is None and highway is None and tags.get("route") == "ferry":
-            kind = "ferry"
-        if kind is None:
-            continue
-        pts = [
-            (n.location.lon, n.location.lat)
-            for n in obj.nodes  # type: ignore[union-attr]
-            if n.location.valid()
-        ]
-        if len(pts) >= 2:
-            lines.append(pts)
-            kinds.append(kind)
-            names.append(str(tags.get("name", "")))
-            refs.append(str(tags.get("ref", "")))
-    to_rd = pyproj.Transformer.from_crs(CRS_WGS84, CRS_RD, always_xy=True)
+    return context
 
-    def rd(coords: Sequence[tuple[float, float]]) -> np.ndarray:
-        arr = np.asarray(coords, dtype=float)
-        x, y = to_rd.transform(arr[:, 0], arr[:, 1])
-        return np.column_stack([x, y])
 
-    geoms = [shapely.LineString(rd(c)) for c in lines]
+def _to_rd() -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(CRS_WGS84, CRS_RD, always_xy=True)
+
+
+def _rd(to_rd: pyproj.Transformer, lonlat: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    x, y = to_rd.transform(lonlat[:, 0], lonlat[:, 1])
+    return np.column_stack([x, y])
+
+
+def map_context(data: OsmContext, *, simplify_m: float = 25.0) -> MapContext:
+    """The roads and places of an :class:`~bereikbaar.sources.osm.OsmContext`, in RD New.
+
+    Parameters
+    ----------
+    data
+        What the network reader collected.
+    simplify_m
+        Tolerance (m) with which road lines are simplified.
+
+    Returns
+    -------
+    MapContext
+    """
+    to_rd = _to_rd()
+    geoms: list[object] | npt.NDArray[np.object_] = []
+    if len(data.line_way):
+        lo, hi = data.offsets[data.line_way], data.offsets[data.line_way + 1]
+        counts = hi - lo
+        new = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=new[1:])
+        src = np.repeat(lo - new[:-1], counts) + np.arange(new[-1], dtype=np.int64)
+        xy = _rd(to_rd, data.lonlat[src])
+        idx = np.repeat(np.arange(len(counts)), counts)
+        geoms = list(shapely.linestrings(xy, indices=idx))
     roads = gpd.GeoDataFrame(
-        {"soort": kinds, "name": names, "ref": refs}, geometry=geoms, crs=CRS_RD
+        {"soort": data.line_kind, "name": data.line_name, "ref": data.line_ref},
+        geometry=geoms,
+        crs=CRS_RD,
     )
     if simplify_m > 0 and len(roads):
         roads = roads.set_geometry(roads.geometry.simplify(simplify_m, preserve_topology=False))
-    if place_xy:
-        xy = rd(place_xy)
-        place_geoms = shapely.points(xy)
+    if len(data.place_lonlat):
+        place_geoms = shapely.points(_rd(to_rd, data.place_lonlat))
     else:
         place_geoms = np.array([], dtype=object)
     places = gpd.GeoDataFrame(
-        {"name": place_names, "place": place_kinds}, geometry=list(place_geoms), crs=CRS_RD
+        {"name": data.place_name, "place": data.place_kind},
+        geometry=list(place_geoms),
+        crs=CRS_RD,
     )
-    log.info("%s: %d main road and ferry lines, %d places", path, len(roads), len(places))
     return MapContext(roads=roads, places=places)
 
 
@@ -166,6 +161,7 @@ def street_names_near(
     *,
     radius_m: float = 300.0,
     places: gpd.GeoDataFrame | None = None,
+    data: OsmContext | None = None,
 ) -> list[str]:
     """Name each point by its nearest named street (within ``radius_m``) and nearest place.
 
@@ -179,58 +175,47 @@ def street_names_near(
         Streets farther than this are not used.
     places
         Places (:attr:`MapContext.places`); the nearest one is added ("Kerkweg, Velddorp").
+    data
+        What the network reader collected from ``path``; ``None``: read the file.
 
     Returns
     -------
     list of str
-        One name per point; ``""`` where nothing is near.
+        One name per point; ``""`` where nothing is near. Of equally near streets the
+        first in the file names the point.
     """
     path = Path(path)
     pts = points.to_crs(CRS_RD).geometry.to_numpy()
     n = len(pts)
     street = [""] * n
     if n and _is_osm(path):
-        import osmium
-
+        if data is None:
+            data = read_context(path)
         xy = np.array([[p.x, p.y] for p in pts], dtype=float)
         to_wgs = pyproj.Transformer.from_crs(CRS_RD, CRS_WGS84, always_xy=True)
-        to_rd = pyproj.Transformer.from_crs(CRS_WGS84, CRS_RD, always_xy=True)
+        to_rd = _to_rd()
         lon, lat = to_wgs.transform(xy[:, 0], xy[:, 1])
         pad = radius_m / 60_000.0  # degrees (a little more than radius_m at these latitudes)
         box = (lon.min() - 2 * pad, lat.min() - pad, lon.max() + 2 * pad, lat.max() + pad)
         best = np.full(n, np.inf)
-        processor = (
-            osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-            .with_locations()
-            .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-            .with_filter(osmium.filter.KeyFilter("highway"))
-        )
-        for way in processor:
-            name = way.tags.get("name")
-            if not name:
-                continue
-            coords = [
-                (nd.location.lon, nd.location.lat)
-                for nd in way.nodes  # type: ignore[union-attr]
-                if nd.location.valid()
-            ]
-            if len(coords) < 2:
-                continue
-            arr = np.asarray(coords)
-            if (
-                arr[:, 0].max() < box[0]
-                or arr[:, 0].min() > box[2]
-                or arr[:, 1].max() < box[1]
-                or arr[:, 1].min() > box[3]
-            ):
-                continue
-            x, y = to_rd.transform(arr[:, 0], arr[:, 1])
-            line = shapely.LineString(np.column_stack([x, y]))
-            d = shapely.distance(line, pts)
-            better = (d < best) & (d <= radius_m)
-            for k in np.flatnonzero(better):
-                best[k] = d[k]
-                street[k] = str(name)
+        ways = data.street_way
+        if len(ways) and len(data.lonlat):
+            starts = data.offsets[:-1]
+            lo_lon = np.minimum.reduceat(data.lonlat[:, 0], starts)[ways]
+            hi_lon = np.maximum.reduceat(data.lonlat[:, 0], starts)[ways]
+            lo_lat = np.minimum.reduceat(data.lonlat[:, 1], starts)[ways]
+            hi_lat = np.maximum.reduceat(data.lonlat[:, 1], starts)[ways]
+            near = ~((hi_lon < box[0]) | (lo_lon > box[2]) | (hi_lat < box[1]) | (lo_lat > box[3]))
+            for k in np.flatnonzero(near).tolist():  # in file order: the first of equals wins
+                w = int(ways[k])
+                line = shapely.LineString(
+                    _rd(to_rd, data.lonlat[data.offsets[w] : data.offsets[w + 1]])
+                )
+                d = shapely.distance(line, pts)
+                better = (d < best) & (d <= radius_m)
+                for j in np.flatnonzero(better):
+                    best[j] = d[j]
+                    street[j] = data.street_name[k]
     if places is not None and len(places):
         pl = places.to_crs(CRS_RD)
         idx = pl.sindex.nearest(pts, return_all=False)[1] if n else []

@@ -32,6 +32,8 @@ __all__ = [
     "BIKE_HIGHWAYS",
     "BIKE_IF_ALLOWED",
     "CAR_HIGHWAYS",
+    "MAIN_ROADS",
+    "PLACES",
     "WAY_KEYS",
     "WAY_TAGS",
     "TagGetter",
@@ -43,6 +45,20 @@ __all__ = [
 
 WAY_KEYS: Final = ("highway", "route")
 """Keys a way needs (one of) for any mode to consider it: roads and ferry routes."""
+
+MAIN_ROADS: Final[tuple[str, ...]] = (
+    "motorway",
+    "trunk",
+    "primary",
+    "secondary",
+    "motorway_link",
+    "trunk_link",
+    "primary_link",
+)
+"""OSM ``highway`` values the maps draw as main roads (links of secondary roads are left out)."""
+
+PLACES: Final[tuple[str, ...]] = ("city", "town", "village")
+"""OSM ``place`` values whose names the maps show."""
 
 WAY_TAGS: Final = (
     "highway",

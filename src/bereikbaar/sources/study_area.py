@@ -238,6 +238,9 @@ def clip_network(network: Network, area: BaseGeometry) -> Network:
     keep = inside[network.u] & inside[network.v]
     new_index = np.cumsum(inside) - 1
     ids = network.node_id if network.node_id is not None else np.arange(network.n_nodes)
+    coords = offsets = None
+    if network.geometry_coords is not None:
+        coords, offsets = network.arc_coords_of(np.flatnonzero(keep))
     clipped = Network(
         x=network.x[inside],
         y=network.y[inside],
@@ -245,12 +248,13 @@ def clip_network(network: Network, area: BaseGeometry) -> Network:
         v=new_index[network.v[keep]].astype(np.int64),
         length_m=network.length_m[keep],
         time_s=None if network.time_s is None else network.time_s[keep],
-        geometry=None if network.geometry is None else network.geometry[keep],
         node_id=np.asarray(ids[inside], dtype=np.int64),
         ferry=None if network.ferry is None else network.ferry[keep],
         mode=network.mode,
         crs=network.crs,
         extent=network.extent,
+        geometry_coords=coords,
+        geometry_offsets=offsets,
     )
     log.info(
         "network clipped to the study area buffer: %d of %d nodes, %d of %d arcs",

@@ -470,6 +470,9 @@ def _hook_fs_calls(on_call: Callable[[], None], setattr_: Callable[..., None]) -
     setattr_(files, "_exchange", wrap(files._exchange))
 
 
+_KILL_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _child(result: RunResult, out: Path, tag: str, sig: int, k: int, at: str = "") -> NoReturn:
     """Write ``result``'s set into ``out``; with ``k``, send ``sig`` to itself at call k.
 
@@ -477,6 +480,9 @@ def _child(result: RunResult, out: Path, tag: str, sig: int, k: int, at: str = "
     """
     code = 1
     try:
+        # signals sent before this point wait (blocked across the fork), so a kill that comes
+        # at once lands here, not in pytest's own code of the forked child
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _KILL_SIGNALS)
         if at:
             real_exchange = files._exchange
 
@@ -599,9 +605,11 @@ def test_killed_at_random_points_leaves_the_old_or_the_new_set(
             lo, hi = (1, n_calls + 1) if FULL_KILL_TEST else slices[n_hooked : n_hooked + 2]
             k = int(rng.integers(lo, max(hi, lo + 1)))
             n_hooked += 1
+        signal.pthread_sigmask(signal.SIG_BLOCK, _KILL_SIGNALS)
         pid = os.fork()
         if pid == 0:
             _child(region.results[mode], out, tag, sig, k, "" if how in ("hook", "delay") else how)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _KILL_SIGNALS)
         done, status = 0, 0
         if how == "delay":
             time.sleep(float(rng.uniform(0.0, 1.2 * write_s)))

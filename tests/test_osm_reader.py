@@ -22,6 +22,7 @@ from bereikbaar.examples.synthetic import (
     write_real_composition_pbf,
     write_synthetic_case,
 )
+from bereikbaar.exceptions import InputError
 from bereikbaar.settings import Settings
 from bereikbaar.sources import osm, osm_tags
 
@@ -162,7 +163,7 @@ def test_damaged_file_is_an_input_error(tmp_path: Path) -> None:
     good = write_synthetic_case(tmp_path, spec).network
     bad = tmp_path / "bad.osm.pbf"
     bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    with pytest.raises(osm.InputError, match=r"bad\.osm\.pbf"):
+    with pytest.raises(InputError, match=r"bad\.osm\.pbf"):
         osm.load_network(bad)
 
 

@@ -12,6 +12,7 @@ scenario and its outputs (what ``bereikbaar scenario`` does).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -813,14 +814,15 @@ def _summarise_areas(
     for level, path in (("wijk", settings.inputs.wijken), ("buurt", settings.inputs.buurten)):
         if path is None:
             continue
-        polygons = load_areas(path, level)
-        table = aggregate_areas(
-            cells,
-            polygons,
+        # one summary routine for all cells and for the CBS-comparable ones
+        summarise = functools.partial(
+            aggregate_areas,
+            areas=load_areas(path, level),
             level=level,
             rule=settings.flag_rule,
             min_share_covered=settings.min_share_covered,
         )
+        table = summarise(cells)
         if comparable_cells is not None:
             try:
                 reference = load_cbs_reference(path, level=level)
@@ -829,13 +831,7 @@ def _summarise_areas(
             else:
                 with warnings.catch_warnings():  # the same cells and coverage: warned above
                     warnings.simplefilter("ignore", BereikbaarWarning)
-                    ours = aggregate_areas(
-                        comparable_cells,
-                        polygons,
-                        level=level,
-                        rule=settings.flag_rule,
-                        min_share_covered=settings.min_share_covered,
-                    )
+                    ours = summarise(comparable_cells)
                 frame = table[[AREA_LEVELS[level][0], ONVOLLEDIG, SHARE_COVERED]].copy()
                 frame[MEAN_DISTANCE_KM] = ours[MEAN_DISTANCE_KM].to_numpy()
                 per, stats[level] = compare_with_cbs(frame, reference, level=level)

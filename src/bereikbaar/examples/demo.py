@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final
+from typing import Final, TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -329,8 +329,22 @@ BRANCHES: Final = (
 )
 """The branch list. Zuiderhaven lies just outside the demo gemeenten (south-west)."""
 
+
+class _OsmMeta(TypedDict):
+    """The metadata keywords of an osmium node or way."""
+
+    version: int
+    changeset: int
+    timestamp: dt.datetime
+    uid: int
+    user: str
+
+
 # OSM metadata of every written object (fixed so that files are reproducible).
 _OSM_TIMESTAMP = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+_OSM_META: Final = _OsmMeta(
+    version=1, changeset=1, timestamp=_OSM_TIMESTAMP, uid=1, user="bereikbaar"
+)
 _GPKG_DATE = "2024-01-01T00:00:00Z"
 
 _STREET_BASES: Final = (
@@ -552,45 +566,18 @@ class _OsmBuilder:
         with atomic_path(path) as tmp:
             writer = osmium.SimpleWriter(str(tmp), header=header, overwrite=True)
             try:
-                for i in range(len(self.nodes)):
+                # road nodes carry no tags; the place nodes follow them
+                node_tags: list[dict[str, str]] = [{}] * len(self.nodes) + [
+                    tags for _, tags in self.places
+                ]
+                for i, tags in enumerate(node_tags):
+                    location = (float(lon[i]), float(lat[i]))
                     writer.add_node(
-                        osmium.osm.mutable.Node(
-                            id=i + 1,
-                            location=(float(lon[i]), float(lat[i])),
-                            tags={},
-                            version=1,
-                            changeset=1,
-                            timestamp=_OSM_TIMESTAMP,
-                            uid=1,
-                            user="bereikbaar",
-                        )
-                    )
-                for k, (_, tags) in enumerate(self.places):
-                    i = len(self.nodes) + k
-                    writer.add_node(
-                        osmium.osm.mutable.Node(
-                            id=i + 1,
-                            location=(float(lon[i]), float(lat[i])),
-                            tags=tags,
-                            version=1,
-                            changeset=1,
-                            timestamp=_OSM_TIMESTAMP,
-                            uid=1,
-                            user="bereikbaar",
-                        )
+                        osmium.osm.mutable.Node(id=i + 1, location=location, tags=tags, **_OSM_META)
                     )
                 for j, (ids, tags) in enumerate(self.ways):
                     writer.add_way(
-                        osmium.osm.mutable.Way(
-                            id=j + 1,
-                            nodes=ids,
-                            tags=tags,
-                            version=1,
-                            changeset=1,
-                            timestamp=_OSM_TIMESTAMP,
-                            uid=1,
-                            user="bereikbaar",
-                        )
+                        osmium.osm.mutable.Way(id=j + 1, nodes=ids, tags=tags, **_OSM_META)
                     )
             finally:
                 writer.close()

@@ -201,7 +201,7 @@ def full_service_mask(libraries: pd.DataFrame) -> npt.NDArray[np.bool_]:
     Returns
     -------
     numpy.ndarray
-        One bool per row.
+        One bool per branch: ``True`` where it is full-service.
 
     Examples
     --------

@@ -33,6 +33,7 @@ from typing import Any
 import folium
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyproj
 import shapely
@@ -440,6 +441,23 @@ def _geojson(gdf: gpd.GeoDataFrame, props: dict[str, list[Any]], ids: list[str])
     return {"type": "FeatureCollection", "features": features}
 
 
+def _area_classes(
+    areas: gpd.GeoDataFrame,
+    name_column: str,
+    what: str,
+    bins_km: Sequence[float],
+    simplify_m: float,
+) -> tuple[gpd.GeoDataFrame, list[str], npt.NDArray[np.int64]]:
+    """The areas checked and in RD (simplified), the class colours and each area's km class."""
+    require_columns(areas, [name_column, s.MEAN_DISTANCE_KM], what)
+    areas = to_rd(areas, what)
+    if simplify_m > 0:
+        areas = areas.set_geometry(areas.geometry.simplify(simplify_m, preserve_topology=True))
+    colours = class_colours(len(bins_km) + 1)
+    cls = classify_km(areas[s.MEAN_DISTANCE_KM].to_numpy(dtype=float), bins_km)
+    return areas, colours, cls
+
+
 def _add_gemeenten(
     m: folium.Map,
     summary: gpd.GeoDataFrame,
@@ -452,14 +470,9 @@ def _add_gemeenten(
 
     Returns the fill layer and the verdicts drawn as outlines (keys of :data:`VERDICTS`).
     """
-    require_columns(summary, [s.GEMEENTENAAM, s.MEAN_DISTANCE_KM], "gemeente summary")
-    summary = to_rd(summary, "gemeente summary")
-    if simplify_m > 0:
-        summary = summary.set_geometry(
-            summary.geometry.simplify(simplify_m, preserve_topology=True)
-        )
-    colours = class_colours(len(bins_km) + 1)
-    cls = classify_km(summary[s.MEAN_DISTANCE_KM].to_numpy(dtype=float), bins_km)
+    summary, colours, cls = _area_classes(
+        summary, s.GEMEENTENAAM, "gemeente summary", bins_km, simplify_m
+    )
     fill = [colours[c] if c >= 0 else NO_DATA_COLOUR for c in cls]
     tips = [_gemeente_tip(r) for _, r in summary.iterrows()]
     pops = [_gemeente_html(r, threshold_km, True) for _, r in summary.iterrows()]
@@ -671,14 +684,9 @@ def _add_buurten(
     m: folium.Map, buurten: gpd.GeoDataFrame, bins_km: Sequence[float], simplify_m: float
 ) -> None:
     """The buurten coloured by their mean distance (onvolledig grey), off when the map opens."""
-    require_columns(buurten, [s.BUURTNAAM, s.MEAN_DISTANCE_KM], "buurt summary")
-    buurten = to_rd(buurten, "buurt summary")
-    if simplify_m > 0:
-        buurten = buurten.set_geometry(
-            buurten.geometry.simplify(simplify_m, preserve_topology=True)
-        )
-    colours = class_colours(len(bins_km) + 1)
-    cls = classify_km(buurten[s.MEAN_DISTANCE_KM].to_numpy(dtype=float), bins_km)
+    buurten, colours, cls = _area_classes(
+        buurten, s.BUURTNAAM, "buurt summary", bins_km, simplify_m
+    )
     short = (
         s.bool_values(buurten[s.ONVOLLEDIG])
         if s.ONVOLLEDIG in buurten

@@ -11,6 +11,7 @@ One home for each shared thing, lowest first (a module imports only the ones abo
 - :mod:`~bereikbaar.output.raster`: the cells as one PNG raster, the per-cell hover details;
 - :mod:`~bereikbaar.output.offline`: pages that render text as data and work offline;
 - :mod:`~bereikbaar.output.catchments`: the catchment area of every library;
+- :mod:`~bereikbaar.output.map_page`: the map page's scripts, CSS, controls and search box;
 - :mod:`~bereikbaar.output.maps`: the interactive folium map;
 - :mod:`~bereikbaar.output.tables`: ``gemeenten.csv``/``.parquet`` (GeoParquet)/``.gpkg``,
   ``cells.gpkg``, ``bereikbaar.xlsx`` and the CBS comparison;

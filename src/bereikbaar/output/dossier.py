@@ -142,6 +142,11 @@ def _label(value: object) -> str:
     return _CONTROL.sub("", "" if is_missing(value) else str(value))
 
 
+def _map_label(ax: Any, x: float, y: float, value: object, **style: Any) -> None:
+    """Draw a map label: control characters dropped, no mathtext, clipped to the frame."""
+    ax.text(x, y, _label(value), parse_math=False, clip_on=True, **style)
+
+
 def _nice_length_m(width_m: float) -> float:
     for km in (0.5, 1, 2, 5, 10, 20, 50, 100):
         if km * 1000 >= width_m / 6:
@@ -212,18 +217,17 @@ def _svg_map(
             ):
                 if pt is None or pt.is_empty or is_missing(name):
                     continue
-                ax.text(
+                _map_label(
+                    ax,
                     pt.x,
                     pt.y,
-                    _label(name),
+                    name,
                     fontsize=8,
                     color="#666666",
                     style="italic",
                     ha="center",
                     va="center",
                     zorder=6,
-                    parse_math=False,
-                    clip_on=True,
                 )
         # cells, one dissolved shape per class
         used: list[int] = []
@@ -253,18 +257,17 @@ def _svg_map(
                 ax=ax, color=_OUTLINE_COLOUR, linewidth=2.0, zorder=4
             )
             pt = geom.point_on_surface()
-            ax.text(
+            _map_label(
+                ax,
                 pt.x,
                 pt.y,
-                _label(gemeente.get(s.GEMEENTENAAM)),
+                gemeente.get(s.GEMEENTENAAM),
                 fontsize=10,
                 weight="bold",
                 color="#1f1f1f",
                 ha="center",
                 va="center",
                 zorder=7,
-                parse_math=False,
-                clip_on=True,
                 bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1.5},
             )
         # branches in view: other types first, full-service on top (named)
@@ -300,17 +303,16 @@ def _svg_map(
                 if is_missing(name):
                     continue
                 right_half = x > x0 + 0.6 * (x1 - x0)  # label to the left, inside the frame
-                ax.text(
+                _map_label(
+                    ax,
                     x - dx if right_half else x + dx,
                     y + dx,
-                    _label(name),
+                    name,
                     fontsize=7.5,
                     color=_FULL_SERVICE_COLOUR,
                     ha="right" if right_half else "left",
                     va="bottom",
                     zorder=8,
-                    parse_math=False,
-                    clip_on=True,
                     bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.8},
                 )
         has_sites = False

@@ -17,13 +17,14 @@ Every string that comes from input data (names, addresses, reasons) is HTML-esca
 characters that are special inside JavaScript template literals are escaped too, because folium
 puts popup and tooltip HTML inside backtick strings. Pages render with text as data, never as
 template source (:mod:`bereikbaar.output.offline`).
+
+The page's own elements (browser scripts, CSS, controls, search box, title bar) are in
+:mod:`bereikbaar.output.map_page`.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,20 +33,33 @@ from typing import Any
 import folium
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyproj
 import shapely
-from branca.element import Figure, MacroElement
-from folium.plugins import Search
-from folium.template import Template
+from branca.element import Figure
 
 from bereikbaar import schema as s
 from bereikbaar.exceptions import InputError, OutputError
 from bereikbaar.output.catchments import catchment_areas
 from bereikbaar.output.files import atomic_path
 from bereikbaar.output.frames import has_geometry, require_columns, to_rd, truthy
+from bereikbaar.output.map_page import (
+    PAGE_CSS,
+    BackgroundFallback,
+    BranchMarkers,
+    CellHover,
+    FitClear,
+    GemeenteSearch,
+    HtmlBox,
+    Labels,
+    LazyAreas,
+    LegendControl,
+    MetricScale,
+    title_html,
+)
 from bereikbaar.output.offline import TextElement, make_offline, make_safe, render_page
-from bereikbaar.output.raster import CellDetails, cell_details, rasterize_cells
+from bereikbaar.output.raster import cell_details, rasterize_cells
 from bereikbaar.output.style import (
     DEFAULT_BINS_KM,
     MAP_NUMBERS,
@@ -278,583 +292,10 @@ def _add_catchments(m: folium.Map, areas: gpd.GeoDataFrame, pane: str, show: boo
     data = _geojson(areas, {"lines": lines, "kleur": colours}, ids)
     group = folium.FeatureGroup(name="Verzorgingsgebieden van volwaardige bibliotheken", show=show)
     group.add_to(m)
-    m.add_child(_LazyAreas(group, data, pane, "bereikbaar-catchment"))
+    m.add_child(LazyAreas(group, data, pane, "bereikbaar-catchment"))
 
 
-def _json_for_html(data: object) -> str:
-    """JSON that is safe inside a ``<script>`` element (no ``<``, ``>``, ``&`` characters)."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-_DOM_LINES_JS = """
-  function bereikbaarLines(lines) {
-    var div = document.createElement("div");
-    lines.forEach(function (text, k) {
-      var line = document.createElement(k === 0 ? "b" : "div");
-      line.textContent = text;
-      div.appendChild(line);
-    });
-    return div;
-  }
-"""
-
-
-_JSON_DATA_HTML = """
-{% macro html(this, kwargs) %}
-<script type="application/json" id="{{ this.get_name() }}_data">{{ this.data_json }}</script>
-{% endmacro %}"""
-"""The ``html`` macro of an element whose data (``this.data_json``) the script parses."""
-
-
-class _BranchMarkers(MacroElement):
-    """Branch markers built in the browser from one JSON array (fast for 1,000s of branches).
-
-    Name, address and place are set as DOM text (never parsed as HTML); popups are built
-    when opened.
-    """
-
-    _template = Template(
-        _JSON_DATA_HTML
-        + """
-{% macro script(this, kwargs) %}
-(function () {
-  var groups = [{{ this.full.get_name() }}, {{ this.other.get_name() }}];
-  var icons = {{ this.icons_json }};
-  var rows = JSON.parse(document.getElementById("{{ this.get_name() }}_data").textContent);
-  Object.keys(icons).forEach(function (key) {
-    var icon = icons[key], half = icon.size / 2;
-    icon.leaflet = L.icon({
-      iconUrl: "data:image/svg+xml;base64," + btoa(icon.svg),
-      iconSize: [icon.size, icon.size],
-      iconAnchor: [half, half],
-      popupAnchor: [0, -half],
-      tooltipAnchor: [half, 0],
-      className: icon.className
-    });
-  });
-"""
-        + _DOM_LINES_JS
-        + """
-  rows.forEach(function (r) {
-    var icon = icons[r.icon];
-    var marker = L.marker([r.lat, r.lon], {
-      icon: icon.leaflet,
-      zIndexOffset: r.full ? 1000 : 0,
-      alt: r.lines[0],
-      keyboard: false
-    });
-    marker.bindPopup(function () { return bereikbaarLines(r.lines); }, {maxWidth: 300});
-    var tip = document.createElement("span");
-    tip.textContent = r.lines[0];
-    marker.bindTooltip(tip, {className: "bereikbaar-tip"});
-    marker.addTo(groups[r.full ? 0 : 1]);
-  });
-})();
-{% endmacro %}
-"""
-    )
-
-    def __init__(
-        self,
-        full: folium.FeatureGroup,
-        other: folium.FeatureGroup,
-        rows: list[dict[str, Any]],
-        icons: dict[str, dict[str, Any]],
-    ) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "BranchMarkers"
-        self.full = full
-        self.other = other
-        self.data_json = _json_for_html(rows)
-        self.icons_json = _json_for_html(icons)
-
-
-class _LazyAreas(MacroElement):
-    """Polygons (GeoJSON) drawn into a layer group the first time it is switched on.
-
-    Each feature has ``kleur`` (colour) and ``lines`` (tooltip text lines, set as DOM text).
-    """
-
-    _template = Template(
-        _JSON_DATA_HTML
-        + """
-{% macro script(this, kwargs) %}
-(function () {
-  var group = {{ this.group.get_name() }};
-  var built = false;
-"""
-        + _DOM_LINES_JS
-        + """
-  function build() {
-    if (built) { return; }
-    built = true;
-    var data = JSON.parse(document.getElementById("{{ this.get_name() }}_data").textContent);
-    L.geoJson(data, {
-      pane: "{{ this.pane }}",
-      style: function (f) {
-        return {color: f.properties.kleur, fillColor: f.properties.kleur, weight: 1.5,
-                fillOpacity: 0.25, className: "{{ this.class_name }}"};
-      },
-      onEachFeature: function (f, layer) {
-        layer.bindTooltip(function () { return bereikbaarLines(f.properties.lines.slice(0, 1)); },
-                          {sticky: true, className: "bereikbaar-tip"});
-        layer.bindPopup(function () { return bereikbaarLines(f.properties.lines); },
-                        {maxWidth: 300});
-      }
-    }).addTo(group);
-  }
-  group.on("add", build);
-  if ({{ this._parent.get_name() }}.hasLayer(group)) { build(); }
-})();
-{% endmacro %}
-"""
-    )
-
-    def __init__(
-        self, group: folium.FeatureGroup, data: dict[str, Any], pane: str, class_name: str
-    ) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "LazyAreas"
-        self.group = group
-        self.data_json = _json_for_html(data)
-        self.pane = pane
-        self.class_name = class_name
-
-
-class _MetricScale(MacroElement):
-    """Scale bar in metres/kilometres only."""
-
-    _template = Template(
-        """
-{% macro script(this, kwargs) %}
-L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});
-{% endmacro %}
-"""
-    )
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "MetricScale"
-
-
-class _CellHover(MacroElement):
-    """Info box with the residents, distance and nearest library of the cell under the mouse."""
-
-    _template = Template(
-        """
-{% macro header(this, kwargs) %}
-<style>
-.bereikbaar-cellinfo { background: rgba(255,255,255,0.94); padding: 6px 10px;
-  border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,0.3); min-width: 200px;
-  font-family: Arial, Helvetica, sans-serif; font-size: 12px; line-height: 1.35; }
-</style>
-{% endmacro %}
-{% macro html(this, kwargs) %}
-<script type="application/octet-stream" id="{{ this.get_name() }}_data">{{ this.data_b64 }}</script>
-{% endmacro %}
-{% macro script(this, kwargs) %}
-(function () {
-  var map = {{ this._parent.get_name() }};
-  var overlay = {{ this.overlay.get_name() }};
-  var meta = {{ this.meta|tojson }};
-  var state = null;
-  var box = L.control({position: "bottomright"});
-  box.onAdd = function () {
-    var div = L.DomUtil.create("div", "bereikbaar-cellinfo");
-    L.DomEvent.disableClickPropagation(div);
-    return div;
-  };
-  box.addTo(map);
-  var div = box.getContainer();
-  function show(lines) {
-    div.textContent = "";
-    lines.forEach(function (text, k) {
-      var line = document.createElement(k === 0 ? "b" : "div");
-      line.textContent = text;
-      div.appendChild(line);
-    });
-  }
-  function km(dam) { return (dam / 100).toFixed(1).replace(".", ",") + " km"; }
-  function pad4(v) { var t = String(v); while (t.length < 4) { t = "0" + t; } return t; }
-  function poly(c, u, v) {
-    var sum = 0, k = 0;
-    for (var i = 0; i <= meta.poly.deg; i++) {
-      for (var j = 0; j <= meta.poly.deg - i; j++) {
-        sum += c[k++] * Math.pow(u, i) * Math.pow(v, j);
-      }
-    }
-    return sum;
-  }
-  function toRd(latlng) {
-    var p = L.CRS.EPSG3857.project(latlng);
-    var u = (p.x - meta.poly.mx) / meta.poly.ms, v = (p.y - meta.poly.my) / meta.poly.ms;
-    return [poly(meta.poly.cx, u, v), poly(meta.poly.cy, u, v)];
-  }
-  function lookup(lat, lng) {
-    if (state === null) { return null; }
-    var rd = toRd(L.latLng(lat, lng));
-    var col = Math.floor((rd[0] - meta.x0) / meta.size);
-    var row = Math.floor((meta.y_top - rd[1]) / meta.size);
-    if (col < 0 || row < 0 || col >= meta.n_cols || row >= meta.n_rows) { return null; }
-    var key = row * meta.n_cols + col, lo = 0, hi = meta.n - 1;
-    while (lo <= hi) {
-      var mid = (lo + hi) >> 1, k = state.key[mid];
-      if (k === key) {
-        var x = meta.x0 + col * meta.size, y = meta.y_top - (row + 1) * meta.size;
-        var d = state.dist[mid], p = state.pop[mid], l = state.lib[mid];
-        return {
-          code: "E" + pad4(Math.floor(x / 100)) + "N" + pad4(Math.floor(y / 100)),
-          population: p === 65535 ? null : p,
-          distance_m: d === 65535 ? null : d * 10,
-          library: l === 65535 ? null : meta.names[l]
-        };
-      }
-      if (k < key) { lo = mid + 1; } else { hi = mid - 1; }
-    }
-    return null;
-  }
-  function describe(cell) {
-    if (cell === null) { return ["Wijs een bewoond vierkant aan"]; }
-    var lines = ["Vierkant " + cell.code];
-    lines.push(cell.population === null ? "Inwoners: afgeschermd (CBS)"
-                                        : "Inwoners: " + cell.population);
-    if (cell.distance_m === null) {
-      lines.push("Geen volwaardige bibliotheek bereikbaar over de weg");
-    } else {
-      lines.push("Afstand over de weg: " + km(cell.distance_m / 10));
-      if (cell.library !== null) { lines.push("Dichtstbijzijnd: " + cell.library); }
-    }
-    return lines;
-  }
-  function onMove(e) {
-    if (!map.hasLayer(overlay)) { return; }
-    show(describe(lookup(e.latlng.lat, e.latlng.lng)));
-  }
-  function toggle() { div.style.display = map.hasLayer(overlay) ? "" : "none"; }
-  map.on("overlayadd overlayremove", toggle);
-  toggle();
-  async function load() {
-    if (typeof DecompressionStream === "undefined") {
-      show(["Details per vierkant: deze browser kan ze niet tonen"]);
-      return;
-    }
-    var b64 = document.getElementById("{{ this.get_name() }}_data").textContent.trim();
-    var bin = atob(b64), bytes = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
-    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
-    var buf = await new Response(stream).arrayBuffer();
-    var n = meta.n, key = new Uint32Array(buf, 0, n), acc = 0;
-    var sum = new Float64Array(n);
-    for (var j = 0; j < n; j++) { acc += key[j]; sum[j] = acc; }
-    state = {
-      key: sum,
-      dist: new Uint16Array(buf, 4 * n, n),
-      pop: new Uint16Array(buf, 6 * n, n),
-      lib: new Uint16Array(buf, 8 * n, n)
-    };
-    show(["Wijs een bewoond vierkant aan"]);
-    map.on("mousemove click", onMove);
-  }
-  show(["Details per vierkant laden…"]);
-  window.bereikbaarCells = {lookup: lookup, describe: describe, ready: load()};
-})();
-{% endmacro %}
-"""
-    )
-
-    def __init__(self, overlay: folium.raster_layers.ImageOverlay, details: CellDetails) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "CellHover"
-        self.overlay = overlay
-        self.meta = details.meta
-        self.data_b64 = base64.b64encode(details.data).decode("ascii")
-
-
-# --------------------------------------------------------------------------- search
-
-
-class _GemeenteSearch(Search):
-    """Search box for gemeente names (leaflet-search), Dutch texts, names shown as text."""
-
-    _template = Template(
-        """
-{% macro script(this, kwargs) %}
-(function () {
-  var layer = {{ this.layer.get_name() }};
-  var control = new L.Control.Search({
-    layer: layer,
-    propertyName: "naam",
-    initial: false,
-    collapsed: window.innerWidth < 700,
-    marker: false,
-    position: "topleft",
-    textPlaceholder: "Zoek een gemeente…",
-    textErr: "Gemeente niet gevonden",
-    textCancel: "Wissen",
-    buildTip: function (text) {
-      var li = document.createElement("li");
-      li.textContent = text;
-      return li;
-    },
-    moveToLocation: function (latlng, title, map) {
-      if (latlng.layer && latlng.layer.getBounds) {
-        map.fitBounds(latlng.layer.getBounds());
-      } else {
-        map.setView(latlng, 11);
-      }
-    }
-  });
-  control.on("search:locationfound", function (e) {
-    layer.resetStyle();
-    e.layer.setStyle({weight: 4, color: "#000000"});
-    if (e.layer.getTooltip()) { e.layer.openTooltip(); }
-  });
-  control.on("search:collapsed", function () { layer.resetStyle(); });
-  {{ this._parent.get_name() }}.addControl(control);
-})();
-{% endmacro %}
-"""
-    )
-
-    def __init__(self, layer: folium.GeoJson) -> None:
-        super().__init__(layer, search_label="naam", geom_type="Polygon", collapsed=False)  # type: ignore[no-untyped-call]
-        self._name = "GemeenteSearch"
-
-
-# --------------------------------------------------------------------------- map boxes
-
-
-class _HtmlBox(MacroElement):
-    """A piece of HTML in the page body (title bar, legend). ``html`` must already be safe."""
-
-    _template = Template("{% macro html(this, kwargs) %}{{ this.html }}{% endmacro %}")
-
-    def __init__(self, html_text: str) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "HtmlBox"
-        self.html = html_text
-
-
-_PAGE_CSS = """
-<style>
-body { display: flex; flex-direction: column; }
-.folium-map { flex: 1 1 auto; height: auto !important; min-height: 0; }
-.bereikbaar-title { flex: none; order: -1; padding: 6px 12px; background: #ffffff;
-  border-bottom: 1px solid #bbbbbb; font-family: Arial, Helvetica, sans-serif;
-  font-size: 15px; line-height: 1.3; color: #08306b; }
-.bereikbaar-title .bereikbaar-demo { color: #b2182b; font-weight: bold; margin-right: 8px; }
-.bereikbaar-box { background: rgba(255,255,255,0.94); padding: 6px 10px; border-radius: 4px;
-  box-shadow: 0 1px 4px rgba(0,0,0,0.3); font-family: Arial, Helvetica, sans-serif;
-  font-size: 12px; line-height: 1.35; }
-.bereikbaar-legend { max-width: min(300px, 70vw); max-height: 55vh; overflow-y: auto; }
-.bereikbaar-legend summary { cursor: pointer; font-weight: bold; }
-.leaflet-tooltip.bereikbaar-tip, .leaflet-tooltip.foliumtooltip {
-  white-space: normal; width: max-content; max-width: min(260px, 42vw);
-  overflow-wrap: anywhere; }
-.bereikbaar-notice { max-width: min(260px, 60vw); border-left: 4px solid #b2182b; }
-.bereikbaar-label { pointer-events: none; }
-.bereikbaar-label span { position: absolute; transform: translate(-50%, -50%);
-  white-space: nowrap; font-family: Arial, Helvetica, sans-serif; color: #1f1f1f;
-  text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff; }
-.bereikbaar-label-gemeente span { font-size: 13px; font-weight: bold; letter-spacing: 0.3px; }
-.bereikbaar-label-town span { font-size: 12px; font-style: italic; }
-.bereikbaar-label-village span { font-size: 11px; font-style: italic; color: #333; }
-@media (max-width: 600px) { .bereikbaar-cellinfo { display: none; } }
-</style>
-"""
-
-
-class _Labels(MacroElement):
-    """Permanent name labels (gemeenten, places), hidden where they would overlap.
-
-    Labels are ranked (gemeenten first, by residents; then towns, then villages); after
-    every zoom or pan a label is shown only when its box clears every label already shown.
-    Names are set as DOM text.
-    """
-
-    _template = Template(
-        _JSON_DATA_HTML
-        + """
-{% macro script(this, kwargs) %}
-(function () {
-  var map = {{ this._parent.get_name() }};
-  var group = {{ this.group.get_name() }};
-  var rows = JSON.parse(document.getElementById("{{ this.get_name() }}_data").textContent);
-  var pane = map.createPane("bereikbaarNamen");
-  pane.style.zIndex = 460;
-  pane.style.pointerEvents = "none";
-  var markers = rows.map(function (r) {
-    var span = document.createElement("span");
-    span.textContent = r.text;
-    var icon = L.divIcon({className: "bereikbaar-label bereikbaar-label-" + r.kind,
-                          html: span, iconSize: null});
-    var marker = L.marker([r.lat, r.lon], {icon: icon, pane: "bereikbaarNamen",
-                                          interactive: false, keyboard: false});
-    marker.addTo(group);
-    return marker;
-  });
-  function declutter() {
-    if (!map.hasLayer(group)) { return; }
-    var kept = [];
-    markers.forEach(function (marker) {
-      var el = marker.getElement();
-      if (!el || !el.firstChild) { return; }
-      var span = el.firstChild;
-      span.style.visibility = "visible";
-      var r = span.getBoundingClientRect(), pad = 3;
-      var clash = kept.some(function (k) {
-        return r.left < k.right + pad && r.right + pad > k.left &&
-               r.top < k.bottom + pad && r.bottom + pad > k.top;
-      });
-      if (clash) { span.style.visibility = "hidden"; } else { kept.push(r); }
-    });
-  }
-  map.on("zoomend moveend overlayadd resize", declutter);
-  window.bereikbaarLabels = {declutter: declutter};
-  setTimeout(declutter, 0);
-})();
-{% endmacro %}
-"""
-    )
-
-    def __init__(self, group: folium.FeatureGroup, rows: list[dict[str, Any]]) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "Labels"
-        self.group = group
-        self.data_json = _json_for_html(rows)
-
-
-class _BackgroundFallback(MacroElement):
-    """Offline: when a background's tiles cannot load, switch to "Geen achtergrond" and say so.
-
-    A tile layer that fails before any of its tiles loaded is removed (and with it its
-    attribution, so Kadaster is not credited for a map it did not draw), the empty
-    "Geen achtergrond" layer is selected and a Dutch notice is shown.
-    """
-
-    _template = Template(
-        """
-{% macro script(this, kwargs) %}
-(function () {
-  var map = {{ this._parent.get_name() }};
-  var none = {{ this.none.get_name() }};
-  var tiles = [{{ this.tile_names }}];
-  var notice = null;
-  function showNotice() {
-    if (notice !== null) { return; }
-    notice = L.control({position: "topright"});
-    notice.onAdd = function () {
-      var div = L.DomUtil.create("div", "bereikbaar-box bereikbaar-notice");
-      var head = document.createElement("b");
-      head.textContent = "Geen achtergrondkaart";
-      var text = document.createElement("div");
-      text.textContent = "De achtergrondkaart kan niet worden geladen (geen internet?). "
-        + "De kaart toont alleen de gegevens van deze analyse, zonder achtergrond.";
-      div.appendChild(head);
-      div.appendChild(text);
-      return div;
-    };
-    notice.addTo(map);
-  }
-  tiles.forEach(function (layer) {
-    var loaded = 0;
-    layer.on("tileload", function () { loaded += 1; });
-    layer.on("tileerror", function () {
-      if (loaded > 0 || !map.hasLayer(layer)) { return; }
-      map.removeLayer(layer);
-      if (!map.hasLayer(none)) { map.addLayer(none); }
-      showNotice();
-    });
-  });
-  window.bereikbaarBackground = {noticeShown: function () { return notice !== null; }};
-})();
-{% endmacro %}
-"""
-    )
-
-    def __init__(self, tiles: Sequence[folium.TileLayer], none: folium.FeatureGroup) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "BackgroundFallback"
-        self.tile_names = ", ".join(t.get_name() for t in tiles)
-        self.none = none
-
-
-class _LegendControl(MacroElement):
-    """Moves the legend (rendered in the page body) into a Leaflet control (bottom left).
-
-    As a control it stacks with the other controls of its corner instead of covering
-    them; it is folded open on wide screens and closed on narrow ones.
-    """
-
-    _template = Template(
-        """
-{% macro script(this, kwargs) %}
-(function () {
-  var map = {{ this._parent.get_name() }};
-  var legend = L.control({position: "bottomleft"});
-  legend.onAdd = function () {
-    var div = document.getElementById("bereikbaar-legend");
-    div.removeAttribute("hidden");
-    var details = div.querySelector("details");
-    if (details && window.innerWidth < 700) { details.removeAttribute("open"); }
-    L.DomEvent.disableClickPropagation(div);
-    L.DomEvent.disableScrollPropagation(div);
-    return div;
-  };
-  legend.addTo(map);
-})();
-{% endmacro %}
-"""
-    )
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "LegendControl"
-
-
-class _FitClear(MacroElement):
-    """Fit the data's bounds into the part of the map that no control covers."""
-
-    _template = Template(
-        """
-{% macro script(this, kwargs) %}
-(function () {
-  var map = {{ this._parent.get_name() }};
-  var bounds = {{ this.bounds|tojson }};
-  function fit() {
-    var c = map.getContainer();
-    function corner(sel) {
-      var e = c.querySelector(sel);
-      return e ? e.getBoundingClientRect() : {width: 0, height: 0};
-    }
-    var tl = corner(".leaflet-top.leaflet-left"), tr = corner(".leaflet-top.leaflet-right");
-    var bl = corner(".leaflet-bottom.leaflet-left"), br = corner(".leaflet-bottom.leaflet-right");
-    var wide = c.clientWidth >= 800;
-    // Either keep the data clear of the controls sideways (left and right strips) or
-    // above and below them (top and bottom strips): whichever lets the map zoom in further.
-    var left = Math.max(tl.width, bl.width) + 12;
-    var right = Math.max(tr.width, wide ? br.width : 0) + 12;
-    var top = Math.max(tl.height, tr.height) + 12;
-    var bottom = Math.max(bl.height, wide ? br.height : 0) + 12;
-    var side = {paddingTopLeft: [left, 16], paddingBottomRight: [right, 16]};
-    var updown = {paddingTopLeft: [16, top], paddingBottomRight: [16, bottom]};
-    var b = L.latLngBounds(bounds);
-    var zSide = map.getBoundsZoom(b, false, L.point(left + right, 32));
-    var zUpDown = map.getBoundsZoom(b, false, L.point(32, top + bottom));
-    map.fitBounds(b, zUpDown > zSide ? updown : side);
-  }
-  fit();
-  window.bereikbaarFit = fit;
-})();
-{% endmacro %}
-"""
-    )
-
-    def __init__(self, bounds: list[list[float]]) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "FitClear"
-        self.bounds = bounds
+# --------------------------------------------------------------------------- legend
 
 
 def _swatch(colour: str, border: str = "#555", width: float = 1, dash: bool = False) -> str:
@@ -933,11 +374,6 @@ def _legend_html(
     )
 
 
-def _title_html(title: str, demo: bool) -> str:
-    banner = '<span class="bereikbaar-demo">Fictieve demoregio</span>' if demo else ""
-    return f'<div class="bereikbaar-title">{banner}<b>{escape_text(title)}</b></div>'
-
-
 # --------------------------------------------------------------------------- layers
 
 _ROAD_COLOUR = "#7a7a7a"
@@ -1005,6 +441,23 @@ def _geojson(gdf: gpd.GeoDataFrame, props: dict[str, list[Any]], ids: list[str])
     return {"type": "FeatureCollection", "features": features}
 
 
+def _area_classes(
+    areas: gpd.GeoDataFrame,
+    name_column: str,
+    what: str,
+    bins_km: Sequence[float],
+    simplify_m: float,
+) -> tuple[gpd.GeoDataFrame, list[str], npt.NDArray[np.int64]]:
+    """The areas checked and in RD (simplified), the class colours and each area's km class."""
+    require_columns(areas, [name_column, s.MEAN_DISTANCE_KM], what)
+    areas = to_rd(areas, what)
+    if simplify_m > 0:
+        areas = areas.set_geometry(areas.geometry.simplify(simplify_m, preserve_topology=True))
+    colours = class_colours(len(bins_km) + 1)
+    cls = classify_km(areas[s.MEAN_DISTANCE_KM].to_numpy(dtype=float), bins_km)
+    return areas, colours, cls
+
+
 def _add_gemeenten(
     m: folium.Map,
     summary: gpd.GeoDataFrame,
@@ -1017,14 +470,9 @@ def _add_gemeenten(
 
     Returns the fill layer and the verdicts drawn as outlines (keys of :data:`VERDICTS`).
     """
-    require_columns(summary, [s.GEMEENTENAAM, s.MEAN_DISTANCE_KM], "gemeente summary")
-    summary = to_rd(summary, "gemeente summary")
-    if simplify_m > 0:
-        summary = summary.set_geometry(
-            summary.geometry.simplify(simplify_m, preserve_topology=True)
-        )
-    colours = class_colours(len(bins_km) + 1)
-    cls = classify_km(summary[s.MEAN_DISTANCE_KM].to_numpy(dtype=float), bins_km)
+    summary, colours, cls = _area_classes(
+        summary, s.GEMEENTENAAM, "gemeente summary", bins_km, simplify_m
+    )
     fill = [colours[c] if c >= 0 else NO_DATA_COLOUR for c in cls]
     tips = [_gemeente_tip(r) for _, r in summary.iterrows()]
     pops = [_gemeente_html(r, threshold_km, True) for _, r in summary.iterrows()]
@@ -1209,7 +657,7 @@ def _add_libraries(m: folium.Map, libraries: gpd.GeoDataFrame) -> list[tuple[str
                 "lines": _library_lines(row),
             }
         )
-    m.add_child(_BranchMarkers(full, other, rows, icons))
+    m.add_child(BranchMarkers(full, other, rows, icons))
     order = {k: i for i, k in enumerate(_BRANCH_GLYPH)}
     return sorted(kinds, key=lambda k: (not k[1], order[k[0]]))
 
@@ -1236,14 +684,9 @@ def _add_buurten(
     m: folium.Map, buurten: gpd.GeoDataFrame, bins_km: Sequence[float], simplify_m: float
 ) -> None:
     """The buurten coloured by their mean distance (onvolledig grey), off when the map opens."""
-    require_columns(buurten, [s.BUURTNAAM, s.MEAN_DISTANCE_KM], "buurt summary")
-    buurten = to_rd(buurten, "buurt summary")
-    if simplify_m > 0:
-        buurten = buurten.set_geometry(
-            buurten.geometry.simplify(simplify_m, preserve_topology=True)
-        )
-    colours = class_colours(len(bins_km) + 1)
-    cls = classify_km(buurten[s.MEAN_DISTANCE_KM].to_numpy(dtype=float), bins_km)
+    buurten, colours, cls = _area_classes(
+        buurten, s.BUURTNAAM, "buurt summary", bins_km, simplify_m
+    )
     short = (
         s.bool_values(buurten[s.ONVOLLEDIG])
         if s.ONVOLLEDIG in buurten
@@ -1396,7 +839,7 @@ def make_map(
     root.header.add_child(  # type: ignore[attr-defined]
         TextElement("<script>window.L_DISABLE_3D = true;</script>"), name="bereikbaar_no_3d"
     )
-    root.header.add_child(TextElement(_PAGE_CSS), name="bereikbaar_css")  # type: ignore[attr-defined]
+    root.header.add_child(TextElement(PAGE_CSS), name="bereikbaar_css")  # type: ignore[attr-defined]
     tiles, no_background = add_backgrounds(m, default=background)
     # Panes: roads under the fills' outlines, the cell raster above the gemeente fills
     # (overlayPane, 400), outlines above it.
@@ -1431,7 +874,7 @@ def make_map(
             overlay.add_to(m)
             details = cell_details(cells, libraries) if hover else None
             if details is not None:
-                m.add_child(_CellHover(overlay, details))
+                m.add_child(CellHover(overlay, details))
         if catchments and s.LIBRARY_ID in cells.columns:
             areas = catchment_areas(
                 cells,
@@ -1451,12 +894,12 @@ def make_map(
     if labels:
         group = folium.FeatureGroup(name="Namen van gemeenten en plaatsen", show=True)
         group.add_to(m)
-        m.add_child(_Labels(group, labels))
+        m.add_child(Labels(group, labels))
 
     root.header.add_child(  # type: ignore[attr-defined]
         TextElement(f"<title>{html.escape(title)}</title>"), name="bereikbaar_title"
     )
-    root.add_child(_HtmlBox(_title_html(title, demo)))
+    root.add_child(HtmlBox(title_html(title, demo)))
     source_line = (
         "Fictieve gegevens (demoregio): geen CBS-, OSM- of KB-gegevens" if demo else SOURCE_LINE
     )
@@ -1470,15 +913,15 @@ def make_map(
         catchments=has_catchments,
         source_line=source_line,
     )
-    root.add_child(_HtmlBox(legend))
-    m.add_child(_MetricScale())
-    m.add_child(_LegendControl())
+    root.add_child(HtmlBox(legend))
+    m.add_child(MetricScale())
+    m.add_child(LegendControl())
     if gemeente_layer is not None:
-        _GemeenteSearch(gemeente_layer).add_to(m)
+        GemeenteSearch(gemeente_layer).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
-    m.add_child(_BackgroundFallback(tiles, no_background))
+    m.add_child(BackgroundFallback(tiles, no_background))
     if bounds is not None:
-        m.add_child(_FitClear(bounds))
+        m.add_child(FitClear(bounds))
     return m
 
 

@@ -221,6 +221,9 @@ def test_closing_middeldorp_flips_it_and_top_site_flips_it_back(base: sc.Baselin
     assert not row["te_groot_before"] and row["te_groot_after"]
     assert row["flag_change"] == "wordt te groot"
     assert row["full_service_libraries_after"] == 0
+    assert (row["oordeel_before"], row["oordeel_after"]) == ("niet te groot", "te groot")
+    after = _row(closed.summary, MIDDELDORP)
+    assert row["population_unreachable_after"] == after["population_unreachable"]
     reasons = _row(closed.summary, MIDDELDORP)["reasons"]
     assert reasons.startswith("(a) geen volwaardige bibliotheek in de gemeente")
     assert "(c) gemiddelde afstand" in reasons
@@ -764,3 +767,32 @@ def test_two_step_fca_capacity_defaults_and_gemeenten(base: sc.Baseline) -> None
     assert float((pop * res.cells["access"]).sum()) == pytest.approx(
         float(res.libraries.loc[served, "capacity"].sum()), rel=1e-12
     )
+
+
+def test_deltas_never_read_onvolledig_as_niet_te_groot() -> None:
+    from bereikbaar.scenarios.whatif import _deltas
+
+    def summary(verdicts: list[str], unreachable: list[float]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "gemeentecode": ["GM1", "GM2", "GM3"],
+                "gemeentenaam": ["A", "B", "C"],
+                "population": [10.0, 20.0, 30.0],
+                "mean_distance_km": [1.0, 2.0, 3.0],
+                "population_beyond": [0.0, 5.0, 30.0],
+                "full_service_libraries": [1, 1, 0],
+                "population_unreachable": unreachable,
+                "te_groot": [v == "te groot" for v in verdicts],
+                "oordeel": verdicts,
+                "reasons": ["", "", "(a)"],
+            }
+        )
+
+    before = summary(["niet te groot", "te groot", "te groot"], [0.0, 0.0, 0.0])
+    after = summary(["te groot", "onvolledig", "niet te groot"], [0.0, 4.0, 0.0])
+    d = _deltas(before, after).set_index("gemeentecode")
+    assert d.loc["GM1", "flag_change"] == "wordt te groot"
+    # te_groot True -> False, but the verdict went to "onvolledig", not "niet te groot"
+    assert d.loc["GM2", "flag_change"] == "te groot → onvolledig"
+    assert d.loc["GM3", "flag_change"] == "niet meer te groot"
+    assert d.loc["GM2", "population_unreachable_delta"] == 4.0

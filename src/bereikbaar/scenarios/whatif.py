@@ -41,11 +41,15 @@ from ..schema import (
     NEEDS_GEOCODING,
     POPULATION,
     POPULATION_BEYOND,
+    POPULATION_UNREACHABLE,
     REACHABLE,
     REASONS,
     SNAP_M,
     TE_GROOT,
     TIME_S,
+    VERDICT,
+    VERDICT_OK,
+    VERDICT_TE_GROOT,
     full_service_mask,
 )
 from ..settings import Settings
@@ -174,9 +178,13 @@ class ScenarioResult:
     summary
         The new gemeente summary (same columns as the pipeline's).
     deltas
-        One row per gemeente: before/after/delta of ``mean_distance_km`` and
-        ``population_beyond``, ``te_groot_before``/``te_groot_after``,
-        ``flag_change`` (Dutch) and the new ``reasons``.
+        One row per gemeente: before/after/delta of ``mean_distance_km``,
+        ``population_beyond``, ``full_service_libraries`` and
+        ``population_unreachable`` (residents without a distance),
+        ``te_groot_before``/``te_groot_after``, the verdict in words
+        ``oordeel_before``/``oordeel_after`` (``"onvolledig"`` where too few residents
+        are covered by the road network to give one), ``flag_change`` (Dutch: how the
+        verdict changed, ``""`` if not) and the new ``reasons``.
     libraries
         The edited branch list (closed rows removed, re-typed rows changed,
         opened rows appended with ids ``nieuw-1`` …).
@@ -312,12 +320,15 @@ def _edit_libraries(
     return edited, snaps, new, types
 
 
-def _flag_change(before: bool, after: bool) -> str:
-    if after and not before:
+def _flag_change(before: str, after: str) -> str:
+    """The change of a gemeente's verdict (``oordeel``) in words; ``""`` when unchanged."""
+    if before == after:
+        return ""
+    if after == VERDICT_TE_GROOT:
         return "wordt te groot"
-    if before and not after:
+    if before == VERDICT_TE_GROOT and after == VERDICT_OK:
         return "niet meer te groot"
-    return ""
+    return f"{before} → {after}"  # to or from "onvolledig": no verdict on one side
 
 
 def _deltas(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
@@ -326,15 +337,24 @@ def _deltas(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=a.index)
     out[GEMEENTENAAM] = a[GEMEENTENAAM]
     out[POPULATION] = a[POPULATION]
-    for col in (MEAN_DISTANCE_KM, POPULATION_BEYOND, FULL_SERVICE_LIBRARIES):
+    for col in (
+        MEAN_DISTANCE_KM,
+        POPULATION_BEYOND,
+        FULL_SERVICE_LIBRARIES,
+        POPULATION_UNREACHABLE,
+    ):
         out[f"{col}_before"] = b[col].reindex(a.index)
         out[f"{col}_after"] = a[col]
         out[f"{col}_delta"] = a[col] - out[f"{col}_before"]
     out[f"{TE_GROOT}_before"] = b[TE_GROOT].reindex(a.index).astype(bool)
     out[f"{TE_GROOT}_after"] = a[TE_GROOT].astype(bool)
+    # the verdict in words, so that "onvolledig" (no verdict: too few residents covered by
+    # the road network) is never read as "niet te groot" in the scenario table
+    out[f"{VERDICT}_before"] = b[VERDICT].reindex(a.index)
+    out[f"{VERDICT}_after"] = a[VERDICT]
     out["flag_change"] = [
-        _flag_change(bool(x), bool(y))
-        for x, y in zip(out[f"{TE_GROOT}_before"], out[f"{TE_GROOT}_after"], strict=True)
+        _flag_change(str(x), str(y))
+        for x, y in zip(out[f"{VERDICT}_before"], out[f"{VERDICT}_after"], strict=True)
     ]
     out[REASONS] = a[REASONS]
     return out.reset_index()

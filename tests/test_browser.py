@@ -282,6 +282,16 @@ def test_kaart_reads_offline(
         for i, a in enumerate(shown):
             for b in shown[i + 1 :]:
                 assert not _overlap(a, b), (a, b)
+        # and no shown name lies under a branch icon (it moves beside it, or hides)
+        icons = page.evaluate(
+            """() => Array.from(document.querySelectorAll('.bereikbaar-branch')).map(i => {
+                const r = i.getBoundingClientRect();
+                return {l: r.left, t: r.top, r: r.right, b: r.bottom}; })"""
+        )
+        assert icons
+        for a in shown:
+            for b in icons:
+                assert not _overlap(a, b), (a, b)
         assert page.locator(".bereikbaar-label-village span, .bereikbaar-label-town span").count()
 
         # Legend and layer control: apart, and no marker's click point under either.

@@ -446,7 +446,8 @@ body { display: flex; flex-direction: column; }
 .bereikbaar-box { background: rgba(255,255,255,0.94); padding: 6px 10px; border-radius: 4px;
   box-shadow: 0 1px 4px rgba(0,0,0,0.3); font-family: Arial, Helvetica, sans-serif;
   font-size: 12px; line-height: 1.35; }
-.bereikbaar-legend { max-width: min(300px, 70vw); max-height: 55vh; overflow-y: auto; }
+.bereikbaar-legend { max-width: min(300px, 70vw); max-height: max(55vh, calc(100vh - 230px));
+  overflow-y: auto; }
 .bereikbaar-legend summary { cursor: pointer; font-weight: bold; }
 .leaflet-tooltip.bereikbaar-tip, .leaflet-tooltip.foliumtooltip {
   white-space: normal; width: max-content; max-width: min(260px, 42vw);
@@ -468,7 +469,9 @@ class Labels(MacroElement):
     """Permanent name labels (gemeenten, places), hidden where they would overlap.
 
     Labels are ranked (gemeenten first, by residents; then towns, then villages); after
-    every zoom or pan a label is shown only when its box clears every label already shown.
+    every zoom or pan a label is shown on its point, or else just below, above, right or
+    left of it, at the first place where its box clears every label already shown and
+    every branch icon; where none does it is hidden.
     Names are set as DOM text.
 
     Parameters
@@ -500,23 +503,46 @@ class Labels(MacroElement):
     marker.addTo(group);
     return marker;
   });
+  function hits(r, boxes, pad) {
+    return boxes.some(function (k) {
+      return r.left < k.right + pad && r.right + pad > k.left &&
+             r.top < k.bottom + pad && r.bottom + pad > k.top;
+    });
+  }
   function declutter() {
     if (!map.hasLayer(group)) { return; }
+    // the branch icons drawn now: a name is never set under one
+    var icons = Array.from(map.getContainer().querySelectorAll(".bereikbaar-branch"))
+      .map(function (i) { return i.getBoundingClientRect(); })
+      .filter(function (r) { return r.width > 0; });
     var kept = [];
     markers.forEach(function (marker) {
       var el = marker.getElement();
       if (!el || !el.firstChild) { return; }
       var span = el.firstChild;
+      span.style.transform = "";
       span.style.visibility = "visible";
       var r = span.getBoundingClientRect(), pad = 3;
-      var clash = kept.some(function (k) {
-        return r.left < k.right + pad && r.right + pad > k.left &&
-               r.top < k.bottom + pad && r.bottom + pad > k.top;
-      });
-      if (clash) { span.style.visibility = "hidden"; } else { kept.push(r); }
+      // on the point; else below, above, right or left of it, clear of the icon there
+      var dy = r.height / 2 + 12, dx = r.width / 2 + 14;
+      var moves = [[0, 0], [0, dy], [0, -dy], [dx, 0], [-dx, 0]];
+      for (var i = 0; i < moves.length; i++) {
+        var m = moves[i];
+        var box = {left: r.left + m[0], right: r.right + m[0],
+                   top: r.top + m[1], bottom: r.bottom + m[1]};
+        if (!hits(box, kept, pad) && !hits(box, icons, 1)) {
+          if (m[0] || m[1]) {
+            span.style.transform = "translate(calc(-50% + " + m[0] + "px), calc(-50% + " +
+              m[1] + "px))";
+          }
+          kept.push(box);
+          return;
+        }
+      }
+      span.style.visibility = "hidden";
     });
   }
-  map.on("zoomend moveend overlayadd resize", declutter);
+  map.on("zoomend moveend overlayadd overlayremove resize", declutter);
   window.bereikbaarLabels = {declutter: declutter};
   setTimeout(declutter, 0);
 })();

@@ -43,3 +43,20 @@ def test_a_warning_is_one_escaped_log_line(category: str, prefix: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.splitlines() == [f"{prefix}gemeente Bibliostad{ESCAPE} ligt ver weg"]
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    import subprocess
+    import sys
+
+    import bereikbaar
+
+    out = subprocess.run(
+        [sys.executable, "-m", "bereikbaar", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"bereikbaar {bereikbaar.__version__}"

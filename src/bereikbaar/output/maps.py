@@ -62,7 +62,9 @@ from bereikbaar.output.offline import TextElement, make_offline, make_safe, rend
 from bereikbaar.output.raster import cell_details, rasterize_cells
 from bereikbaar.output.style import (
     DEFAULT_BINS_KM,
+    FERRY_COLOUR,
     MAP_NUMBERS,
+    ROAD_COLOUR,
     SOURCE_LINE,
     UNREACHABLE_COLOUR,
     VERDICTS,
@@ -349,9 +351,9 @@ def _legend_html(
             " bibliotheek (kleur per bibliotheek; laag aanzetten)</div>"
         )
     if roads:
-        rows.append(f"<div>{_line_swatch(_ROAD_COLOUR, 2.5)}hoofdweg (uit het wegennet)</div>")
+        rows.append(f"<div>{_line_swatch(ROAD_COLOUR, 2.5)}hoofdweg (uit het wegennet)</div>")
     if ferries:
-        rows.append(f"<div>{_line_swatch(_FERRY_COLOUR, 2, '5 4')}veerdienst</div>")
+        rows.append(f"<div>{_line_swatch(FERRY_COLOUR, 2, '5 4')}veerdienst</div>")
     for kind, full in branch_kinds:
         label = s.BRANCH_TYPE_LABELS_NL.get(kind, kind)
         extra = " (volwaardig)" if full else ""
@@ -376,8 +378,6 @@ def _legend_html(
 
 # --------------------------------------------------------------------------- layers
 
-_ROAD_COLOUR = "#7a7a7a"
-_FERRY_COLOUR = "#3a6ea5"
 _ROAD_WEIGHT = {"motorway": 2.6, "trunk": 2.2, "primary": 1.8, "secondary": 1.3}
 
 
@@ -551,7 +551,7 @@ def _add_context(m: folium.Map, roads: gpd.GeoDataFrame | None) -> tuple[bool, b
     folium.GeoJson(
         data,
         style_function=lambda f: {
-            "color": _FERRY_COLOUR if f["properties"]["soort"] == "ferry" else _ROAD_COLOUR,
+            "color": FERRY_COLOUR if f["properties"]["soort"] == "ferry" else ROAD_COLOUR,
             "weight": _ROAD_WEIGHT.get(f["properties"]["soort"], 1.6),
             "opacity": 0.85,
             "dashArray": "6 5" if f["properties"]["soort"] == "ferry" else None,

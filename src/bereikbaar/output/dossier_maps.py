@@ -1,0 +1,364 @@
+"""The dossier's maps: one gemeente drawn with matplotlib as an SVG to inline in the HTML.
+
+Text is written as SVG ``<text>`` (escaped by matplotlib's SVG writer, mathtext off); the output
+is deterministic (fixed hash salt, no date or creator metadata). The road and ferry colours are
+the interactive map's (:mod:`bereikbaar.output.style`).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+import matplotlib as mpl
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+from bereikbaar import schema as s
+from bereikbaar.output.frames import bool_mask
+from bereikbaar.output.style import (
+    FERRY_COLOUR,
+    ROAD_COLOUR,
+    UNREACHABLE_COLOUR,
+    is_missing,
+    nl_general,
+)
+
+__all__ = ["full_service_mask", "svg_map"]
+
+_FULL_SERVICE_COLOUR = "#08519c"
+_OTHER_BRANCH_COLOUR = "#6a51a3"
+_SITE_COLOUR = "#e7298a"
+_OUTLINE_COLOUR = "#b2182b"
+_XML_PROLOGUE = re.compile(r"\A<\?xml[^>]*\?>\s*<!DOCTYPE[^>]*>\s*")
+"""matplotlib's XML declaration and DOCTYPE, dropped from an SVG inlined in HTML."""
+
+
+def full_service_mask(libraries: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Which rows of ``libraries`` are full-service branches (all ``False`` without the column)."""
+    if s.FULL_SERVICE not in libraries.columns:
+        return np.zeros(len(libraries), dtype=bool)
+    return bool_mask(libraries[s.FULL_SERVICE])
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _label(value: object) -> str:
+    """Text for a map label: control characters (a font has no glyph for them) dropped."""
+    return _CONTROL.sub("", "" if is_missing(value) else str(value))
+
+
+def _map_label(ax: Any, x: float, y: float, value: object, **style: Any) -> None:
+    """Draw a map label: control characters dropped, no mathtext, clipped to the frame."""
+    ax.text(x, y, _label(value), parse_math=False, clip_on=True, **style)
+
+
+def _nice_length_m(width_m: float) -> float:
+    for km in (0.5, 1, 2, 5, 10, 20, 50, 100):
+        if km * 1000 >= width_m / 6:
+            return km * 1000.0
+    return 100_000.0
+
+
+def _frame(bounds: Sequence[float], aspect: float) -> tuple[float, float, float, float]:
+    """A box around ``bounds`` (RD metres) with a margin and the width/height ``aspect``."""
+    xmin, ymin, xmax, ymax = bounds
+    w, h = max(xmax - xmin, 2000.0), max(ymax - ymin, 2000.0)
+    w, h = w * 1.12, h * 1.12
+    if w / h < aspect:
+        w = h * aspect
+    else:
+        h = w / aspect
+    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+    return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+
+
+def svg_map(
+    gemeente: pd.Series,
+    cells: gpd.GeoDataFrame,
+    classes: npt.NDArray[np.int64],
+    colours: Sequence[str],
+    labels: Sequence[str],
+    summary: gpd.GeoDataFrame,
+    libraries: gpd.GeoDataFrame,
+    extra_points: Sequence[tuple[float, float]],
+    sites: gpd.GeoDataFrame | None,
+    roads: gpd.GeoDataFrame | None,
+) -> str:
+    """SVG map: neighbours (named), cells by class, roads, outline, named libraries, sites."""
+    geom = gemeente.geometry
+    bounds = list(geom.bounds) if geom is not None and not geom.is_empty else [0.0, 0.0, 1.0, 1.0]
+    for x, y in extra_points:
+        bounds = [min(bounds[0], x), min(bounds[1], y), max(bounds[2], x), max(bounds[3], y)]
+    x0, y0, x1, y1 = _frame(bounds, 7.2 / (4.3 * 0.86))
+    view = shapely.box(x0, y0, x1, y1)
+    code = str(gemeente.get(s.GEMEENTECODE))
+    with mpl.rc_context(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": f"bereikbaar-{code}",
+            "font.family": "DejaVu Sans",
+            "text.parse_math": False,
+            "text.usetex": False,
+        }
+    ):
+        fig = Figure(figsize=(7.2, 4.3))
+        ax = fig.add_axes((0.0, 0.14, 1.0, 0.86))
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor="#fafafa", zorder=0))
+        # neighbouring gemeenten (light grey, named)
+        idx = np.sort(summary.sindex.query(view, predicate="intersects"))
+        near = summary.iloc[idx]
+        others = near[near[s.GEMEENTECODE].astype(str) != code]
+        if len(others):
+            clipped = others.geometry.intersection(view)
+            gpd.GeoSeries(clipped).plot(
+                ax=ax, facecolor="#eeeeee", edgecolor="#a8a8a8", linewidth=0.6, zorder=1
+            )
+            for pt, name in zip(
+                shapely.point_on_surface(clipped.to_numpy()), others[s.GEMEENTENAAM], strict=True
+            ):
+                if pt is None or pt.is_empty or is_missing(name):
+                    continue
+                _map_label(
+                    ax,
+                    pt.x,
+                    pt.y,
+                    name,
+                    fontsize=8,
+                    color="#666666",
+                    style="italic",
+                    ha="center",
+                    va="center",
+                    zorder=6,
+                )
+        # cells, one dissolved shape per class
+        used: list[int] = []
+        for k in np.unique(classes):
+            union = shapely.union_all(cells.geometry.to_numpy()[classes == k])
+            colour = UNREACHABLE_COLOUR if k < 0 else colours[int(k)]
+            gpd.GeoSeries([union]).plot(ax=ax, color=colour, linewidth=0, zorder=2)
+            used.append(int(k))
+        # main roads and ferries
+        has_roads = has_ferries = False
+        if roads is not None and len(roads):
+            r = roads.iloc[np.sort(roads.sindex.query(view, predicate="intersects"))]
+            ferry = r["soort"].astype(str).to_numpy() == "ferry"
+            if (~ferry).any():
+                has_roads = True
+                gpd.GeoSeries(r.geometry[~ferry]).plot(
+                    ax=ax, color=ROAD_COLOUR, linewidth=1.1, zorder=3
+                )
+            if ferry.any():
+                has_ferries = True
+                gpd.GeoSeries(r.geometry[ferry]).plot(
+                    ax=ax, color=FERRY_COLOUR, linewidth=1.1, linestyle=(0, (4, 3)), zorder=3
+                )
+        # the gemeente's outline
+        if geom is not None and not geom.is_empty:
+            gpd.GeoSeries([geom.boundary]).plot(
+                ax=ax, color=_OUTLINE_COLOUR, linewidth=2.0, zorder=4
+            )
+            pt = geom.point_on_surface()
+            _map_label(
+                ax,
+                pt.x,
+                pt.y,
+                gemeente.get(s.GEMEENTENAAM),
+                fontsize=10,
+                weight="bold",
+                color="#1f1f1f",
+                ha="center",
+                va="center",
+                zorder=7,
+                bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1.5},
+            )
+        # branches in view: other types first, full-service on top (named)
+        libs = libraries[libraries.geometry.notna() & ~libraries.geometry.is_empty]
+        libs = libs.iloc[np.sort(libs.sindex.query(view, predicate="intersects"))]
+        fs = full_service_mask(libs)
+        if (~fs).any():
+            o = libs[~fs]
+            ax.scatter(
+                o.geometry.x,
+                o.geometry.y,
+                marker="D",
+                s=26,
+                color="white",
+                edgecolors=_OTHER_BRANCH_COLOUR,
+                linewidths=1.6,
+                zorder=5,
+            )
+        if fs.any():
+            f = libs[fs]
+            ax.scatter(
+                f.geometry.x,
+                f.geometry.y,
+                marker="s",
+                s=60,
+                color=_FULL_SERVICE_COLOUR,
+                edgecolors="white",
+                linewidths=1.0,
+                zorder=6,
+            )
+            dx = (x1 - x0) / 90
+            for x, y, name in zip(f.geometry.x, f.geometry.y, f[s.NAME], strict=True):
+                if is_missing(name):
+                    continue
+                right_half = x > x0 + 0.6 * (x1 - x0)  # label to the left, inside the frame
+                _map_label(
+                    ax,
+                    x - dx if right_half else x + dx,
+                    y + dx,
+                    name,
+                    fontsize=7.5,
+                    color=_FULL_SERVICE_COLOUR,
+                    ha="right" if right_half else "left",
+                    va="bottom",
+                    zorder=8,
+                    bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.8},
+                )
+        has_sites = False
+        if sites is not None and len(sites):
+            pts = sites[sites.geometry.notna() & ~sites.geometry.is_empty]
+            ranks = pts["rang"].tolist() if "rang" in pts.columns else range(1, len(pts) + 1)
+            for rank, (_, site) in zip(ranks, pts.iterrows(), strict=True):
+                c = site.geometry.centroid
+                has_sites = True
+                ax.scatter(
+                    [c.x],
+                    [c.y],
+                    marker="^",
+                    s=80,
+                    color=_SITE_COLOUR,
+                    edgecolors="white",
+                    linewidths=1.0,
+                    zorder=7,
+                )
+                ax.text(
+                    c.x + (x1 - x0) / 70,
+                    c.y,
+                    str(rank),
+                    fontsize=9,
+                    weight="bold",
+                    color=_SITE_COLOUR,
+                    va="center",
+                    zorder=8,
+                    parse_math=False,
+                    gid=f"site-{code}-{rank}",
+                )
+        # scale bar and north
+        bar = _nice_length_m(x1 - x0)
+        ax.add_artist(
+            AnchoredSizeBar(
+                ax.transData,
+                bar,
+                f"{nl_general(bar / 1000)} km",
+                "lower left",
+                pad=0.5,
+                sep=3,
+                frameon=True,
+                size_vertical=(y1 - y0) / 200,
+                fontproperties={"size": 8},
+            )
+        )
+        ax.text(
+            0.975,
+            0.965,
+            "N ↑",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=9,
+            weight="bold",
+            color="#333333",
+        )
+        # legend: the symbols drawn above
+        handles: list[Any] = [
+            Patch(facecolor=colours[k], label=labels[k]) for k in sorted(k for k in used if k >= 0)
+        ]
+        if -1 in used:
+            handles.append(Patch(facecolor=UNREACHABLE_COLOUR, label="geen route"))
+        handles.append(Line2D([], [], color=_OUTLINE_COLOUR, linewidth=2, label="gemeentegrens"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="s",
+                linestyle="none",
+                markersize=8,
+                markerfacecolor=_FULL_SERVICE_COLOUR,
+                markeredgecolor="white",
+                label="volwaardige bibliotheek",
+            )
+        )
+        if (~fs).any():
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="D",
+                    linestyle="none",
+                    markersize=5.5,
+                    markerfacecolor="white",
+                    markeredgecolor=_OTHER_BRANCH_COLOUR,
+                    markeredgewidth=1.6,
+                    label="andere voorziening",
+                )
+            )
+        if has_roads:
+            handles.append(Line2D([], [], color=ROAD_COLOUR, linewidth=1.1, label="hoofdweg"))
+        if has_ferries:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color=FERRY_COLOUR,
+                    linewidth=1.1,
+                    linestyle=(0, (4, 3)),
+                    label="veerdienst",
+                )
+            )
+        if has_sites:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="^",
+                    linestyle="none",
+                    markersize=8,
+                    markerfacecolor=_SITE_COLOUR,
+                    markeredgecolor="white",
+                    label="voorgestelde locatie",
+                )
+            )
+        fig.legend(
+            handles=handles,
+            loc="lower center",
+            ncol=4,
+            fontsize=7.5,
+            frameon=False,
+            bbox_to_anchor=(0.5, 0.0),
+            handlelength=1.6,
+            columnspacing=1.2,
+        )
+        buffer = io.StringIO()
+        fig.savefig(
+            buffer,
+            format="svg",
+            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+        )
+    return _XML_PROLOGUE.sub("", buffer.getvalue(), count=1)

@@ -458,6 +458,30 @@ def _area_classes(
     return areas, colours, cls
 
 
+def _area_layer(
+    data: dict[str, Any],
+    name: str,
+    *,
+    outline: str,
+    weight: float,
+    class_name: str,
+    **options: Any,
+) -> folium.GeoJson:
+    """Areas (gemeenten, buurten) filled with each feature's ``fill`` colour and outlined."""
+    return folium.GeoJson(
+        data,
+        name=name,
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": 0.55,
+            "color": outline,
+            "weight": weight,
+            "className": class_name,
+        },
+        **options,
+    )
+
+
 def _add_gemeenten(
     m: folium.Map,
     summary: gpd.GeoDataFrame,
@@ -479,16 +503,12 @@ def _add_gemeenten(
     names = ["" if is_missing(v) else str(v) for v in summary[s.GEMEENTENAAM]]
     ids = [f"g{k}" for k in range(len(summary))]
     data = _geojson(summary, {"fill": fill, "tip": tips, "pop": pops, "naam": names}, ids)
-    layer = folium.GeoJson(
+    layer = _area_layer(
         data,
-        name="Gemiddelde afstand per gemeente",
-        style_function=lambda f: {
-            "fillColor": f["properties"]["fill"],
-            "fillOpacity": 0.55,
-            "color": "#555555",
-            "weight": 0.7,
-            "className": "bereikbaar-gemeente",
-        },
+        "Gemiddelde afstand per gemeente",
+        outline="#555555",
+        weight=0.7,
+        class_name="bereikbaar-gemeente",
         highlight_function=lambda f: {"weight": 2.5, "color": "#222222"},
         tooltip=folium.GeoJsonTooltip(
             fields=["tip"], labels=False, sticky=True, class_name="bereikbaar-tip"
@@ -711,17 +731,13 @@ def _add_buurten(
         tips.append("<br>".join(parts))
     ids = [f"b{k}" for k in range(len(buurten))]
     data = _geojson(buurten, {"fill": fill, "tip": tips}, ids)
-    folium.GeoJson(
+    _area_layer(
         data,
-        name="Gemiddelde afstand per buurt",
+        "Gemiddelde afstand per buurt",
+        outline="#777777",
+        weight=0.5,
+        class_name="bereikbaar-buurt",
         show=False,
-        style_function=lambda f: {
-            "fillColor": f["properties"]["fill"],
-            "fillOpacity": 0.55,
-            "color": "#777777",
-            "weight": 0.5,
-            "className": "bereikbaar-buurt",
-        },
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
     ).add_to(m)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -41,6 +42,57 @@ _SITE_COLOUR = "#e7298a"
 _OUTLINE_COLOUR = "#b2182b"
 _XML_PROLOGUE = re.compile(r"\A<\?xml[^>]*\?>\s*<!DOCTYPE[^>]*>\s*")
 """matplotlib's XML declaration and DOCTYPE, dropped from an SVG inlined in HTML."""
+
+
+@dataclass(frozen=True)
+class _Symbol:
+    """A point symbol: drawn on the map and shown in the legend with the same look."""
+
+    marker: str
+    area: float
+    """Marker area on the map (pt², matplotlib's ``scatter(s=...)``)."""
+    size: float
+    """Marker size in the legend (pt)."""
+    face: str
+    edge: str
+    edge_width: float
+    label: str
+
+    def draw(self, ax: Any, x: Any, y: Any, zorder: int) -> None:
+        """Draw the symbol at the points ``x``, ``y``."""
+        ax.scatter(
+            x,
+            y,
+            marker=self.marker,
+            s=self.area,
+            color=self.face,
+            edgecolors=self.edge,
+            linewidths=self.edge_width,
+            zorder=zorder,
+        )
+
+    def handle(self) -> Line2D:
+        """The symbol's legend entry."""
+        return Line2D(
+            [],
+            [],
+            marker=self.marker,
+            linestyle="none",
+            markersize=self.size,
+            markerfacecolor=self.face,
+            markeredgecolor=self.edge,
+            markeredgewidth=self.edge_width,
+            label=self.label,
+        )
+
+
+_FULL_SERVICE = _Symbol("s", 60, 8, _FULL_SERVICE_COLOUR, "white", 1.0, "volwaardige bibliotheek")
+_OTHER_BRANCH = _Symbol("D", 26, 5.5, "white", _OTHER_BRANCH_COLOUR, 1.6, "andere voorziening")
+_SITE = _Symbol("^", 80, 8, _SITE_COLOUR, "white", 1.0, "voorgestelde locatie")
+_ROAD_LINE: dict[str, Any] = {"color": ROAD_COLOUR, "linewidth": 1.1}
+_FERRY_LINE: dict[str, Any] = {"color": FERRY_COLOUR, "linewidth": 1.1, "linestyle": (0, (4, 3))}
+_OUTLINE_LINE: dict[str, Any] = {"color": _OUTLINE_COLOUR, "linewidth": 2.0}
+"""Line styles on the map and in its legend: main roads, ferries, the gemeente's outline."""
 
 
 def full_service_mask(libraries: pd.DataFrame) -> npt.NDArray[np.bool_]:
@@ -159,19 +211,13 @@ def svg_map(
             ferry = r["soort"].astype(str).to_numpy() == "ferry"
             if (~ferry).any():
                 has_roads = True
-                gpd.GeoSeries(r.geometry[~ferry]).plot(
-                    ax=ax, color=ROAD_COLOUR, linewidth=1.1, zorder=3
-                )
+                gpd.GeoSeries(r.geometry[~ferry]).plot(ax=ax, zorder=3, **_ROAD_LINE)
             if ferry.any():
                 has_ferries = True
-                gpd.GeoSeries(r.geometry[ferry]).plot(
-                    ax=ax, color=FERRY_COLOUR, linewidth=1.1, linestyle=(0, (4, 3)), zorder=3
-                )
+                gpd.GeoSeries(r.geometry[ferry]).plot(ax=ax, zorder=3, **_FERRY_LINE)
         # the gemeente's outline
         if geom is not None and not geom.is_empty:
-            gpd.GeoSeries([geom.boundary]).plot(
-                ax=ax, color=_OUTLINE_COLOUR, linewidth=2.0, zorder=4
-            )
+            gpd.GeoSeries([geom.boundary]).plot(ax=ax, zorder=4, **_OUTLINE_LINE)
             pt = geom.point_on_surface()
             _map_label(
                 ax,
@@ -192,28 +238,10 @@ def svg_map(
         fs = full_service_mask(libs)
         if (~fs).any():
             o = libs[~fs]
-            ax.scatter(
-                o.geometry.x,
-                o.geometry.y,
-                marker="D",
-                s=26,
-                color="white",
-                edgecolors=_OTHER_BRANCH_COLOUR,
-                linewidths=1.6,
-                zorder=5,
-            )
+            _OTHER_BRANCH.draw(ax, o.geometry.x, o.geometry.y, zorder=5)
         if fs.any():
             f = libs[fs]
-            ax.scatter(
-                f.geometry.x,
-                f.geometry.y,
-                marker="s",
-                s=60,
-                color=_FULL_SERVICE_COLOUR,
-                edgecolors="white",
-                linewidths=1.0,
-                zorder=6,
-            )
+            _FULL_SERVICE.draw(ax, f.geometry.x, f.geometry.y, zorder=6)
             dx = (x1 - x0) / 90
             for x, y, name in zip(f.geometry.x, f.geometry.y, f[s.NAME], strict=True):
                 if is_missing(name):
@@ -238,16 +266,7 @@ def svg_map(
             for rank, (_, site) in zip(ranks, pts.iterrows(), strict=True):
                 c = site.geometry.centroid
                 has_sites = True
-                ax.scatter(
-                    [c.x],
-                    [c.y],
-                    marker="^",
-                    s=80,
-                    color=_SITE_COLOUR,
-                    edgecolors="white",
-                    linewidths=1.0,
-                    zorder=7,
-                )
+                _SITE.draw(ax, [c.x], [c.y], zorder=7)
                 ax.text(
                     c.x + (x1 - x0) / 70,
                     c.y,
@@ -292,59 +311,16 @@ def svg_map(
         ]
         if -1 in used:
             handles.append(Patch(facecolor=UNREACHABLE_COLOUR, label="geen route"))
-        handles.append(Line2D([], [], color=_OUTLINE_COLOUR, linewidth=2, label="gemeentegrens"))
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="s",
-                linestyle="none",
-                markersize=8,
-                markerfacecolor=_FULL_SERVICE_COLOUR,
-                markeredgecolor="white",
-                label="volwaardige bibliotheek",
-            )
-        )
+        handles.append(Line2D([], [], label="gemeentegrens", **_OUTLINE_LINE))
+        handles.append(_FULL_SERVICE.handle())
         if (~fs).any():
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    marker="D",
-                    linestyle="none",
-                    markersize=5.5,
-                    markerfacecolor="white",
-                    markeredgecolor=_OTHER_BRANCH_COLOUR,
-                    markeredgewidth=1.6,
-                    label="andere voorziening",
-                )
-            )
+            handles.append(_OTHER_BRANCH.handle())
         if has_roads:
-            handles.append(Line2D([], [], color=ROAD_COLOUR, linewidth=1.1, label="hoofdweg"))
+            handles.append(Line2D([], [], label="hoofdweg", **_ROAD_LINE))
         if has_ferries:
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    color=FERRY_COLOUR,
-                    linewidth=1.1,
-                    linestyle=(0, (4, 3)),
-                    label="veerdienst",
-                )
-            )
+            handles.append(Line2D([], [], label="veerdienst", **_FERRY_LINE))
         if has_sites:
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    marker="^",
-                    linestyle="none",
-                    markersize=8,
-                    markerfacecolor=_SITE_COLOUR,
-                    markeredgecolor="white",
-                    label="voorgestelde locatie",
-                )
-            )
+            handles.append(_SITE.handle())
         fig.legend(
             handles=handles,
             loc="lower center",

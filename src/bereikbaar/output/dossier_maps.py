@@ -115,6 +115,11 @@ def _map_label(ax: Any, x: float, y: float, value: object, **style: Any) -> None
     ax.text(x, y, _label(value), parse_math=False, clip_on=True, **style)
 
 
+def _area_label(ax: Any, point: shapely.Point, value: object, **style: Any) -> None:
+    """Label an area (a gemeente) centred on a point on its surface."""
+    _map_label(ax, point.x, point.y, value, ha="center", va="center", **style)
+
+
 def _nice_length_m(width_m: float) -> float:
     for km in (0.5, 1, 2, 5, 10, 20, 50, 100):
         if km * 1000 >= width_m / 6:
@@ -185,18 +190,7 @@ def svg_map(
             ):
                 if pt is None or pt.is_empty or is_missing(name):
                     continue
-                _map_label(
-                    ax,
-                    pt.x,
-                    pt.y,
-                    name,
-                    fontsize=8,
-                    color="#666666",
-                    style="italic",
-                    ha="center",
-                    va="center",
-                    zorder=6,
-                )
+                _area_label(ax, pt, name, fontsize=8, color="#666666", style="italic", zorder=6)
         # cells, one dissolved shape per class
         used: list[int] = []
         for k in np.unique(classes):
@@ -218,17 +212,13 @@ def svg_map(
         # the gemeente's outline
         if geom is not None and not geom.is_empty:
             gpd.GeoSeries([geom.boundary]).plot(ax=ax, zorder=4, **_OUTLINE_LINE)
-            pt = geom.point_on_surface()
-            _map_label(
+            _area_label(
                 ax,
-                pt.x,
-                pt.y,
+                geom.point_on_surface(),
                 gemeente.get(s.GEMEENTENAAM),
                 fontsize=10,
                 weight="bold",
                 color="#1f1f1f",
-                ha="center",
-                va="center",
                 zorder=7,
                 bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1.5},
             )

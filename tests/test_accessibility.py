@@ -14,7 +14,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bereikbaar.accessibility import nearest_library, snap_to_arcs
+from bereikbaar.accessibility import nearest_library, nearest_library_with_snaps, snap_to_arcs
 from bereikbaar.engine.network import Network
 from bereikbaar.exceptions import BereikbaarWarning, InputError
 
@@ -103,6 +103,16 @@ def test_unreachable_is_nan_and_warned() -> None:
     assert not res["reachable"].iloc[0]
     assert pd.isna(res["library_id"].iloc[0])
     assert res["distance_m"].iloc[1] == pytest.approx(5 + 40 + 0)
+
+
+@pytest.mark.parametrize("measure", [nearest_library, nearest_library_with_snaps])
+def test_warnings_point_at_the_callers_line(measure: object) -> None:
+    """``nearest_library`` calls ``nearest_library_with_snaps``: both warn at the caller's line."""
+    net = make_network([(0, 0), (100, 0), (5000, 0), (5100, 0)], [(0, 1), (1, 0), (2, 3), (3, 2)])
+    assert callable(measure)
+    with pytest.warns(BereikbaarWarning, match="cannot reach") as record:
+        measure(net, np.array([[5050.0, 5.0]]), libs_at([(10, 0)]), core_only=False)
+    assert {w.filename for w in record} == {__file__}
 
 
 def test_max_snap_makes_far_origins_unreachable() -> None:

@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -31,7 +32,6 @@ import pytest
 from geopandas.testing import assert_geodataframe_equal
 
 from bereikbaar import pipeline
-from bereikbaar.demo import write_demo_inputs
 from bereikbaar.exceptions import BereikbaarWarning, InputError, OutputError
 from bereikbaar.output import tables
 from bereikbaar.output.files import TEMP_FILE_PATTERN as TEMP_RE
@@ -80,7 +80,7 @@ def _complete(path: Path) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Done:
-    """A finished run: its settings, output folder, hashes and result."""
+    """A finished run: its settings, a run config, output folder (read only), hashes and result."""
 
     settings: Settings
     config: Path
@@ -90,24 +90,18 @@ class Done:
 
 
 @pytest.fixture(scope="module")
-def done(tmp_path_factory: pytest.TempPathFactory) -> Done:
-    folder = tmp_path_factory.mktemp("atomic")
-    demo = write_demo_inputs(folder / "raw")
-    cells = gpd.read_file(demo.cells)
-    small = folder / "raw" / "cells_small.gpkg"
-    cells.iloc[np.r_[0:200, len(cells) - 200 : len(cells)]].to_file(small, driver="GPKG")
-    out = folder / "out"
-    config = folder / "run.toml"
-    config.write_text(
-        f'out_dir = "{out.as_posix()}"\nmode = "car"\n[inputs]\n'
-        f'network = "{demo.network.as_posix()}"\ncells = "{small.as_posix()}"\n'
-        f'libraries = "{demo.libraries.as_posix()}"\ngemeenten = "{demo.gemeenten.as_posix()}"\n',
-        encoding="utf-8",
-    )
-    settings = Settings.from_toml(config)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", BereikbaarWarning)
-        result = pipeline.run(settings)
+def done(demo_run: tuple[RunResult, Path], tmp_path_factory: pytest.TempPathFactory) -> Done:
+    """The session's demo run (read only: a test that runs into it works on a copy)."""
+    result, root = demo_run
+    settings = result.settings
+    assert settings is not None
+    out = root / "out"
+    inputs = settings.inputs
+    paths = {k: getattr(inputs, k) for k in ("network", "cells", "libraries", "gemeenten")}
+    lines = [f'out_dir = "{out.as_posix()}"', f'mode = "{settings.mode}"', "[inputs]"]
+    lines += [f'{k} = "{Path(v).as_posix()}"' for k, v in paths.items()]
+    config = tmp_path_factory.mktemp("atomic") / "run.toml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return Done(settings, config, out, _hashes(out), result)
 
 
@@ -183,7 +177,7 @@ def test_next_write_removes_the_temp_files_dead_writers_left_of_that_file(tmp_pa
 
 # --------------------------------------------------------------------------- failures mid-write
 def test_exception_mid_write_keeps_every_previous_output(
-    done: Done, monkeypatch: pytest.MonkeyPatch
+    done: Done, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The CSV writer dies after a few cells: nothing of the new run replaces anything."""
     calls = {"n": 0}
@@ -196,14 +190,16 @@ def test_exception_mid_write_keeps_every_previous_output(
         return real(value, column)
 
     monkeypatch.setattr(tables, "csv_cell", dying)
-    settings = dataclasses.replace(done.settings, flag_rule=FlagRule(threshold_km=2.0))
+    out = tmp_path / "out"
+    shutil.copytree(done.out, out)  # the previous outputs
+    settings = dataclasses.replace(done.settings, out_dir=out, flag_rule=FlagRule(threshold_km=2.0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BereikbaarWarning)
         with pytest.raises(OutputError, match=r"gemeenten\.csv"):
             pipeline.run(settings)
     assert calls["n"] > 20
-    assert _hashes(done.out) == done.hashes
-    assert _temps(done.out) == []
+    assert _hashes(out) == done.hashes
+    assert _temps(out) == []
 
 
 def _start(config: Path, threshold_km: float, tmp: Path) -> subprocess.Popen[bytes]:
@@ -335,7 +331,7 @@ def test_same_inputs_give_byte_identical_tables(done: Done, tmp_path: Path) -> N
     settings = dataclasses.replace(done.settings, out_dir=tmp_path / "again")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BereikbaarWarning)
-        again = pipeline.run(settings)
+        again = pipeline.run(settings, demo=True)  # as the session's demo run was made
     for name in TABLES:
         assert _sha(tmp_path / "again" / name) == done.hashes[name], name
     for name, layer in (("gemeenten.gpkg", "gemeenten"), ("cells.gpkg", "cells")):

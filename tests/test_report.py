@@ -531,11 +531,13 @@ def test_gemeenten_csv_round_trips_with_pandas(
     assert pyogrio.read_info(written["gemeenten.gpkg"], layer="bibliotheken")["features"] == 3
 
 
-def test_dossier_python_holds_no_html() -> None:
-    """The dossier's markup lives in its templates: no HTML tag in a string of dossier.py."""
+@pytest.mark.parametrize("module", ["dossier", "dossier_maps"])
+def test_dossier_python_holds_no_html(module: str) -> None:
+    """The dossier's markup lives in its templates: no HTML tag in a string of its Python."""
     import ast
+    import importlib
 
-    import bereikbaar.output.dossier as dossier
+    dossier = importlib.import_module(f"bereikbaar.output.{module}")
 
     tree = ast.parse(Path(dossier.__file__).read_text(encoding="utf-8"))
     docstrings = {

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -284,6 +285,19 @@ def _check_weight(weight: object) -> None:
         raise InputError(msg)
 
 
+def _outside_this_module() -> int:
+    """``stacklevel`` for a warning that points at the first caller outside this module.
+
+    :func:`nearest_library` calls :func:`nearest_library_with_snaps`: their warnings point at
+    the user's line either way.
+    """
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 def nearest_from_snapped(
     network: Network,
     origins: Snapped,
@@ -458,7 +472,7 @@ def nearest_library(
     BereikbaarWarning
         When origins are unreachable or libraries unusable (counted).
     """
-    frame, _ = _nearest(
+    frame, _ = nearest_library_with_snaps(
         network,
         origins,
         libraries,
@@ -517,36 +531,6 @@ def nearest_library_with_snaps(
     BereikbaarWarning
         As :func:`nearest_library`.
     """
-    return _nearest(
-        network,
-        origins,
-        libraries,
-        weight=weight,
-        full_service_only=full_service_only,
-        core_only=core_only,
-        max_snap_m=max_snap_m,
-        with_time=with_time,
-        coverage=coverage,
-        coverage_buffer_m=coverage_buffer_m,
-        origin_snaps=origin_snaps,
-    )
-
-
-def _nearest(
-    network: Network,
-    origins: gpd.GeoDataFrame | gpd.GeoSeries | FloatArray,
-    libraries: gpd.GeoDataFrame,
-    *,
-    weight: Weight,
-    full_service_only: bool,
-    core_only: bool,
-    max_snap_m: float,
-    with_time: bool,
-    coverage: bool | Coverage,
-    coverage_buffer_m: float | None,
-    origin_snaps: Snapped | None = None,
-) -> tuple[pd.DataFrame, Snaps]:
-    """The work of :func:`nearest_library_with_snaps` (warnings point at its caller)."""
     _check_weight(weight)
     if LIBRARY_ID not in libraries.columns:
         msg = f"libraries have no '{LIBRARY_ID}' column"
@@ -563,7 +547,7 @@ def _nearest(
         warnings.warn(
             f"{int(missing.sum())} libraries have no location and are not used",
             BereikbaarWarning,
-            stacklevel=3,
+            stacklevel=_outside_this_module(),
         )
     if len(libs) == 0 or missing.all():
         msg = "no (full-service) library with a location: nothing to measure the distance to"
@@ -591,7 +575,7 @@ def _nearest(
             f"{outside} libraries lie outside the road network's coverage"
             f" ({REASON_OUTSIDE}) and are not used",
             BereikbaarWarning,
-            stacklevel=3,
+            stacklevel=_outside_this_module(),
         )
     unusable = lib_reasons == REASON_TOO_FAR
     if unusable.any():
@@ -599,7 +583,7 @@ def _nearest(
             f"{int(unusable.sum())} libraries are more than {max_snap_m:g} m from the road "
             "network and are not used",
             BereikbaarWarning,
-            stacklevel=3,
+            stacklevel=_outside_this_module(),
         )
     if not l_snap.ok.any():
         msg = "no library lies near the road network (inside its coverage)"
@@ -641,7 +625,7 @@ def _nearest(
             f"{n_bad} of {len(result)} origins cannot reach a library: {detail};"
             " their distance is NaN",
             BereikbaarWarning,
-            stacklevel=3,
+            stacklevel=_outside_this_module(),
         )
     log.info(
         "nearest library for %d origins (%d unreachable) from %d libraries",

@@ -15,6 +15,7 @@ One home for each shared thing, lowest first (a module imports only the ones abo
 - :mod:`~bereikbaar.output.maps`: the interactive folium map;
 - :mod:`~bereikbaar.output.tables`: ``gemeenten.csv``/``.parquet`` (GeoParquet)/``.gpkg``,
   ``cells.gpkg``, ``bereikbaar.xlsx`` and the CBS comparison;
+- :mod:`~bereikbaar.output.dossier_maps`: the dossier's per-gemeente maps (matplotlib SVG);
 - :mod:`~bereikbaar.output.dossier`: the consultation dossier ``rapport.html`` (Jinja
   templates in ``templates/``) and ``rapport.pdf``.
 

@@ -2,15 +2,14 @@
 
 The page is rendered from the package's Jinja templates (``output/templates/``) with
 autoescaping on: every value from the input data is text, never markup or template source.
-The maps are drawn with matplotlib and inlined as SVG (text as SVG ``<text>``, escaped by
-matplotlib's SVG writer, mathtext off). No scripts and no external requests (a
-Content-Security-Policy forbids them as a second line of defence). :func:`write_pdf` prints
-``rapport.pdf`` with headless Chromium when it is installed.
+The maps are drawn with matplotlib (:mod:`bereikbaar.output.dossier_maps`) and inlined as
+SVG (text as SVG ``<text>``, escaped by matplotlib's SVG writer, mathtext off). No scripts and
+no external requests (a Content-Security-Policy forbids them as a second line of defence).
+:func:`write_pdf` prints ``rapport.pdf`` with headless Chromium when it is installed.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import re
@@ -23,27 +22,20 @@ from typing import Any
 import geopandas as gpd
 import jinja2
 import markupsafe
-import matplotlib as mpl
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import shapely
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
-from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from bereikbaar import schema as s
 from bereikbaar.aggregate import cell_gemeenten
 from bereikbaar.exceptions import InputError, OutputError
+from bereikbaar.output.dossier_maps import full_service_mask, svg_map
 from bereikbaar.output.files import atomic_path, safe_filename
-from bereikbaar.output.frames import bool_mask
 from bereikbaar.output.style import (
     DOSSIER_NUMBERS,
     KM_CLASSES,
     MODE_NL,
     SOURCE_LINE,
-    UNREACHABLE_COLOUR,
     VERDICTS,
     classify_km,
     is_missing,
@@ -59,19 +51,11 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["dossier_html", "dutch_warning", "write_dossier", "write_pdf"]
 
-_FULL_SERVICE_COLOUR = "#08519c"
-_OTHER_BRANCH_COLOUR = "#6a51a3"
-_SITE_COLOUR = "#e7298a"
-_ROAD_COLOUR = "#7a7a7a"
-_FERRY_COLOUR = "#3a6ea5"
-_OUTLINE_COLOUR = "#b2182b"
 _NEAREST_FULL_SERVICE = 5
 _MAP_SERVING_SHARE = 0.05
 """A library serving at least this share of a gemeente's residents widens its map to show it."""
 _MAP_MAX_REACH_M = 30_000.0
 """... unless it lies farther than this from the gemeente (metres)."""
-_XML_PROLOGUE = re.compile(r"\A<\?xml[^>]*\?>\s*<!DOCTYPE[^>]*>\s*")
-"""matplotlib's XML declaration and DOCTYPE, dropped from an SVG inlined in HTML."""
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 _ENV = jinja2.Environment(
@@ -131,330 +115,7 @@ def dutch_warning(message: str) -> str:
     return text
 
 
-# --------------------------------------------------------------------------- map (matplotlib)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _label(value: object) -> str:
-    """Text for a map label: control characters (a font has no glyph for them) dropped."""
-    return _CONTROL.sub("", "" if is_missing(value) else str(value))
-
-
-def _map_label(ax: Any, x: float, y: float, value: object, **style: Any) -> None:
-    """Draw a map label: control characters dropped, no mathtext, clipped to the frame."""
-    ax.text(x, y, _label(value), parse_math=False, clip_on=True, **style)
-
-
-def _nice_length_m(width_m: float) -> float:
-    for km in (0.5, 1, 2, 5, 10, 20, 50, 100):
-        if km * 1000 >= width_m / 6:
-            return km * 1000.0
-    return 100_000.0
-
-
-def _frame(bounds: Sequence[float], aspect: float) -> tuple[float, float, float, float]:
-    """A box around ``bounds`` (RD metres) with a margin and the width/height ``aspect``."""
-    xmin, ymin, xmax, ymax = bounds
-    w, h = max(xmax - xmin, 2000.0), max(ymax - ymin, 2000.0)
-    w, h = w * 1.12, h * 1.12
-    if w / h < aspect:
-        w = h * aspect
-    else:
-        h = w / aspect
-    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
-    return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-
-
-def _svg_map(
-    gemeente: pd.Series,
-    cells: gpd.GeoDataFrame,
-    classes: npt.NDArray[np.int64],
-    colours: Sequence[str],
-    labels: Sequence[str],
-    summary: gpd.GeoDataFrame,
-    libraries: gpd.GeoDataFrame,
-    extra_points: Sequence[tuple[float, float]],
-    sites: gpd.GeoDataFrame | None,
-    roads: gpd.GeoDataFrame | None,
-) -> str:
-    """SVG map: neighbours (named), cells by class, roads, outline, named libraries, sites."""
-    geom = gemeente.geometry
-    bounds = list(geom.bounds) if geom is not None and not geom.is_empty else [0.0, 0.0, 1.0, 1.0]
-    for x, y in extra_points:
-        bounds = [min(bounds[0], x), min(bounds[1], y), max(bounds[2], x), max(bounds[3], y)]
-    x0, y0, x1, y1 = _frame(bounds, 7.2 / (4.3 * 0.86))
-    view = shapely.box(x0, y0, x1, y1)
-    code = str(gemeente.get(s.GEMEENTECODE))
-    with mpl.rc_context(
-        {
-            "svg.fonttype": "none",
-            "svg.hashsalt": f"bereikbaar-{code}",
-            "font.family": "DejaVu Sans",
-            "text.parse_math": False,
-            "text.usetex": False,
-        }
-    ):
-        fig = Figure(figsize=(7.2, 4.3))
-        ax = fig.add_axes((0.0, 0.14, 1.0, 0.86))
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-        ax.set_aspect("equal")
-        ax.set_axis_off()
-        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor="#fafafa", zorder=0))
-        # neighbouring gemeenten (light grey, named)
-        idx = np.sort(summary.sindex.query(view, predicate="intersects"))
-        near = summary.iloc[idx]
-        others = near[near[s.GEMEENTECODE].astype(str) != code]
-        if len(others):
-            clipped = others.geometry.intersection(view)
-            gpd.GeoSeries(clipped).plot(
-                ax=ax, facecolor="#eeeeee", edgecolor="#a8a8a8", linewidth=0.6, zorder=1
-            )
-            for pt, name in zip(
-                shapely.point_on_surface(clipped.to_numpy()), others[s.GEMEENTENAAM], strict=True
-            ):
-                if pt is None or pt.is_empty or is_missing(name):
-                    continue
-                _map_label(
-                    ax,
-                    pt.x,
-                    pt.y,
-                    name,
-                    fontsize=8,
-                    color="#666666",
-                    style="italic",
-                    ha="center",
-                    va="center",
-                    zorder=6,
-                )
-        # cells, one dissolved shape per class
-        used: list[int] = []
-        for k in np.unique(classes):
-            union = shapely.union_all(cells.geometry.to_numpy()[classes == k])
-            colour = UNREACHABLE_COLOUR if k < 0 else colours[int(k)]
-            gpd.GeoSeries([union]).plot(ax=ax, color=colour, linewidth=0, zorder=2)
-            used.append(int(k))
-        # main roads and ferries
-        has_roads = has_ferries = False
-        if roads is not None and len(roads):
-            r = roads.iloc[np.sort(roads.sindex.query(view, predicate="intersects"))]
-            ferry = r["soort"].astype(str).to_numpy() == "ferry"
-            if (~ferry).any():
-                has_roads = True
-                gpd.GeoSeries(r.geometry[~ferry]).plot(
-                    ax=ax, color=_ROAD_COLOUR, linewidth=1.1, zorder=3
-                )
-            if ferry.any():
-                has_ferries = True
-                gpd.GeoSeries(r.geometry[ferry]).plot(
-                    ax=ax, color=_FERRY_COLOUR, linewidth=1.1, linestyle=(0, (4, 3)), zorder=3
-                )
-        # the gemeente's outline
-        if geom is not None and not geom.is_empty:
-            gpd.GeoSeries([geom.boundary]).plot(
-                ax=ax, color=_OUTLINE_COLOUR, linewidth=2.0, zorder=4
-            )
-            pt = geom.point_on_surface()
-            _map_label(
-                ax,
-                pt.x,
-                pt.y,
-                gemeente.get(s.GEMEENTENAAM),
-                fontsize=10,
-                weight="bold",
-                color="#1f1f1f",
-                ha="center",
-                va="center",
-                zorder=7,
-                bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1.5},
-            )
-        # branches in view: other types first, full-service on top (named)
-        libs = libraries[libraries.geometry.notna() & ~libraries.geometry.is_empty]
-        libs = libs.iloc[np.sort(libs.sindex.query(view, predicate="intersects"))]
-        fs = _full_service_mask(libs)
-        if (~fs).any():
-            o = libs[~fs]
-            ax.scatter(
-                o.geometry.x,
-                o.geometry.y,
-                marker="D",
-                s=26,
-                color="white",
-                edgecolors=_OTHER_BRANCH_COLOUR,
-                linewidths=1.6,
-                zorder=5,
-            )
-        if fs.any():
-            f = libs[fs]
-            ax.scatter(
-                f.geometry.x,
-                f.geometry.y,
-                marker="s",
-                s=60,
-                color=_FULL_SERVICE_COLOUR,
-                edgecolors="white",
-                linewidths=1.0,
-                zorder=6,
-            )
-            dx = (x1 - x0) / 90
-            for x, y, name in zip(f.geometry.x, f.geometry.y, f[s.NAME], strict=True):
-                if is_missing(name):
-                    continue
-                right_half = x > x0 + 0.6 * (x1 - x0)  # label to the left, inside the frame
-                _map_label(
-                    ax,
-                    x - dx if right_half else x + dx,
-                    y + dx,
-                    name,
-                    fontsize=7.5,
-                    color=_FULL_SERVICE_COLOUR,
-                    ha="right" if right_half else "left",
-                    va="bottom",
-                    zorder=8,
-                    bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.8},
-                )
-        has_sites = False
-        if sites is not None and len(sites):
-            pts = sites[sites.geometry.notna() & ~sites.geometry.is_empty]
-            ranks = pts["rang"].tolist() if "rang" in pts.columns else range(1, len(pts) + 1)
-            for rank, (_, site) in zip(ranks, pts.iterrows(), strict=True):
-                c = site.geometry.centroid
-                has_sites = True
-                ax.scatter(
-                    [c.x],
-                    [c.y],
-                    marker="^",
-                    s=80,
-                    color=_SITE_COLOUR,
-                    edgecolors="white",
-                    linewidths=1.0,
-                    zorder=7,
-                )
-                ax.text(
-                    c.x + (x1 - x0) / 70,
-                    c.y,
-                    str(rank),
-                    fontsize=9,
-                    weight="bold",
-                    color=_SITE_COLOUR,
-                    va="center",
-                    zorder=8,
-                    parse_math=False,
-                    gid=f"site-{code}-{rank}",
-                )
-        # scale bar and north
-        bar = _nice_length_m(x1 - x0)
-        ax.add_artist(
-            AnchoredSizeBar(
-                ax.transData,
-                bar,
-                f"{nl_general(bar / 1000)} km",
-                "lower left",
-                pad=0.5,
-                sep=3,
-                frameon=True,
-                size_vertical=(y1 - y0) / 200,
-                fontproperties={"size": 8},
-            )
-        )
-        ax.text(
-            0.975,
-            0.965,
-            "N ↑",
-            transform=ax.transAxes,
-            ha="right",
-            va="top",
-            fontsize=9,
-            weight="bold",
-            color="#333333",
-        )
-        # legend: the symbols drawn above
-        handles: list[Any] = [
-            Patch(facecolor=colours[k], label=labels[k]) for k in sorted(k for k in used if k >= 0)
-        ]
-        if -1 in used:
-            handles.append(Patch(facecolor=UNREACHABLE_COLOUR, label="geen route"))
-        handles.append(Line2D([], [], color=_OUTLINE_COLOUR, linewidth=2, label="gemeentegrens"))
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="s",
-                linestyle="none",
-                markersize=8,
-                markerfacecolor=_FULL_SERVICE_COLOUR,
-                markeredgecolor="white",
-                label="volwaardige bibliotheek",
-            )
-        )
-        if (~fs).any():
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    marker="D",
-                    linestyle="none",
-                    markersize=5.5,
-                    markerfacecolor="white",
-                    markeredgecolor=_OTHER_BRANCH_COLOUR,
-                    markeredgewidth=1.6,
-                    label="andere voorziening",
-                )
-            )
-        if has_roads:
-            handles.append(Line2D([], [], color=_ROAD_COLOUR, linewidth=1.1, label="hoofdweg"))
-        if has_ferries:
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    color=_FERRY_COLOUR,
-                    linewidth=1.1,
-                    linestyle=(0, (4, 3)),
-                    label="veerdienst",
-                )
-            )
-        if has_sites:
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    marker="^",
-                    linestyle="none",
-                    markersize=8,
-                    markerfacecolor=_SITE_COLOUR,
-                    markeredgecolor="white",
-                    label="voorgestelde locatie",
-                )
-            )
-        fig.legend(
-            handles=handles,
-            loc="lower center",
-            ncol=4,
-            fontsize=7.5,
-            frameon=False,
-            bbox_to_anchor=(0.5, 0.0),
-            handlelength=1.6,
-            columnspacing=1.2,
-        )
-        buffer = io.StringIO()
-        fig.savefig(
-            buffer,
-            format="svg",
-            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
-        )
-    return _XML_PROLOGUE.sub("", buffer.getvalue(), count=1)
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _full_service_mask(libraries: pd.DataFrame) -> npt.NDArray[np.bool_]:
-    if s.FULL_SERVICE not in libraries.columns:
-        return np.zeros(len(libraries), dtype=bool)
-    return bool_mask(libraries[s.FULL_SERVICE])
 
 
 def _sites_for(
@@ -579,7 +240,7 @@ def _gemeente_context(
         if geom is not None and not geom.is_empty
         else np.zeros(len(libs_geo), dtype=bool)
     )
-    fs_geo = _full_service_mask(libs_geo)
+    fs_geo = full_service_mask(libs_geo)
     others = libs_geo[inside & ~fs_geo]
     threshold = nl_general(rule.threshold_km)
     facts = [
@@ -713,7 +374,7 @@ def _gemeente_context(
     else:
         drawn_sites = drawn_sites.to_crs(s.CRS_RD)
         serving_points.extend((p.x, p.y) for p in drawn_sites.geometry.centroid)
-    svg = _svg_map(
+    svg = svg_map(
         row,
         gcells,
         classes,

@@ -62,7 +62,9 @@ from bereikbaar.output.offline import TextElement, make_offline, make_safe, rend
 from bereikbaar.output.raster import cell_details, rasterize_cells
 from bereikbaar.output.style import (
     DEFAULT_BINS_KM,
+    FERRY_COLOUR,
     MAP_NUMBERS,
+    ROAD_COLOUR,
     SOURCE_LINE,
     UNREACHABLE_COLOUR,
     VERDICTS,
@@ -349,9 +351,9 @@ def _legend_html(
             " bibliotheek (kleur per bibliotheek; laag aanzetten)</div>"
         )
     if roads:
-        rows.append(f"<div>{_line_swatch(_ROAD_COLOUR, 2.5)}hoofdweg (uit het wegennet)</div>")
+        rows.append(f"<div>{_line_swatch(ROAD_COLOUR, 2.5)}hoofdweg (uit het wegennet)</div>")
     if ferries:
-        rows.append(f"<div>{_line_swatch(_FERRY_COLOUR, 2, '5 4')}veerdienst</div>")
+        rows.append(f"<div>{_line_swatch(FERRY_COLOUR, 2, '5 4')}veerdienst</div>")
     for kind, full in branch_kinds:
         label = s.BRANCH_TYPE_LABELS_NL.get(kind, kind)
         extra = " (volwaardig)" if full else ""
@@ -376,8 +378,6 @@ def _legend_html(
 
 # --------------------------------------------------------------------------- layers
 
-_ROAD_COLOUR = "#7a7a7a"
-_FERRY_COLOUR = "#3a6ea5"
 _ROAD_WEIGHT = {"motorway": 2.6, "trunk": 2.2, "primary": 1.8, "secondary": 1.3}
 
 
@@ -458,6 +458,30 @@ def _area_classes(
     return areas, colours, cls
 
 
+def _area_layer(
+    data: dict[str, Any],
+    name: str,
+    *,
+    outline: str,
+    weight: float,
+    class_name: str,
+    **options: Any,
+) -> folium.GeoJson:
+    """Areas (gemeenten, buurten) filled with each feature's ``fill`` colour and outlined."""
+    return folium.GeoJson(
+        data,
+        name=name,
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": 0.55,
+            "color": outline,
+            "weight": weight,
+            "className": class_name,
+        },
+        **options,
+    )
+
+
 def _add_gemeenten(
     m: folium.Map,
     summary: gpd.GeoDataFrame,
@@ -479,16 +503,12 @@ def _add_gemeenten(
     names = ["" if is_missing(v) else str(v) for v in summary[s.GEMEENTENAAM]]
     ids = [f"g{k}" for k in range(len(summary))]
     data = _geojson(summary, {"fill": fill, "tip": tips, "pop": pops, "naam": names}, ids)
-    layer = folium.GeoJson(
+    layer = _area_layer(
         data,
-        name="Gemiddelde afstand per gemeente",
-        style_function=lambda f: {
-            "fillColor": f["properties"]["fill"],
-            "fillOpacity": 0.55,
-            "color": "#555555",
-            "weight": 0.7,
-            "className": "bereikbaar-gemeente",
-        },
+        "Gemiddelde afstand per gemeente",
+        outline="#555555",
+        weight=0.7,
+        class_name="bereikbaar-gemeente",
         highlight_function=lambda f: {"weight": 2.5, "color": "#222222"},
         tooltip=folium.GeoJsonTooltip(
             fields=["tip"], labels=False, sticky=True, class_name="bereikbaar-tip"
@@ -551,7 +571,7 @@ def _add_context(m: folium.Map, roads: gpd.GeoDataFrame | None) -> tuple[bool, b
     folium.GeoJson(
         data,
         style_function=lambda f: {
-            "color": _FERRY_COLOUR if f["properties"]["soort"] == "ferry" else _ROAD_COLOUR,
+            "color": FERRY_COLOUR if f["properties"]["soort"] == "ferry" else ROAD_COLOUR,
             "weight": _ROAD_WEIGHT.get(f["properties"]["soort"], 1.6),
             "opacity": 0.85,
             "dashArray": "6 5" if f["properties"]["soort"] == "ferry" else None,
@@ -711,17 +731,13 @@ def _add_buurten(
         tips.append("<br>".join(parts))
     ids = [f"b{k}" for k in range(len(buurten))]
     data = _geojson(buurten, {"fill": fill, "tip": tips}, ids)
-    folium.GeoJson(
+    _area_layer(
         data,
-        name="Gemiddelde afstand per buurt",
+        "Gemiddelde afstand per buurt",
+        outline="#777777",
+        weight=0.5,
+        class_name="bereikbaar-buurt",
         show=False,
-        style_function=lambda f: {
-            "fillColor": f["properties"]["fill"],
-            "fillOpacity": 0.55,
-            "color": "#777777",
-            "weight": 0.5,
-            "className": "bereikbaar-buurt",
-        },
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
     ).add_to(m)
 

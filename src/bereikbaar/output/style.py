@@ -27,10 +27,12 @@ __all__ = [
     "DEFAULT_BINS_KM",
     "DOSSIER_CLASSES",
     "DOSSIER_NUMBERS",
+    "FERRY_COLOUR",
     "KM_CLASSES",
     "MAP_CLASSES",
     "MAP_NUMBERS",
     "MODE_NL",
+    "ROAD_COLOUR",
     "SOURCE_LINE",
     "UNREACHABLE_COLOUR",
     "VERDICTS",
@@ -58,6 +60,12 @@ __all__ = [
 
 UNREACHABLE_COLOUR = "#6e6e6e"
 """Cells from which no full-service library can be reached over the network (map and dossier)."""
+
+ROAD_COLOUR = "#7a7a7a"
+"""Main roads drawn over the cells (map and dossier)."""
+
+FERRY_COLOUR = "#3a6ea5"
+"""Ferry routes (drawn dashed; map and dossier)."""
 
 SOURCE_LINE = "Bron: CBS, © OpenStreetMap-bijdragers, KB"
 """The sources credited in the map legend and the dossier."""

@@ -120,6 +120,37 @@ def _area_label(ax: Any, point: shapely.Point, value: object, **style: Any) -> N
     _map_label(ax, point.x, point.y, value, ha="center", va="center", **style)
 
 
+def _clear_spot(
+    point: shapely.Point,
+    text: str,
+    fontsize: float,
+    markers: Sequence[tuple[float, float]],
+    frame: tuple[float, float, float, float],
+    width_in: float,
+) -> tuple[float, float]:
+    """Where to centre an area's name so that it covers no marker (branch, site).
+
+    Tried in turn: on ``point``, then just above, below, right and left of it; the first
+    box (estimated from the text's length and size, with a marker's radius around it)
+    that holds no marker and stays inside ``frame`` wins; if none does, ``point``.
+    """
+    x0, y0, x1, y1 = frame
+    per_pt = (x1 - x0) / (width_in * 72.0)  # map metres per typographic point
+    half_w = 0.32 * fontsize * max(len(text), 1) * per_pt + 2 * per_pt
+    half_h = 0.75 * fontsize * per_pt + 2 * per_pt
+    reach = 6.0 * per_pt  # a marker's radius
+    xy = np.asarray(markers, dtype=float).reshape(-1, 2)
+    dy, dx = 2 * half_h + reach, 2 * half_w + reach
+    for mx, my in ((0.0, 0.0), (0.0, dy), (0.0, -dy), (dx, 0.0), (-dx, 0.0)):
+        cx, cy = point.x + mx, point.y + my
+        if not (x0 + half_w <= cx <= x1 - half_w and y0 + half_h <= cy <= y1 - half_h):
+            continue
+        inside = (np.abs(xy[:, 0] - cx) < half_w + reach) & (np.abs(xy[:, 1] - cy) < half_h + reach)
+        if not inside.any():
+            return cx, cy
+    return point.x, point.y
+
+
 def _nice_length_m(width_m: float) -> float:
     for km in (0.5, 1, 2, 5, 10, 20, 50, 100):
         if km * 1000 >= width_m / 6:
@@ -209,23 +240,15 @@ def svg_map(
             if ferry.any():
                 has_ferries = True
                 gpd.GeoSeries(r.geometry[ferry]).plot(ax=ax, zorder=3, **_FERRY_LINE)
-        # the gemeente's outline
+        # the gemeente's outline (its name is set once the markers are known)
         if geom is not None and not geom.is_empty:
             gpd.GeoSeries([geom.boundary]).plot(ax=ax, zorder=4, **_OUTLINE_LINE)
-            _area_label(
-                ax,
-                geom.point_on_surface(),
-                gemeente.get(s.GEMEENTENAAM),
-                fontsize=10,
-                weight="bold",
-                color="#1f1f1f",
-                zorder=7,
-                bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1.5},
-            )
+        markers: list[tuple[float, float]] = []
         # branches in view: other types first, full-service on top (named)
         libs = libraries[libraries.geometry.notna() & ~libraries.geometry.is_empty]
         libs = libs.iloc[np.sort(libs.sindex.query(view, predicate="intersects"))]
         fs = full_service_mask(libs)
+        markers += zip(libs.geometry.x.tolist(), libs.geometry.y.tolist(), strict=True)
         if (~fs).any():
             o = libs[~fs]
             _OTHER_BRANCH.draw(ax, o.geometry.x, o.geometry.y, zorder=5)
@@ -256,6 +279,7 @@ def svg_map(
             for rank, (_, site) in zip(ranks, pts.iterrows(), strict=True):
                 c = site.geometry.centroid
                 has_sites = True
+                markers.append((c.x, c.y))
                 _SITE.draw(ax, [c.x], [c.y], zorder=7)
                 ax.text(
                     c.x + (x1 - x0) / 70,
@@ -269,6 +293,24 @@ def svg_map(
                     parse_math=False,
                     gid=f"site-{code}-{rank}",
                 )
+        if geom is not None and not geom.is_empty:
+            name = gemeente.get(s.GEMEENTENAAM)
+            lx, ly = _clear_spot(
+                geom.point_on_surface(), _label(name), 10, markers, (x0, y0, x1, y1), 7.2
+            )
+            _map_label(
+                ax,
+                lx,
+                ly,
+                name,
+                ha="center",
+                va="center",
+                fontsize=10,
+                weight="bold",
+                color="#1f1f1f",
+                zorder=7,
+                bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1.5},
+            )
         # scale bar and north
         bar = _nice_length_m(x1 - x0)
         ax.add_artist(

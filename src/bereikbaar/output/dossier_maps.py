@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
+from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -292,6 +293,8 @@ def svg_map(
                     zorder=8,
                     parse_math=False,
                     gid=f"site-{code}-{rank}",
+                    # a white halo: the number stays legible on the darkest class colour
+                    path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
                 )
         if geom is not None and not geom.is_empty:
             name = gemeente.get(s.GEMEENTENAAM)

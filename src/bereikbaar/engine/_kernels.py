@@ -35,6 +35,9 @@ _jit = cast(Callable[[F], F], numba.njit(cache=True, nogil=True))
 # Helpers are not inlined by numba (inline="always" doubled the compile time of the search
 # kernel for no measurable gain: LLVM inlines them where it pays).
 _jit_inline = cast(Callable[[F], F], numba.njit(cache=True, nogil=True))
+# np.int64 to numba (one specialisation per helper: int64 nodes and counters, never an int32
+# column or a literal 0, each of which compiles a helper once more), an int to mypy
+_i64 = cast(Callable[[Any], int], np.int64)
 
 
 @_jit_inline
@@ -208,7 +211,7 @@ def multi_source_dijkstra(
     store = np.empty((2 * top, 2))  # (cost, node as float64)
     low = np.inf
     for s in range(len(seed_node)):
-        v = np.int64(seed_node[s])
+        v = _i64(seed_node[s])
         c = seed_cost[s]
         lab = seed_label[s]
         if not np.isfinite(c):
@@ -241,7 +244,7 @@ def multi_source_dijkstra(
                         continue  # a stale entry: u was reached more cheaply since
                     lu = label[u]
                     for e in range(indptr[u], indptr[u + 1]):
-                        v = np.int64(indices[e])  # int64, as the seeds: one _heap_push
+                        v = _i64(indices[e])  # int64, as the seeds (see _i64)
                         nd = du + data[e]
                         if nd < dist[v] or (nd == dist[v] and lu < label[v]):
                             dist[v] = nd
@@ -780,11 +783,11 @@ def bounded_site_costs(
     out_v = np.empty(cap)
     n_out = 0
     for r in range(n_sites):
-        # typed counters (a literal 0 would compile the helpers once more for it)
-        n_touched = np.int64(0)
-        size = np.int64(0)
+        # typed counters (see _i64)
+        n_touched = _i64(0)
+        size = _i64(0)
         for s in range(site_seed_ptr[r], site_seed_ptr[r + 1]):
-            v = np.int64(seed_node[s])
+            v = _i64(seed_node[s])
             c = seed_cost[s]
             if not c <= lim:
                 continue
@@ -802,7 +805,7 @@ def bounded_site_costs(
             if du > dist[u]:
                 continue
             for e in range(indptr[u], indptr[u + 1]):
-                v = np.int64(indices[e])
+                v = _i64(indices[e])
                 nd = du + data[e]
                 if nd <= lim and nd < dist[v]:
                     if dist[v] == np.inf:

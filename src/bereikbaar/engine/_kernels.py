@@ -35,6 +35,9 @@ _jit = cast(Callable[[F], F], numba.njit(cache=True, nogil=True))
 # Helpers are not inlined by numba (inline="always" doubled the compile time of the search
 # kernel for no measurable gain: LLVM inlines them where it pays).
 _jit_inline = cast(Callable[[F], F], numba.njit(cache=True, nogil=True))
+# np.int64 to numba (one specialisation per helper: int64 nodes and counters, never an int32
+# column or a literal 0, each of which compiles a helper once more), an int to mypy
+_i64 = cast(Callable[[Any], int], np.int64)
 
 
 @_jit_inline
@@ -90,15 +93,6 @@ def _grow(heap: Any, size: int) -> Any:
 
 
 @_jit_inline
-def _push(heap: Any, size: int, key: float, node: int) -> Any:
-    """Push ``(key, node)`` onto a heap of ``size`` entries; the heap (grown if it was full)."""
-    if size == len(heap):
-        heap = _grow(heap, size)
-    _heap_push(heap, size, key, node)
-    return heap
-
-
-@_jit_inline
 def _pop(heap: Any, size: int) -> tuple[float, int, int]:
     """Take the root of a heap of ``size`` entries: ``(key, node, size - 1)``."""
     key = heap[0, 0]
@@ -107,18 +101,6 @@ def _pop(heap: Any, size: int) -> tuple[float, int, int]:
     if size > 0:
         _heap_pop_fix(heap, size)
     return key, node, size
-
-
-@_jit_inline
-def _reach(
-    dist: Any, touched: Any, n_touched: int, heap: Any, size: int, v: int, cost: float
-) -> tuple[Any, int]:
-    """``dist[v] = cost``, ``v`` noted as touched the first time, pushed: ``(heap, n_touched)``."""
-    if dist[v] == np.inf:
-        touched[n_touched] = v
-        n_touched += 1
-    dist[v] = cost
-    return _push(heap, size, cost, v), n_touched
 
 
 @_jit_inline
@@ -220,15 +202,16 @@ def multi_source_dijkstra(
     # to the free end of the store with twice the room (the store doubles when needed)
     cap = np.empty(n_blocks, dtype=np.int64)
     base = np.empty(n_blocks, dtype=np.int64)
-    sizes = np.zeros(n_blocks, dtype=np.int64)
-    for b in range(n_blocks):
+    sizes = np.empty(n_blocks, dtype=np.int64)
+    for b in range(n_blocks):  # loops compile faster than np.zeros
+        sizes[b] = 0
         cap[b] = 64
         base[b] = 64 * b
     top = n_blocks * 64
     store = np.empty((2 * top, 2))  # (cost, node as float64)
     low = np.inf
     for s in range(len(seed_node)):
-        v = seed_node[s]
+        v = _i64(seed_node[s])
         c = seed_cost[s]
         lab = seed_label[s]
         if not np.isfinite(c):
@@ -261,7 +244,7 @@ def multi_source_dijkstra(
                         continue  # a stale entry: u was reached more cheaply since
                     lu = label[u]
                     for e in range(indptr[u], indptr[u + 1]):
-                        v = indices[e]
+                        v = _i64(indices[e])  # int64, as the seeds (see _i64)
                         nd = du + data[e]
                         if nd < dist[v] or (nd == dist[v] and lu < label[v]):
                             dist[v] = nd
@@ -288,47 +271,6 @@ def multi_source_dijkstra(
             break
         edge = max(edge + delta, nxt)
     return dist, label
-
-
-@_jit_inline
-def _scan_cell(
-    cell: int,
-    px: float,
-    py: float,
-    cell_start: Any,
-    ax: Any,
-    ay: Any,
-    bx: Any,
-    by: Any,
-    seg: Any,
-    best: float,
-    best_seg: int,
-    best_q: int,
-) -> tuple[float, int, int]:
-    for q in range(cell_start[cell], cell_start[cell + 1]):
-        x0 = ax[q]
-        y0 = ay[q]
-        ex = bx[q] - x0
-        ey = by[q] - y0
-        len2 = ex * ex + ey * ey
-        # GEOS's point-segment distance (as _point_segment in bereikbaar.engine.snap)
-        if len2 == 0.0:
-            d = np.sqrt((px - x0) ** 2 + (py - y0) ** 2)
-        else:
-            r = ((px - x0) * ex + (py - y0) * ey) / len2
-            if r <= 0.0:
-                d = np.sqrt((px - x0) ** 2 + (py - y0) ** 2)
-            elif r >= 1.0:
-                d = np.sqrt((px - bx[q]) ** 2 + (py - by[q]) ** 2)
-            else:
-                s = ((y0 - py) * ex - (x0 - px) * ey) / len2
-                d = np.abs(s) * np.sqrt(len2)
-        k = seg[q]
-        if d < best or (d == best and k < best_seg):
-            best = d
-            best_seg = k
-            best_q = q
-    return best, best_seg, best_q
 
 
 @_jit
@@ -372,7 +314,7 @@ def snap_grid(
     for i in range(n):  # loops compile faster than np.full
         out_seg[i] = -1
         out_d[i] = np.nan
-    big = np.iinfo(np.int64).max
+    big = np.int64(9223372036854775807)  # np.iinfo compiles slowly
     for i in range(n):
         x = px[i]
         y = py[i]
@@ -396,21 +338,32 @@ def snap_grid(
                 # the ring: whole first and last rows, only the two end cells in between
                 step = 1 if (gy == lo_y) | (gy == hi_y) else max(hi_x - lo_x, 1)
                 for gx in range(lo_x, hi_x + 1, step):
-                    if 0 <= gx < nx:
-                        best, best_seg, best_q = _scan_cell(
-                            gy * nx + gx,
-                            x,
-                            y,
-                            cell_start,
-                            ax,
-                            ay,
-                            bx,
-                            by,
-                            seg,
-                            best,
-                            best_seg,
-                            best_q,
-                        )
+                    if not 0 <= gx < nx:
+                        continue
+                    cell = gy * nx + gx
+                    for q in range(cell_start[cell], cell_start[cell + 1]):
+                        xa = ax[q]
+                        ya = ay[q]
+                        ex = bx[q] - xa
+                        ey = by[q] - ya
+                        len2 = ex * ex + ey * ey
+                        # GEOS's point-segment distance (as _point_segment in engine.snap)
+                        if len2 == 0.0:
+                            d = np.sqrt((x - xa) ** 2 + (y - ya) ** 2)
+                        else:
+                            t = ((x - xa) * ex + (y - ya) * ey) / len2
+                            if t <= 0.0:
+                                d = np.sqrt((x - xa) ** 2 + (y - ya) ** 2)
+                            elif t >= 1.0:
+                                d = np.sqrt((x - bx[q]) ** 2 + (y - by[q]) ** 2)
+                            else:
+                                sa = ((ya - y) * ex - (xa - x) * ey) / len2
+                                d = np.abs(sa) * np.sqrt(len2)
+                        k = seg[q]
+                        if d < best or (d == best and k < best_seg):
+                            best = d
+                            best_seg = k
+                            best_q = q
             bound = r * cell_m - half_m - slack
             if bound >= best or bound > max_snap_m:
                 break
@@ -520,7 +473,9 @@ def _sort_rows(ptr: Any, key: Any, perm: Any) -> None:
 def _rows_of(rows: Any, n: int) -> tuple[Any, Any]:
     """Counting sort of the arcs by ``rows``: ``(ptr, perm)``, arcs ascending within a row."""
     m = len(rows)
-    ptr = np.zeros(n + 1, dtype=np.int64)
+    ptr = np.empty(n + 1, dtype=np.int64)
+    for i in range(n + 1):  # loops compile faster than np.zeros
+        ptr[i] = 0
     for a in range(m):
         ptr[rows[a] + 1] += 1
     for i in range(n):
@@ -711,7 +666,9 @@ def bucket_pieces(
     """
     n_seg = len(start)
     n_cells = nx * ny
-    counts = np.zeros(n_cells + 1, dtype=np.int64)
+    counts = np.empty(n_cells + 1, dtype=np.int64)
+    for c in range(n_cells + 1):  # loops compile faster than np.zeros
+        counts[c] = 0
     n_pieces = 0
     for k in range(n_seg):
         n_pieces += pieces[k]
@@ -815,7 +772,9 @@ def bounded_site_costs(
         Triplets (site ``r``, origin ``o``, cost ``<= limit``), without duplicates.
     """
     n_sites = len(site_seed_ptr) - 1
-    seen = np.full(len(o_arc), -1, dtype=np.int64)
+    seen = np.empty(len(o_arc), dtype=np.int64)
+    for o in range(len(o_arc)):  # loops compile faster than np.full
+        seen[o] = -1
     cand = np.empty(max(len(o_arc), 1), dtype=np.int64)
     heap = np.empty((1 << 12, 2))
     cap = 1 << 16
@@ -824,25 +783,38 @@ def bounded_site_costs(
     out_v = np.empty(cap)
     n_out = 0
     for r in range(n_sites):
-        n_touched = 0
-        size = 0
+        # typed counters (see _i64)
+        n_touched = _i64(0)
+        size = _i64(0)
         for s in range(site_seed_ptr[r], site_seed_ptr[r + 1]):
-            v = seed_node[s]
+            v = _i64(seed_node[s])
             c = seed_cost[s]
             if not c <= lim:
                 continue
             if c < dist[v]:
-                heap, n_touched = _reach(dist, touched, n_touched, heap, size, v, c)
+                if dist[v] == np.inf:
+                    touched[n_touched] = v
+                    n_touched += 1
+                dist[v] = c
+                if size == len(heap):
+                    heap = _grow(heap, size)
+                _heap_push(heap, size, c, v)
                 size += 1
         while size > 0:
             du, u, size = _pop(heap, size)
             if du > dist[u]:
                 continue
             for e in range(indptr[u], indptr[u + 1]):
-                v = indices[e]
+                v = _i64(indices[e])
                 nd = du + data[e]
                 if nd <= lim and nd < dist[v]:
-                    heap, n_touched = _reach(dist, touched, n_touched, heap, size, v, nd)
+                    if dist[v] == np.inf:
+                        touched[n_touched] = v
+                        n_touched += 1
+                    dist[v] = nd
+                    if size == len(heap):
+                        heap = _grow(heap, size)
+                    _heap_push(heap, size, nd, v)
                     size += 1
         # the origins at the reached nodes and on the site's own arc
         n_cand = 0
@@ -856,9 +828,17 @@ def bounded_site_costs(
                     n_cand += 1
         a = site_arc[r]
         if a >= 0:
-            lo = np.searchsorted(arc_keys, a, side="left")
-            hi = np.searchsorted(arc_keys, a, side="right")
-            for q in range(lo, hi):
+            lo = 0
+            hi = len(arc_keys)
+            while lo < hi:  # the first key not below a (np.searchsorted compiles slowly)
+                mid = (lo + hi) >> 1
+                if arc_keys[mid] < a:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            for q in range(lo, len(arc_keys)):
+                if arc_keys[q] != a:
+                    break
                 o = arc_orig[q]
                 if seen[o] != r:
                     seen[o] = r
@@ -884,10 +864,15 @@ def bounded_site_costs(
                     cost = direct
             cost = cost + oleg[o]
             if np.isfinite(cost) and cost <= limit:
-                if n_out == len(out_r):
-                    out_r = np.concatenate((out_r, np.empty(len(out_r), dtype=np.int64)))
-                    out_c = np.concatenate((out_c, np.empty(len(out_c), dtype=np.int64)))
-                    out_v = np.concatenate((out_v, np.empty(len(out_v))))
+                if n_out == len(out_r):  # twice the room (loops: see _grow)
+                    bigger_r = np.empty(2 * n_out, dtype=np.int64)
+                    bigger_c = np.empty(2 * n_out, dtype=np.int64)
+                    bigger_v = np.empty(2 * n_out)
+                    for i in range(n_out):
+                        bigger_r[i] = out_r[i]
+                        bigger_c[i] = out_c[i]
+                        bigger_v[i] = out_v[i]
+                    out_r, out_c, out_v = bigger_r, bigger_c, bigger_v
                 out_r[n_out] = r
                 out_c[n_out] = o
                 out_v[n_out] = cost

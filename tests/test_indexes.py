@@ -146,3 +146,75 @@ def test_coverage_raster_equals_rasterising_the_road_points(seed: int, with_geom
     np.testing.assert_array_equal(lo, ref_lo)
     np.testing.assert_array_equal(mask, ref)
     assert mask.sum() > len(np.unique(idx[: net.n_nodes], axis=0)) // 2  # long arcs were cut
+
+
+@pytest.mark.parametrize(
+    "extent",
+    [
+        shapely.Polygon([(730, 410), (9_100, 2_020), (4_000, 8_800)]),  # a triangle
+        shapely.Polygon([(1_000, 1_000), (9_000, 1_000), (9_000, 9_000), (1_000, 9_000)]),
+        shapely.Polygon(  # a ring with a hole, edges on cell lines
+            [(0, 0), (10_000, 0), (10_000, 10_000), (0, 10_000)],
+            holes=[[(3_000, 3_000), (6_000, 3_000), (6_000, 6_500), (3_000, 6_500)]],
+        ),
+    ],
+)
+def test_cells_meeting_the_extent_equal_intersecting_every_box(extent: object) -> None:
+    cell = 500.0
+    lo = np.array([-1_250.0, -750.0])
+    shape = (26, 27)
+    x = lo[0] + np.arange(shape[1]) * cell
+    y = lo[1] + np.arange(shape[0]) * cell
+    boxes = shapely.box(x[None, :], y[:, None], x[None, :] + cell, y[:, None] + cell)
+    ref = shapely.intersects(extent, boxes)
+    got = cov._meets(extent, lo, cell, shape)
+    np.testing.assert_array_equal(got, ref)
+    assert 0 < ref.sum() < ref.size  # cells inside and outside
+
+
+def test_prepare_builds_the_indexes_and_the_cache_keeps_the_coverage(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from bereikbaar.engine.snap import eligible_arcs
+
+    net = curvy_network(1, True)
+    fresh = curvy_network(1, True)
+    assert net.prepare() is net
+    store = net._snap_store
+    assert ("search", "length") in store and ("eligible", True) in store
+    assert any(key[0] == "coverage" for key in store) and ("grid", True, 50) in store
+    # the same indexes as building them on first use
+    np.testing.assert_array_equal(net.reverse_arc(), fresh.reverse_arc())
+    np.testing.assert_array_equal(eligible_arcs(net), eligible_arcs(fresh))
+    np.testing.assert_array_equal(net.coverage().mask, fresh.coverage().mask)
+    back = Network.load(net.save(Path(str(tmp_path)) / "net.npz"))
+    area = next(a for key, a in back._snap_store.items() if key[0] == "coverage")
+    assert area is back.coverage()  # read from the file, not rebuilt
+    np.testing.assert_array_equal(area.mask, fresh.coverage().mask)
+    assert (area.x0, area.y0) == (fresh.coverage().x0, fresh.coverage().y0)
+
+
+def test_coverage_contains_asks_the_extent_only_near_its_boundary() -> None:
+    net = curvy_network(2, True)
+    ring = np.array([[2_100.0, 1_900.0], [17_300.0, 3_100.0], [15_000.0, 18_200.0]])
+    area = cov._build(Network(net.x, net.y, net.u, net.v, net.length_m, extent=ring), 500.0, 0.0)
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(-1_000, 21_000, (20_000, 2))
+    xy[:50] = ring[0] + (ring[1] - ring[0]) * rng.random((50, 1))  # on the boundary
+    col = np.floor((xy[:, 0] - area.x0) / area.cell_m).astype(np.int64)
+    row = np.floor((xy[:, 1] - area.y0) / area.cell_m).astype(np.int64)
+    rows, cols = area.mask.shape
+    ok = (col >= 0) & (col < cols) & (row >= 0) & (row < rows)
+    ref = np.zeros(len(xy), dtype=bool)
+    ref[ok] = area.mask[row[ok], col[ok]]
+    ref &= shapely.contains_xy(area.extent, xy[:, 0], xy[:, 1])
+    np.testing.assert_array_equal(area.contains(xy), ref)
+    assert area._inside_extent.any() and 0 < ref.sum() < len(ref)
+
+
+def test_prepare_accepts_a_network_without_arcs_to_snap_onto() -> None:
+    # one-way arcs 0 -> 1 -> 2: the strongly connected core is one node, no arc is eligible
+    x, y = np.array([0.0, 100.0, 200.0]), np.zeros(3)
+    net = Network(x, y, np.array([0, 1]), np.array([1, 2]), np.array([100.0, 100.0]))
+    assert net.prepare() is net
+    assert ("search", "length") in net._snap_store

@@ -25,6 +25,7 @@ import logging
 import os
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -257,7 +258,8 @@ def unreachable_reasons(
 
 def _reason_counts(reasons: npt.NDArray[np.object_]) -> dict[str, int]:
     """Count per reason, every reason present (0 where none)."""
-    return {r: int((reasons == r).sum()) for r in UNREACHABLE_REASONS}
+    counts = Counter(reasons.tolist())  # one pass (an == per reason is four over objects)
+    return {r: int(counts.get(r, 0)) for r in UNREACHABLE_REASONS}
 
 
 def _covered(area: Coverage | None, xy: FloatArray) -> npt.NDArray[np.bool_]:
@@ -360,16 +362,16 @@ def _measure(
     """The nearest-library frame: library searches in threads, the origins snapped meanwhile.
 
     The searches from the libraries (one per weight) run in threads with the GIL
-    released while ``snap_origins(spare_cores)`` snaps the origins: on two cores
-    the snapping costs little extra time.
+    released while ``snap_origins(cores)`` snaps the origins in chunks on every core:
+    on two cores the snapping costs little extra time.
     """
     time_needed = weight == "time" or (with_time and network.time_s is not None)
     weights: list[Weight] = ["length", "time"] if time_needed else ["length"]
     with ThreadPoolExecutor(len(weights)) as pool:
         searches = {w: pool.submit(node_search, network, w, libraries) for w in weights}
-        # leave the searches their cores: the snapping is the shorter of the two
-        spare = max(1, (os.cpu_count() or 1) - len(weights))
-        origins = snap_origins(spare)
+        # the snapping's chunks run on every core: they fill the cores the searches leave
+        # (a search ends first, its core then snaps too); the answer does not depend on it
+        origins = snap_origins(os.cpu_count() or 1)
         frame = _result_frame(network, origins, searches, library_ids, weight=weight, index=index)
     return frame, origins
 
@@ -595,11 +597,11 @@ def nearest_library_with_snaps(
         network,
         l_snap,
         ids,
-        lambda spare: (
+        lambda cores: (
             origin_snaps
             if origin_snaps is not None
             else snap_to_arcs(
-                network, o_snap_xy, core_only=core_only, max_snap_m=max_snap_m, workers=spare
+                network, o_snap_xy, core_only=core_only, max_snap_m=max_snap_m, workers=cores
             )
         ),
         weight=weight,

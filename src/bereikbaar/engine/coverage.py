@@ -28,6 +28,7 @@ Everything is in RD New (EPSG:28992, metres).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -97,11 +98,20 @@ class Coverage:
         rows, cols = self.mask.shape
         inside = (col >= 0) & (col < cols) & (row >= 0) & (row < rows)
         hit = np.zeros(len(col), dtype=bool)
-        hit[inside] = self.mask[row[inside].astype(np.int64), col[inside].astype(np.int64)]
+        r, c = row[inside].astype(np.int64), col[inside].astype(np.int64)
+        hit[inside] = self.mask[r, c]
         if self.extent is not None:
-            hit &= shapely.contains_xy(self.extent, xy[ok, 0], xy[ok, 1])
+            # the extent is asked only where a cell is not wholly inside it
+            ask = hit.copy()
+            ask[inside] &= ~self._inside_extent[r, c]
+            pts = xy[ok][ask]
+            hit[ask] = shapely.contains_xy(self.extent, pts[:, 0], pts[:, 1])
         out[ok] = hit
         return out
+
+    @cached_property
+    def _inside_extent(self) -> npt.NDArray[np.bool_]:
+        return _inside(self)
 
     def polygon(self) -> Any:
         """The covered area as one shapely (Multi)Polygon (RD New), e.g. for a map."""
@@ -247,7 +257,6 @@ def _build(network: Network, cell_m: float, buffer_m: float) -> Coverage:
     if raster is None:
         return Coverage(0.0, 0.0, cell_m, np.zeros((0, 0), dtype=bool), extent)
     lo, mask = raster
-    rows, cols = mask.shape
     mask = ndimage.binary_closing(mask, structure=_disk(close))
     mask = ndimage.binary_fill_holes(mask)
     if buffer_m > 0:
@@ -256,8 +265,63 @@ def _build(network: Network, cell_m: float, buffer_m: float) -> Coverage:
         far = ndimage.distance_transform_edt(~mask) * cell_m
         mask = np.asarray(far <= buffer_m + cell_m * np.sqrt(2.0))
     if extent is not None:  # cells wholly outside the declared extent are not kept
-        x = lo[0] + np.arange(cols) * cell_m
-        y = lo[1] + np.arange(rows) * cell_m
-        boxes = shapely.box(x[None, :], y[:, None], x[None, :] + cell_m, y[:, None] + cell_m)
-        mask &= shapely.intersects(extent, boxes)
-    return Coverage(float(lo[0]), float(lo[1]), cell_m, np.asarray(mask, dtype=bool), extent)
+        mask &= _meets(extent, lo, cell_m, mask.shape)
+    area = Coverage(float(lo[0]), float(lo[1]), cell_m, np.asarray(mask, dtype=bool), extent)
+    if extent is not None:
+        area.__dict__["_inside_extent"] = _inside(area)  # built with the raster, kept
+    return area
+
+
+def _inside(area: Coverage) -> npt.NDArray[np.bool_]:
+    """The cells of ``area`` whose every point lies inside its extent (the boundary far)."""
+    lo = np.array([area.x0, area.y0])
+    centre_in, near = _centre_in_and_near(area.extent, lo, area.cell_m, area.mask.shape)
+    return np.asarray(centre_in & ~near)
+
+
+def _meets(extent: Any, lo: FloatArray, cell_m: float, shape: tuple[int, ...]) -> Any:
+    """Which raster cells (closed boxes) intersect the polygon ``extent``.
+
+    The same answer as ``shapely.intersects`` on every cell's box, which is asked only
+    of the cells near the extent's boundary (:func:`_centre_in_and_near`); a cell the
+    boundary does not touch lies wholly inside or wholly outside, as its centre does.
+    """
+    out, near = _centre_in_and_near(extent, lo, cell_m, shape)
+    r, c = np.nonzero(near)
+    x, y = lo[0] + c * cell_m, lo[1] + r * cell_m
+    out[r, c] = shapely.intersects(extent, shapely.box(x, y, x + cell_m, y + cell_m))
+    return out
+
+
+def _centre_in_and_near(
+    extent: Any, lo: FloatArray, cell_m: float, shape: tuple[int, ...]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per raster cell: its centre lies inside ``extent``; the extent's boundary may touch it.
+
+    ``near`` holds every cell the boundary touches (and some next to them); a cell not
+    ``near`` lies wholly inside or wholly outside the extent.
+    """
+    rows, cols = shape
+    x = lo[0] + np.arange(cols) * cell_m
+    y = lo[1] + np.arange(rows) * cell_m
+    centre_in = shapely.contains_xy(extent, (x + cell_m / 2)[None, :], (y + cell_m / 2)[:, None])
+    # points along the boundary at most half a cell apart (a segment joining two rings
+    # only adds cells): a cell the boundary touches is within one cell of such a point's
+    ring = shapely.get_coordinates(shapely.boundary(extent))
+    a, b = ring[:-1], ring[1:]
+    k = np.ceil(np.hypot(*(b - a).T) / (cell_m / 2)).astype(np.int64) + 1
+    seg = np.repeat(np.arange(len(k)), k)
+    t = (np.arange(len(seg)) - np.repeat(np.cumsum(k) - k, k)) / np.repeat(np.maximum(k - 1, 1), k)
+    pts = a[seg] + (b[seg] - a[seg]) * t[:, None]
+    idx = np.floor((pts - lo) / cell_m).astype(np.int64)
+    near = np.zeros((rows + 2, cols + 2), dtype=bool)  # one cell of margin each side
+    keep = (idx[:, 0] >= -1) & (idx[:, 0] <= cols) & (idx[:, 1] >= -1) & (idx[:, 1] <= rows)
+    near[idx[keep, 1] + 1, idx[keep, 0] + 1] = True
+    grown = near.copy()  # and every cell next to one (3 x 3)
+    grown[1:] |= near[:-1]
+    grown[:-1] |= near[1:]
+    both = grown.copy()
+    both[:, 1:] |= grown[:, :-1]
+    both[:, :-1] |= grown[:, 1:]
+    near = both[1:-1, 1:-1]
+    return np.asarray(centre_in, dtype=bool), near

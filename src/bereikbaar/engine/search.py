@@ -284,6 +284,9 @@ def origin_costs(
     # library on the same arc as the origin: direct travel along the arc
     # pairs (origin, library) on one arc, by origin then library (as an inner merge)
     ok_o = np.flatnonzero(ok)
+    on_lib_arc = np.zeros(network.n_arcs, dtype=bool)
+    on_lib_arc[la] = True
+    ok_o = ok_o[on_lib_arc[origins.arc[ok_o]]]  # the few origins sharing an arc with one
     by_arc = np.argsort(la, kind="stable")
     la_sorted = la[by_arc]
     lo = np.searchsorted(la_sorted, origins.arc[ok_o], side="left")

@@ -864,7 +864,8 @@ def _load(
     if _is_nwb(path):  # NWB wegvakken
         from .nwb import load_nwb  # geopandas: imported only for NWB files
 
-        return load_nwb(path, mode, settings=settings), None
+        nwb = load_nwb(path, mode, settings=settings)
+        return nwb.prepare(coverage_buffer_m=(settings or Settings()).coverage_buffer_m), None
     if mode not in MODES:
         msg = f"mode must be one of {', '.join(MODES)}; got {mode!r}"
         raise NetworkError(msg)
@@ -885,6 +886,8 @@ def _load(
             f"({ways.n_seen:,} ways with a highway or route tag read)"
         )
         raise NetworkError(msg)
+    # the indexes the first search needs, built now: load_network returns a ready network
+    network.prepare(coverage_buffer_m=settings.coverage_buffer_m)
     log.info(
         "%s (%s): %d of %d highway/route ways kept, %d way nodes → %d nodes, %d arcs",
         path.name,
@@ -1001,7 +1004,9 @@ def _load_cached(
             osm_context = got
     if network is not None and (not want_context or osm_context is not None):
         log.info("%s (%s): cached network %s", path.name, mode, entry.name)
-        return network, osm_context
+        # what the file does not store (the search graphs, the snapping grid) is built now
+        buffer_m = (settings if settings is not None else Settings()).coverage_buffer_m
+        return network.prepare(coverage_buffer_m=buffer_m), osm_context
     network, osm_context = _load(path, mode, settings, None, context=context)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)

@@ -269,3 +269,35 @@ def test_invalid_road_node_location_is_an_input_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "refused"
+
+
+def _xml(nodes_first: bool, ids: tuple[int, int, int]) -> str:
+    a, b, w = ids
+    nodes = f'<node id="{a}" lat="52.0" lon="5.0"/><node id="{b}" lat="52.01" lon="5.0"/>'
+    way = f'<way id="{w}"><nd ref="{a}"/><nd ref="{b}"/><tag k="highway" v="residential"/></way>'
+    body = nodes + way if nodes_first else way + nodes
+    return f'<?xml version="1.0"?>\n<osm version="0.6">{body}</osm>'
+
+
+@pytest.mark.parametrize(
+    ("nodes_first", "ids", "cause"),
+    [
+        (True, (-1, -2, -3), "negative node ids"),  # an editor's file, before upload
+        (False, (1, 2, 3), "not sorted nodes before ways"),
+    ],
+    ids=["negative-ids", "unsorted"],
+)
+def test_way_nodes_without_coordinates_say_why(
+    tmp_path: Path, nodes_first: bool, ids: tuple[int, int, int], cause: str
+) -> None:
+    from bereikbaar.exceptions import NetworkError
+
+    path = tmp_path / "roads.osm"
+    path.write_text(_xml(nodes_first, ids), encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(NetworkError, match=rf"2 of their 2 kept way nodes .*{cause}"):
+            osm.load_network(path)
+    # the same road with its nodes first and positive ids is read
+    path.write_text(_xml(True, (1, 2, 3)), encoding="utf-8")
+    assert osm.load_network(path).n_arcs == 2

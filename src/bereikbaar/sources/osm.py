@@ -279,6 +279,19 @@ class _ContextWays:
         )
 
 
+def _unlocated_cause(refs: npt.NDArray[np.int64], located: npt.NDArray[np.bool_]) -> str:
+    """Why way nodes have no location, in words (for the warning and the error)."""
+    if bool((refs[~located] < 0).any()):
+        return (
+            "negative node ids, as an editor writes before upload, are not read;"
+            " renumber the file (osmium renumber)"
+        )
+    return (
+        "nodes missing from the file (an extract's boundary), or a file that is not sorted"
+        " nodes before ways (osmium sort)"
+    )
+
+
 def _valid(x7: int, y7: int) -> bool:
     """libosmium's ``Location.valid()`` on fixed-point coordinates."""
     return abs(x7) <= 180 * _COORDINATE_PRECISION and abs(y7) <= 90 * _COORDINATE_PRECISION
@@ -576,8 +589,8 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     n_missing = int(n - valid.sum())
     if n_missing:
         warnings.warn(
-            f"{where(path)}: {n_missing:,} way node(s) have no coordinates (extract boundary?);"
-            " the ways are cut there",
+            f"{where(path)}: {n_missing:,} way node(s) have no coordinates"
+            f" ({_unlocated_cause(refs, valid)}); the ways are cut there",
             BereikbaarWarning,
             stacklevel=3,
         )
@@ -876,6 +889,10 @@ def _load(
         check_inflated_size(path)  # .osm.gz/.osm.bz2: a decompression bomb is refused
         ways = _read_ways(path, rules, context=context)
     n_way_nodes = len(ways.refs)
+    located = ways.x7 != _UNDEFINED_COORDINATE
+    n_unlocated = n_way_nodes - int(np.count_nonzero(located))
+    cause = _unlocated_cause(ways.refs, located) if n_unlocated else ""
+    del located
     network = _build(ways, mode, path)  # empties the way node arrays
     extent = declared_extent(path, settings)
     if extent is not None:
@@ -883,7 +900,14 @@ def _load(
     if network.n_arcs == 0:
         msg = (
             f"{where(path)}: no usable ways for mode {mode!r} "
-            f"({ways.n_seen:,} ways with a highway or route tag read)"
+            f"({ways.n_seen:,} ways with a highway or route tag read"
+            + (
+                f"; {n_unlocated:,} of their {n_way_nodes:,} kept way nodes have no coordinates:"
+                f" {cause}"
+                if n_unlocated
+                else ""
+            )
+            + ")"
         )
         raise NetworkError(msg)
     # the indexes the first search needs, built now: load_network returns a ready network

@@ -317,11 +317,6 @@ def _centre_in_and_near(
     near = np.zeros((rows + 2, cols + 2), dtype=bool)  # one cell of margin each side
     keep = (idx[:, 0] >= -1) & (idx[:, 0] <= cols) & (idx[:, 1] >= -1) & (idx[:, 1] <= rows)
     near[idx[keep, 1] + 1, idx[keep, 0] + 1] = True
-    grown = near.copy()  # and every cell next to one (3 x 3)
-    grown[1:] |= near[:-1]
-    grown[:-1] |= near[1:]
-    both = grown.copy()
-    both[:, 1:] |= grown[:, :-1]
-    both[:, :-1] |= grown[:, 1:]
-    near = both[1:-1, 1:-1]
+    # and every cell next to one (3 x 3)
+    near = ndimage.binary_dilation(near, structure=np.ones((3, 3), dtype=bool))[1:-1, 1:-1]
     return np.asarray(centre_in, dtype=bool), near

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from ..exceptions import InputError
+from ._compiled import kernel
 from .network import FloatArray, IntArray, Network, Weight
 from .search import EPS as _EPS
 from .search import LibraryTerms, library_graph, library_terms
@@ -202,8 +203,8 @@ class BoundedSearch:
 
     def _costs_compiled(self, origins: Snapped, rows: IntArray) -> sp.csr_array:
         """:meth:`costs` with the compiled bounded search (all cores, GIL released)."""
-        # numba is heavy to import: loaded on the first compiled search (as the snapping does)
-        from ._kernels import bounded_site_costs
+        # the compiled module of the install, else numba (imported on first use)
+        bounded_site_costs = kernel("bounded_site_costs")
 
         n_rows, n_orig = len(rows), len(origins.arc)
         js = self.slot[rows]

@@ -37,6 +37,7 @@ import shapely
 from scipy import ndimage
 
 from ..exceptions import NetworkError
+from ._compiled import kernel
 
 if TYPE_CHECKING:
     from .network import FloatArray, Network
@@ -220,7 +221,7 @@ def _road_raster(
     Compiled (:func:`bereikbaar.engine._kernels.road_cells`): two passes over the arcs'
     vertices, no point arrays; the same cells as rasterising :func:`_road_points`.
     """
-    from ._kernels import road_cells  # numba only when a coverage is built
+    road_cells = kernel("road_cells")
 
     nodes = np.column_stack([network.x, network.y])
     nodes = nodes[np.isfinite(nodes).all(axis=1)]

@@ -26,6 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from .._atomic import atomic_path
 from ..exceptions import NetworkError
 from ..schema import CRS_RD, MODES
+from ._compiled import kernel
 from .osmnx_graph import MIN_CORE_SHARE, EdgeRules
 
 if TYPE_CHECKING:
@@ -345,7 +346,7 @@ class Network:
 
     @cached_property
     def _hilbert_rank(self) -> IntArray:
-        from ._kernels import hilbert_keys  # numba only when the index is built
+        hilbert_keys = kernel("hilbert_keys")
 
         bits = 16
         xi, yi = _hilbert_cells(self.x, self.y, bits)
@@ -414,7 +415,8 @@ class Network:
         if self.n_arcs == 0:
             return self
         from . import snap  # the engine's modules that import this one
-        from ._kernels import multi_source_dijkstra
+
+        multi_source_dijkstra = kernel("multi_source_dijkstra")
 
         self.reverse_arc()
         self.coverage(buffer_m=coverage_buffer_m)
@@ -524,7 +526,7 @@ class Network:
         if lmm.max() >= 1 << 40:
             msg = "an arc is longer than 1,000 km; lengths must be in metres"
             raise NetworkError(msg)
-        from ._kernels import twin_arcs  # numba only when the index is built
+        twin_arcs = kernel("twin_arcs")
 
         # the lowest-index arc v -> u of the same length (mm), from the arcs sorted by tail
         out = twin_arcs(
@@ -931,7 +933,7 @@ def _min_csr(rows: IntArray, cols: IntArray, w: FloatArray, n: int) -> sp.csr_ar
             (np.zeros(0), np.zeros(0, dtype=np.int32), np.zeros(n + 1, dtype=np.int32)),
             shape=(n, n),
         )
-    from ._kernels import min_csr  # numba only when a graph is built
+    min_csr = kernel("min_csr")
 
     indptr, indices, data = min_csr(
         np.asarray(rows, dtype=np.int64),

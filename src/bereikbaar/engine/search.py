@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from ..exceptions import InputError, NetworkError
+from ._compiled import kernel
 from .network import FloatArray, IntArray, Network, Weight
 from .snap import Snapped
 
@@ -363,10 +364,8 @@ def node_costs(
     if engine != "numba":
         msg = f"engine must be 'numba' or 'scipy', got {engine!r}"
         raise InputError(msg)
-    # numba is imported (and the kernel loaded from its cache) only when the compiled
-    # search runs: importing the engine stays light for the scipy engine and for callers
-    # that only snap or build graphs
-    from ._kernels import multi_source_dijkstra
+    # the install's compiled module, else numba's JIT kernel (numba imported only then)
+    multi_source_dijkstra = kernel("multi_source_dijkstra")
 
     k = len(terms.arc)
     if max(n, k) >= 2**31 - 1:

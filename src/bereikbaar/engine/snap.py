@@ -27,6 +27,7 @@ import numpy.typing as npt
 import shapely
 
 from ..exceptions import InputError, NetworkError
+from ._compiled import kernel
 from .network import FloatArray, IntArray, Network
 
 log = logging.getLogger(__name__)
@@ -329,9 +330,8 @@ class _GridIndex(_SegmentIndex):
     """
 
     def __init__(self, network: Network, cand: IntArray) -> None:
-        # numba is imported (and the kernels loaded from its cache) only when the
-        # compiled snapping runs: importing the engine stays light without it
-        from ._kernels import bucket_pieces, segments_of
+        # the install's compiled module, else numba's JIT kernels (numba imported only then)
+        bucket_pieces, segments_of = kernel("bucket_pieces"), kernel("segments_of")
 
         # the arcs' vertices as flat arrays (no shapely geometry is touched)
         coords, offsets = network.arc_coords()
@@ -362,7 +362,7 @@ class _GridIndex(_SegmentIndex):
         self, xy: FloatArray, max_snap_m: float, workers: int | None = None
     ) -> tuple[IntArray, FloatArray, FloatArray]:
         """Nearest arc, fraction along its geometry and distance (m) per point (-1 if none)."""
-        from ._kernels import snap_grid  # numba only when it runs (as in __init__ above)
+        snap_grid = kernel("snap_grid")
 
         n = len(xy)
         arc = np.full(n, -1, dtype=np.int64)

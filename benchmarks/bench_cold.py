@@ -24,8 +24,10 @@ loading and the first use of every index are included, and peak RSS is per proce
   ``nearest_library`` (building the snapping grid, the twin and part masks, the Hilbert
   order), two warm calls, and the scipy floor (``dijkstra(min_only=True)`` on the CSR with
   one virtual node per library, as ``bench_engine.py``).
-* **compile**: the demo network in a fresh process with an empty ``NUMBA_CACHE_DIR`` (the
-  first run after an install): first call minus a warm call, wall and CPU.
+* **compile**: the first run after an install: ``bereikbaar demo`` in a fresh process with an
+  empty ``NUMBA_CACHE_DIR``, minus a second such run (CPU and wall), with the kernels the
+  install compiled ahead of time (``BEREIKBAAR_KERNELS=auto``) and, as the reference in the
+  same run, with numba's JIT (``BEREIKBAAR_KERNELS=jit``); whether numba was imported at all.
 * **demo**: ``bereikbaar demo`` in a fresh process (numba's cache warm): the process's wall
   time against the sum of the stage timings it writes to ``run.json``.
 
@@ -144,39 +146,19 @@ def child_first(folder: str) -> dict[str, Any]:
     return res
 
 
-def child_compile(folder: str) -> dict[str, Any]:
-    from bereikbaar.accessibility import nearest_library, points_xy
-    from bereikbaar.settings import Settings
-    from bereikbaar.sources.cbs_grid import load_cbs_grid
-    from bereikbaar.sources.libraries import load_libraries
-    from bereikbaar.sources.osm import load_network
-
-    f = Path(folder)
-    warnings.simplefilter("ignore")
-    net = load_network(f / "demo.osm.pbf")
-    cells = load_cbs_grid(f / "demo_vierkant_100m.gpkg")
-    libs = load_libraries(f / "demo_bibliotheken.csv", settings=Settings())
-    libs = libs[libs["full_service"]]
-    xy = points_xy(cells, "origins")
-    w0, c0 = time.perf_counter(), time.process_time()
-    nearest_library(net, xy, libs)
-    first_w, first_c = time.perf_counter() - w0, time.process_time() - c0
-    w0, c0 = time.perf_counter(), time.process_time()
-    nearest_library(net, xy, libs)
-    warm_w, warm_c = time.perf_counter() - w0, time.process_time() - c0
-    return {
-        "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR"),
-        "compile_wall_s": round(first_w - warm_w, 3),
-        "compile_cpu_s": round(first_c - warm_c, 3),
-    }
-
-
 def child_demo(out: str) -> dict[str, Any]:
     from bereikbaar.cli import main
+    from bereikbaar.engine._compiled import status
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     code = main(["demo", "--out", str(Path(out) / "out"), "--raw", str(Path(out) / "raw")])
-    return {"exit": code, "in_process_wall_s": round(time.perf_counter() - t0, 3)}
+    return {
+        "exit": code,
+        "in_process_wall_s": round(time.perf_counter() - t0, 3),
+        "in_process_cpu_s": round(time.process_time() - c0, 3),
+        "kernels": status(),
+        "numba_imported": "numba" in sys.modules,
+    }
 
 
 def _peak_rss_mb() -> float:
@@ -207,6 +189,25 @@ def _run(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     res: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     res["process_wall_s"] = round(time.perf_counter() - t0, 3)
     return res
+
+
+def bench_compile(tmp: Path) -> dict[str, Any]:
+    """The first demo run after an install (empty numba cache) minus a second, per kernel source."""
+    out: dict[str, Any] = {}
+    for kernels in ("auto", "jit"):  # the install's compiled module; numba's JIT (reference)
+        env = {"NUMBA_CACHE_DIR": str(tmp / f"numba_{kernels}"), "BEREIKBAAR_KERNELS": kernels}
+        cold = _run("demo", str(tmp / f"compile_{kernels}_1"), env=env)
+        warm = _run("demo", str(tmp / f"compile_{kernels}_2"), env=env)
+        out[kernels] = {
+            "kernels": cold["kernels"],
+            "numba_imported": cold["numba_imported"],
+            "first_cpu_s": cold["in_process_cpu_s"],
+            "second_cpu_s": warm["in_process_cpu_s"],
+            "compile_cpu_s": round(cold["in_process_cpu_s"] - warm["in_process_cpu_s"], 3),
+            "compile_wall_s": round(cold["process_wall_s"] - warm["process_wall_s"], 3),
+            "first_process_wall_s": cold["process_wall_s"],
+        }
+    return out
 
 
 def composition_file(n_osm_nodes: int) -> Path:
@@ -297,7 +298,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         kind, rest = args.child[0], args.child[1:]
-        fn = {"load": child_load, "first": child_first, "compile": child_compile}
+        fn = {"load": child_load, "first": child_first}
         res = child_demo(*rest) if kind == "demo" else fn[kind](*rest)
         res["peak_rss_mb"] = _peak_rss_mb()
         print(json.dumps(res))
@@ -326,13 +327,7 @@ def main() -> None:
         print(json.dumps({"first_call": result["first_call"]}), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         if "compile" not in skip:
-            from bereikbaar.examples.demo import write_demo_inputs
-
-            demo = write_demo_inputs(Path(tmp) / "demo_inputs")
-            cache = Path(tmp) / "numba_cache"
-            result["compile"] = _run(
-                "compile", str(demo.network.parent), env={"NUMBA_CACHE_DIR": str(cache)}
-            )
+            result["compile"] = bench_compile(Path(tmp))
             print(json.dumps({"compile": result["compile"]}), flush=True)
         if "demo" not in skip:
             _run("demo", str(Path(tmp) / "demo_warmup"))  # numba's cache warm, files written

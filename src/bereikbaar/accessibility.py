@@ -25,11 +25,10 @@ import logging
 import os
 import sys
 import warnings
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
@@ -65,6 +64,7 @@ from .schema import (
     UNREACHABLE_REASON,
     UNREACHABLE_REASONS,
     full_service_mask,
+    located_rows,
 )
 from .settings import Settings
 
@@ -246,27 +246,43 @@ def unreachable_reasons(
     ...                     np.array([True, False, False, False])).tolist()
     [None, 'geen locatie', 'buiten het wegennet', 'te ver van de weg']
     """
-    located = np.isfinite(xy).all(axis=1)
-    reach = snapped if reachable is None else reachable
-    out = np.full(len(xy), None, dtype=object)
-    out[snapped & ~reach] = REASON_NO_ROUTE
-    out[located & covered & ~snapped] = REASON_TOO_FAR
-    out[located & ~covered] = REASON_OUTSIDE
-    out[~located] = REASON_NO_LOCATION
+    out: npt.NDArray[np.object_] = _REASON_OF_CODE[_reason_codes(xy, covered, snapped, reachable)]
     return out
 
 
-def _reason_counts(reasons: npt.NDArray[np.object_]) -> dict[str, int]:
-    """Count per reason, every reason present (0 where none)."""
-    counts = Counter(reasons.tolist())  # one pass (an == per reason is four over objects)
-    return {r: int(counts.get(r, 0)) for r in UNREACHABLE_REASONS}
+# code 0: no reason (a distance); code i: UNREACHABLE_REASONS[i - 1]
+_REASON_OF_CODE: Final = np.array([None, *UNREACHABLE_REASONS], dtype=object)
+
+
+def _reason_codes(
+    xy: FloatArray,
+    covered: npt.NDArray[np.bool_],
+    snapped: npt.NDArray[np.bool_],
+    reachable: npt.NDArray[np.bool_] | None = None,
+) -> npt.NDArray[np.int8]:
+    """:func:`unreachable_reasons` as codes (0: none, ``i``: ``UNREACHABLE_REASONS[i - 1]``)."""
+    code = {r: np.int8(i + 1) for i, r in enumerate(UNREACHABLE_REASONS)}
+    located = located_rows(xy)
+    reach = snapped if reachable is None else reachable
+    out = np.zeros(len(xy), dtype=np.int8)
+    out[snapped & ~reach] = code[REASON_NO_ROUTE]
+    out[located & covered & ~snapped] = code[REASON_TOO_FAR]
+    out[located & ~covered] = code[REASON_OUTSIDE]
+    out[~located] = code[REASON_NO_LOCATION]
+    return out
+
+
+def _reason_counts(codes: npt.NDArray[np.int8]) -> dict[str, int]:
+    """Count per reason from :func:`_reason_codes`, every reason present (0 where none)."""
+    counts = np.bincount(codes, minlength=len(_REASON_OF_CODE))
+    return {r: int(counts[i + 1]) for i, r in enumerate(UNREACHABLE_REASONS)}
 
 
 def _covered(area: Coverage | None, xy: FloatArray) -> npt.NDArray[np.bool_]:
     """Inside the coverage (every located point when there is none)."""
     if area is not None:
         return area.contains(xy)
-    return np.asarray(np.isfinite(xy).all(axis=1), dtype=bool)
+    return located_rows(xy)
 
 
 def _coverage_of(
@@ -570,7 +586,8 @@ def nearest_library_with_snaps(
         max_snap_m=max_snap_m,
     )
     l_snap = Snapped(all_snap.arc[sel], all_snap.offset_m[sel], all_snap.snap_m[sel])
-    lib_reasons = unreachable_reasons(lib_xy, l_cov, l_snap.ok)
+    lib_codes = _reason_codes(lib_xy, l_cov, l_snap.ok)
+    lib_reasons = _REASON_OF_CODE[lib_codes]
     outside = int((lib_reasons == REASON_OUTSIDE).sum())
     if outside:
         warnings.warn(
@@ -609,11 +626,11 @@ def nearest_library_with_snaps(
         index=index,
     )
     reachable = result[REACHABLE].to_numpy()
-    reasons = unreachable_reasons(o_xy, o_cov, o_snap.ok, reachable)
-    result[UNREACHABLE_REASON] = pd.Series(reasons, index=result.index, dtype=object)
-    counts = _reason_counts(reasons)
+    codes = _reason_codes(o_xy, o_cov, o_snap.ok, reachable)
+    result[UNREACHABLE_REASON] = pd.Series(_REASON_OF_CODE[codes], index=result.index, dtype=object)
+    counts = _reason_counts(codes)
     result.attrs["unreachable"] = counts
-    result.attrs["libraries_unused"] = _reason_counts(lib_reasons)
+    result.attrs["libraries_unused"] = _reason_counts(lib_codes)
     n_bad = int((~reachable).sum())
     if n_bad:
         parts = {

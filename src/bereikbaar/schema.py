@@ -210,3 +210,30 @@ def full_service_mask(libraries: pd.DataFrame) -> npt.NDArray[np.bool_]:
     [True, False, False]
     """
     return bool_values(libraries[FULL_SERVICE])
+
+
+def located_rows(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Which rows of an ``(n, 2)`` coordinate array have both coordinates finite.
+
+    ``np.isfinite(xy).all(axis=1)``, column by column (several times faster on
+    hundreds of thousands of points).
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` coordinates; NaN or inf: no location.
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> located_rows(np.array([[0.0, 1.0], [np.nan, 1.0], [2.0, np.inf]])).tolist()
+    [True, False, False]
+    """
+    import numpy as np
+
+    return np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])

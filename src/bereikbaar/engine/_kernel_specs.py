@@ -40,7 +40,7 @@ SPECS: dict[str, KernelSpec] = {
     ),
     "snap_grid": KernelSpec(
         (_F8, _F8, "f8", "f8", "f8", "i8", "i8", _I8, _F8, _F8, _F8, _F8, _I8, "f8", "f8"),
-        (_I8, _F8),
+        (_I8, _F8, _F8),
     ),
     "segments_of": KernelSpec((_XY, _I8, _I8, "f8"), (_I8, _I8, _F8, _F8, _F8, _I8, _F8)),
     "min_csr": KernelSpec((_I8, _I8, _F8, "i8"), (_I8, _I8, _F8)),

@@ -290,7 +290,7 @@ def snap_grid(
     seg: Any,
     half_m: float,
     max_snap_m: float,
-) -> tuple[Any, Any]:
+) -> tuple[Any, Any, Any]:
     """Nearest segment (piece) to each point in a uniform grid of segment pieces.
 
     Pieces (at most ``2 * half_m`` long) are bucketed by their midpoint into cells
@@ -304,16 +304,20 @@ def snap_grid(
 
     Returns
     -------
-    piece, dist
+    piece, dist, factor
         Position (in the sorted piece arrays) of a piece of the nearest segment
-        (-1 where none lies within ``max_snap_m``) and the distance to it.
+        (-1 where none lies within ``max_snap_m``), the distance to it, and the
+        projection factor of the point on that piece (``_point_segment``'s ``r``:
+        unclipped, 0 on a piece of length 0; NaN where none).
     """
     n = len(px)
     out_seg = np.empty(n, dtype=np.int64)
     out_d = np.empty(n)
+    out_t = np.empty(n)
     for i in range(n):  # loops compile faster than np.full
         out_seg[i] = -1
         out_d[i] = np.nan
+        out_t[i] = np.nan
     big = np.int64(9223372036854775807)  # np.iinfo compiles slowly
     for i in range(n):
         x = px[i]
@@ -327,6 +331,7 @@ def snap_grid(
         best = np.inf
         best_seg = big
         best_q = -1
+        best_t = 0.0
         r = gap
         slack = 1e-9 * (1.0 + max(abs(x), abs(y)))
         while True:
@@ -348,6 +353,7 @@ def snap_grid(
                         ey = by[q] - ya
                         len2 = ex * ex + ey * ey
                         # GEOS's point-segment distance (as _point_segment in engine.snap)
+                        t = 0.0
                         if len2 == 0.0:
                             d = np.sqrt((x - xa) ** 2 + (y - ya) ** 2)
                         else:
@@ -364,6 +370,7 @@ def snap_grid(
                             best = d
                             best_seg = k
                             best_q = q
+                            best_t = t
             bound = r * cell_m - half_m - slack
             if bound >= best or bound > max_snap_m:
                 break
@@ -373,7 +380,8 @@ def snap_grid(
         if best <= max_snap_m and best_q >= 0:
             out_seg[i] = best_q
             out_d[i] = best
-    return out_seg, out_d
+            out_t[i] = best_t
+    return out_seg, out_d, out_t
 
 
 @_jit

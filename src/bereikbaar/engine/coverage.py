@@ -37,6 +37,7 @@ import shapely
 from scipy import ndimage
 
 from ..exceptions import NetworkError
+from ..schema import located_rows
 from ._compiled import kernel
 
 if TYPE_CHECKING:
@@ -91,11 +92,12 @@ class Coverage:
         """
         xy = np.asarray(xy, dtype=float)
         out = np.zeros(len(xy), dtype=bool)
-        ok = np.isfinite(xy).all(axis=1)
+        ok = located_rows(xy)
         if not ok.any() or self.mask.size == 0:
             return out
-        col = np.floor((xy[ok, 0] - self.x0) / self.cell_m)
-        row = np.floor((xy[ok, 1] - self.y0) / self.cell_m)
+        pts = xy if ok.all() else xy[ok]
+        col = np.floor((pts[:, 0] - self.x0) / self.cell_m)
+        row = np.floor((pts[:, 1] - self.y0) / self.cell_m)
         rows, cols = self.mask.shape
         inside = (col >= 0) & (col < cols) & (row >= 0) & (row < rows)
         hit = np.zeros(len(col), dtype=bool)
@@ -105,8 +107,8 @@ class Coverage:
             # the extent is asked only where a cell is not wholly inside it
             ask = hit.copy()
             ask[inside] &= ~self._inside_extent[r, c]
-            pts = xy[ok][ask]
-            hit[ask] = shapely.contains_xy(self.extent, pts[:, 0], pts[:, 1])
+            asked = pts[ask]
+            hit[ask] = shapely.contains_xy(self.extent, asked[:, 0], asked[:, 1])
         out[ok] = hit
         return out
 

@@ -27,6 +27,7 @@ import numpy.typing as npt
 import shapely
 
 from ..exceptions import InputError, NetworkError
+from ..schema import located_rows
 from ._compiled import kernel
 from .network import FloatArray, IntArray, Network
 
@@ -110,7 +111,7 @@ def snap_to_arcs(
     if len(cand) == 0:
         msg = "the network has no arcs to snap onto (empty network or no connected core)"
         raise NetworkError(msg)
-    valid = np.isfinite(xy).all(axis=1)
+    valid = located_rows(xy)
     if not valid.any():
         return Snapped(arc, offset, snap)
     if method in ("grid", "kdtree"):
@@ -372,14 +373,15 @@ class _GridIndex(_SegmentIndex):
             return arc, frac, dist
         # nearby points together (cache locality), column by column of a coarse grid; each
         # point's answer does not depend on the order (one sort of an int key: no lexsort)
-        cell = ((xy - xy.min(axis=0)) // _CELL_M).astype(np.int64)
+        # (truncation of non-negative values: a floor, without numpy's slow float //)
+        cell = ((xy - xy.min(axis=0)) * (1.0 / _CELL_M)).astype(np.int64)
         order = np.argsort(cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1])
         px = np.ascontiguousarray(xy[order, 0])
         py = np.ascontiguousarray(xy[order, 1])
 
-        def run(ab: tuple[int, int]) -> tuple[IntArray, FloatArray]:
+        def run(ab: tuple[int, int]) -> tuple[IntArray, FloatArray, FloatArray]:
             a, b = ab
-            q, d = snap_grid(
+            q, d, r = snap_grid(
                 px[a:b],
                 py[a:b],
                 self.x0,
@@ -396,7 +398,7 @@ class _GridIndex(_SegmentIndex):
                 self.half,
                 float(max_snap_m),
             )
-            return np.asarray(q), np.asarray(d)
+            return np.asarray(q), np.asarray(d), np.asarray(r)
 
         if workers is None:
             workers = min(os.cpu_count() or 1, 8)
@@ -408,17 +410,12 @@ class _GridIndex(_SegmentIndex):
                 parts = list(pool.map(run, chunks))
         else:
             parts = [run(c) for c in chunks]
-        q = np.concatenate([p[0] for p in parts])
-        d = np.concatenate([p[1] for p in parts])
+        q, d, r = (np.concatenate([p[k] for p in parts]) for k in range(3))
         got = q >= 0
-        qg = q[got]
-        s = self.pseg[qg]
-        _, r = _point_segment(
-            px[got], py[got], self.pax[qg], self.pay[qg], self.pbx[qg], self.pby[qg]
-        )
+        s = self.pseg[q[got]]
         rows = order[got]
         arc[rows] = self.seg_arc[s]
-        frac[rows] = self._locate(s, r)
+        frac[rows] = self._locate(s, r[got])  # the kernel's factor: _point_segment's bits
         dist[rows] = d[got]
         return arc, frac, dist
 

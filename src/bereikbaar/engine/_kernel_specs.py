@@ -31,55 +31,50 @@ class KernelSpec(NamedTuple):
     defaults: tuple[int | float, ...] = ()
 
 
-_I4, _I8, _F8, _B1 = "i4[:]", "i8[:]", "f8[:]", "b1[:]"
-_XY = "f8[:,:]"
+def _spec(args: str, returns: str, defaults: tuple[int | float, ...] = ()) -> KernelSpec:
+    """A :class:`KernelSpec` from space-separated codes."""
+    return KernelSpec(tuple(args.split()), tuple(returns.split()), defaults)
+
 
 SPECS: dict[str, KernelSpec] = {
-    "multi_source_dijkstra": KernelSpec(
-        (_I4, _I4, _F8, _I8, _F8, _I8, "i8", "f8"), (_F8, _I4), defaults=(12, -1.0)
+    "multi_source_dijkstra": _spec(
+        "i4[:] i4[:] f8[:] i8[:] f8[:] i8[:] i8 f8",
+        "f8[:] i4[:]",
+        defaults=(12, -1.0),
     ),
-    "snap_grid": KernelSpec(
-        (_F8, _F8, "f8", "f8", "f8", "i8", "i8", _I8, _F8, _F8, _F8, _F8, _I8, "f8", "f8"),
-        (_I8, _F8, _F8),
+    "snap_grid": _spec(
+        "f8[:] f8[:] f8 f8 f8 i8 i8 i8[:] f8[:] f8[:] f8[:] f8[:] i8[:] f8 f8"
+        " i8[:] f8[:] f8[:] f8[:]",
+        "i8[:] f8[:] f8[:]",
     ),
-    "segments_of": KernelSpec((_XY, _I8, _I8, "f8"), (_I8, _I8, _F8, _F8, _F8, _I8, _F8)),
-    "min_csr": KernelSpec((_I8, _I8, _F8, "i8"), (_I8, _I8, _F8)),
-    "twin_arcs": KernelSpec((_I8, _I8, _I8, "i8"), (_I8,)),
-    "hilbert_keys": KernelSpec((_I8, _I8, "i8"), (_I8,)),
-    "road_cells": KernelSpec((_XY, _I8, _I8, "f8", _F8, "f8", "b1[:,:]"), (_F8,)),
-    "bucket_pieces": KernelSpec(
-        (_XY, _I8, _I8, "f8", "f8", "f8", "i8", "i8"), (_I8, _F8, _F8, _F8, _F8, _I8)
+    "segments_of": _spec(
+        "f8[:,:] i8[:] i8[:] f8",
+        "i8[:] i8[:] f8[:] f8[:] f8[:] i8[:] f8[:]",
     ),
-    "bounded_site_costs": KernelSpec(
-        (
-            _I4,
-            _I4,
-            _F8,
-            _I8,
-            _I8,
-            _F8,
-            _I8,
-            _F8,
-            _F8,
-            "f8",
-            "f8",
-            _I8,
-            _I8,
-            _I8,
-            _I8,
-            _I8,
-            _I8,
-            _I8,
-            _F8,
-            _F8,
-            _F8,
-            _B1,
-            _B1,
-            "f8",
-            _F8,
-            _I8,
-        ),
-        (_I8, _I8, _F8),
+    "min_csr": _spec(
+        "i8[:] i8[:] f8[:] i8",
+        "i8[:] i8[:] f8[:]",
+    ),
+    "twin_arcs": _spec(
+        "i8[:] i8[:] i8[:] i8",
+        "i8[:]",
+    ),
+    "hilbert_keys": _spec(
+        "i8[:] i8[:] i8",
+        "i8[:]",
+    ),
+    "road_cells": _spec(
+        "f8[:,:] i8[:] i8[:] f8 f8[:] f8 b1[:,:]",
+        "f8[:]",
+    ),
+    "bucket_pieces": _spec(
+        "f8[:,:] i8[:] i8[:] f8 f8 f8 i8 i8",
+        "i8[:] f8[:] f8[:] f8[:] f8[:] i8[:]",
+    ),
+    "bounded_site_costs": _spec(
+        "i4[:] i4[:] f8[:] i8[:] i8[:] f8[:] i8[:] f8[:] f8[:] f8 f8"
+        " i8[:] i8[:] i8[:] i8[:] i8[:] i8[:] i8[:] f8[:] f8[:] f8[:] b1[:] b1[:] f8 f8[:] i8[:]",
+        "i8[:] i8[:] f8[:]",
     ),
 }
 

@@ -290,8 +290,12 @@ def snap_grid(
     seg: Any,
     half_m: float,
     max_snap_m: float,
+    seg_arc: Any,
+    seg_before: Any,
+    seg_len: Any,
+    seg_total: Any,
 ) -> tuple[Any, Any, Any]:
-    """Nearest segment (piece) to each point in a uniform grid of segment pieces.
+    """Nearest arc to each point, from a uniform grid of segment pieces.
 
     Pieces (at most ``2 * half_m`` long) are bucketed by their midpoint into cells
     of ``cell_m`` (row-major, ``nx`` columns, ``ny`` rows, origin ``x0, y0``);
@@ -304,18 +308,19 @@ def snap_grid(
 
     Returns
     -------
-    piece, dist, factor
-        Position (in the sorted piece arrays) of a piece of the nearest segment
-        (-1 where none lies within ``max_snap_m``), the distance to it, and the
-        projection factor of the point on that piece (``_point_segment``'s ``r``:
-        unclipped, 0 on a piece of length 0; NaN where none).
+    arc, dist, frac
+        The nearest segment's arc ``seg_arc[s]`` (-1 where no segment lies within
+        ``max_snap_m``), the distance to it, and the point's position along the arc
+        as a fraction of ``seg_total[s]`` (``seg_before[s]`` plus the projection
+        factor, clipped to 0..1, times ``seg_len[s]``; 0 on an arc of length 0; NaN
+        where none): the arithmetic of ``_SegmentIndex._locate``.
     """
     n = len(px)
-    out_seg = np.empty(n, dtype=np.int64)
+    out_arc = np.empty(n, dtype=np.int64)
     out_d = np.empty(n)
     out_t = np.empty(n)
     for i in range(n):  # loops compile faster than np.full
-        out_seg[i] = -1
+        out_arc[i] = -1
         out_d[i] = np.nan
         out_t[i] = np.nan
     big = np.int64(9223372036854775807)  # np.iinfo compiles slowly
@@ -378,10 +383,12 @@ def snap_grid(
                 break
             r += 1
         if best <= max_snap_m and best_q >= 0:
-            out_seg[i] = best_q
+            out_arc[i] = seg_arc[best_seg]
             out_d[i] = best
-            out_t[i] = best_t
-    return out_seg, out_d, out_t
+            t = min(max(best_t, 0.0), 1.0)
+            total = seg_total[best_seg]
+            out_t[i] = (seg_before[best_seg] + t * seg_len[best_seg]) / total if total > 0 else 0.0
+    return out_arc, out_d, out_t
 
 
 @_jit

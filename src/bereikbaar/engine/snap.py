@@ -339,7 +339,7 @@ class _GridIndex(_SegmentIndex):
         start, seg_geom, self.seg_len, self.seg_before, self.seg_total, pieces, bounds = (
             segments_of(coords, offsets, np.asarray(cand, dtype=np.int64), _PIECE_M)
         )
-        self.seg_arc = cand[seg_geom]
+        self.seg_arc = np.ascontiguousarray(cand[seg_geom], dtype=np.int64)
         self.n_pieces = int(pieces.sum())
         self.tree = None
         if not self.n_pieces:
@@ -397,6 +397,10 @@ class _GridIndex(_SegmentIndex):
                 self.pseg,
                 self.half,
                 float(max_snap_m),
+                self.seg_arc,
+                self.seg_before,
+                self.seg_len,
+                self.seg_total,
             )
             return np.asarray(q), np.asarray(d), np.asarray(r)
 
@@ -410,13 +414,9 @@ class _GridIndex(_SegmentIndex):
                 parts = list(pool.map(run, chunks))
         else:
             parts = [run(c) for c in chunks]
-        q, d, r = (np.concatenate([p[k] for p in parts]) for k in range(3))
-        got = q >= 0
-        s = self.pseg[q[got]]
-        rows = order[got]
-        arc[rows] = self.seg_arc[s]
-        frac[rows] = self._locate(s, r[got])  # the kernel's factor: _point_segment's bits
-        dist[rows] = d[got]
+        # the kernel gives arc, distance and fraction along the arc (_locate's arithmetic)
+        for out, k in ((arc, 0), (dist, 1), (frac, 2)):
+            out[order] = np.concatenate([p[k] for p in parts])
         return arc, frac, dist
 
 

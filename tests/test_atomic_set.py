@@ -11,10 +11,11 @@ the swap); ``BEREIKBAAR_KILL_TEST=full`` runs the long plan of 72 random kills. 
 prints the PDF where a kill can land while it runs (the delayed kills) and in the set that
 times a write; a child killed at a file-system call or at the swap prints it with a stand-in
 (:func:`_fake_chromium`: the same call into ``write_pdf``, the same file-system calls, about
-1 s less a set), since such a kill never lands inside Chromium. The other
-tests (disk full, a folder where a file should go, a setting found invalid late, a second run,
-probe files, stale stages) each fail on the code before output sets, which replaced the
-outputs one by one.
+1 s less a set), since such a kill never lands inside Chromium. So do the runs of the tests
+marked ``stand_in_chromium``: they check the set, not the printed pages (``test_browser``
+does). The other tests (disk full, a folder where a file should go, a setting found invalid
+late, a second run, probe files, stale stages) each fail on the code before output sets,
+which replaced the outputs one by one.
 """
 
 from __future__ import annotations
@@ -190,6 +191,7 @@ def test_disk_full_mid_set_keeps_the_previous_set(
     assert _siblings(out) == []
 
 
+@pytest.mark.usefixtures("stand_in_chromium")
 def test_folder_where_an_output_file_goes_keeps_the_previous_set(
     region: Region, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -210,6 +212,7 @@ def test_folder_where_an_output_file_goes_keeps_the_previous_set(
     assert _siblings(out) == []
 
 
+@pytest.mark.usefixtures("stand_in_chromium")
 def test_setting_found_invalid_late_changes_nothing(
     region: Region, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -227,6 +230,7 @@ def test_setting_found_invalid_late_changes_nothing(
     assert not (out / "scenario").exists() and _siblings(out) == []
 
 
+@pytest.mark.usefixtures("stand_in_chromium")
 def test_scenario_and_baseline_are_one_set(region: Region, tmp_path: Path) -> None:
     """A good scenario run replaces the baseline and writes out/scenario in the same commit."""
     out = tmp_path / "out"
@@ -246,6 +250,7 @@ def test_scenario_and_baseline_are_one_set(region: Region, tmp_path: Path) -> No
 
 
 # --------------------------------------------------------------------------- a second run
+@pytest.mark.usefixtures("stand_in_chromium")
 def test_second_concurrent_run_is_refused(region: Region, tmp_path: Path) -> None:
     """While a run (a forked child, paused in its map writer) holds out_dir, a second is refused."""
     out = tmp_path / "out"
@@ -302,6 +307,7 @@ def test_second_concurrent_run_is_refused(region: Region, tmp_path: Path) -> Non
 
 
 # --------------------------------------------------------------------------- probes, stages
+@pytest.mark.usefixtures("stand_in_chromium")
 def test_no_probe_and_nothing_changes_until_the_set_is_complete(
     region: Region, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -510,6 +516,14 @@ def _fake_chromium(folder: Path) -> str | None:
     path.write_text(_FAKE_CHROMIUM, encoding="utf-8")
     path.chmod(0o755)
     return str(path)
+
+
+@pytest.fixture
+def stand_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test's runs print the PDF with :func:`_fake_chromium` (in the set, not checked)."""
+    printer = _fake_chromium(tmp_path / "printer")
+    if printer is not None:
+        monkeypatch.setattr(dossier, "CHROMIUM_CANDIDATES", (printer,))
 
 
 def _child(

@@ -38,7 +38,7 @@ import pytest
 from shapely.geometry import box
 
 from bereikbaar.cli import main
-from bereikbaar.examples.demo import DemoInputs, write_demo_inputs
+from bereikbaar.examples.demo import DemoInputs
 from bereikbaar.examples.synthetic import write_pbf
 from bereikbaar.exceptions import DownloadError, InputError, ServiceError
 from bereikbaar.sources import limits
@@ -625,8 +625,10 @@ def pbf_bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoInputs:
-    return write_demo_inputs(tmp_path_factory.mktemp("demo"))
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, demo_copy: Callable[[Path], DemoInputs]
+) -> DemoInputs:
+    return demo_copy(tmp_path_factory.mktemp("demo"))
 
 
 def _config(demo: DemoInputs, tmp: Path, *, network: Path | None = None, extra: str = "") -> Path:

@@ -56,8 +56,9 @@ def _pdf_only_where_checked(
     """Runs in a test print no ``rapport.pdf`` (Chromium, ~2-3 s a run) unless it is marked ``pdf``.
 
     The PDF is checked where it is marked: ``test_browser`` (the printed pages) and
-    ``test_atomic_set`` (the PDF is part of the atomic set; the kill test kills Chromium's
-    parent). Session and module fixtures (``demo_run``) are set up before this patch and print
+    ``test_atomic_set`` (the PDF is part of the atomic set; a delayed kill may kill Chromium's
+    parent; its other runs print with a stand-in for Chromium that takes the same file-system
+    calls). Session and module fixtures (``demo_run``) are set up before this patch and print
     it as a user's run does. Runs in a subprocess (the CLI) are not affected.
     """
     if request.node.get_closest_marker("pdf") is not None:

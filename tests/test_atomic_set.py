@@ -7,10 +7,15 @@ second run. The kill test forks children that write a computed :class:`RunResult
 after a random delay) with SIGKILL, SIGINT or SIGTERM; after every kill the folder holds the
 previous set byte for byte or the complete new one. By default it kills 16 times (one call
 in each tenth of a set's calls, seeded, so every phase is hit, plus just before and just after
-the swap); ``BEREIKBAAR_KILL_TEST=full`` runs the long plan of 72 random kills. The other
-tests (disk full, a folder where a file should go, a setting found invalid late, a second run,
-probe files, stale stages) each fail on the code before output sets, which replaced the
-outputs one by one.
+the swap); ``BEREIKBAAR_KILL_TEST=full`` runs the long plan of 72 random kills. Chromium
+prints the PDF where a kill can land while it runs (the delayed kills) and in the set that
+times a write; a child killed at a file-system call or at the swap prints it with a stand-in
+(:func:`_fake_chromium`: the same call into ``write_pdf``, the same file-system calls, about
+1 s less a set), since such a kill never lands inside Chromium. So do the runs of the tests
+marked ``stand_in_chromium``: they check the set, not the printed pages (``test_browser``
+does). The other tests (disk full, a folder where a file should go, a setting found invalid
+late, a second run, probe files, stale stages) each fail on the code before output sets,
+which replaced the outputs one by one.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from bereikbaar import pipeline
 from bereikbaar.cli import main
 from bereikbaar.examples.demo import DemoInputs
 from bereikbaar.exceptions import BereikbaarWarning, OutputError
-from bereikbaar.output import files
+from bereikbaar.output import dossier, files
 from bereikbaar.output.files import atomic_path, output_set
 from bereikbaar.pipeline import RunResult
 from bereikbaar.settings import Settings
@@ -186,6 +191,7 @@ def test_disk_full_mid_set_keeps_the_previous_set(
     assert _siblings(out) == []
 
 
+@pytest.mark.usefixtures("stand_in_chromium")
 def test_folder_where_an_output_file_goes_keeps_the_previous_set(
     region: Region, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -206,6 +212,7 @@ def test_folder_where_an_output_file_goes_keeps_the_previous_set(
     assert _siblings(out) == []
 
 
+@pytest.mark.usefixtures("stand_in_chromium")
 def test_setting_found_invalid_late_changes_nothing(
     region: Region, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -223,6 +230,7 @@ def test_setting_found_invalid_late_changes_nothing(
     assert not (out / "scenario").exists() and _siblings(out) == []
 
 
+@pytest.mark.usefixtures("stand_in_chromium")
 def test_scenario_and_baseline_are_one_set(region: Region, tmp_path: Path) -> None:
     """A good scenario run replaces the baseline and writes out/scenario in the same commit."""
     out = tmp_path / "out"
@@ -242,6 +250,7 @@ def test_scenario_and_baseline_are_one_set(region: Region, tmp_path: Path) -> No
 
 
 # --------------------------------------------------------------------------- a second run
+@pytest.mark.usefixtures("stand_in_chromium")
 def test_second_concurrent_run_is_refused(region: Region, tmp_path: Path) -> None:
     """While a run (a forked child, paused in its map writer) holds out_dir, a second is refused."""
     out = tmp_path / "out"
@@ -298,6 +307,7 @@ def test_second_concurrent_run_is_refused(region: Region, tmp_path: Path) -> Non
 
 
 # --------------------------------------------------------------------------- probes, stages
+@pytest.mark.usefixtures("stand_in_chromium")
 def test_no_probe_and_nothing_changes_until_the_set_is_complete(
     region: Region, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -477,17 +487,66 @@ def _hook_fs_calls(on_call: Callable[[], None], setattr_: Callable[..., None]) -
 
 _KILL_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
+_FAKE_CHROMIUM = r"""#!/bin/sh
+# stands in for headless Chromium: "prints" the page (its HTML after a PDF header) to the file
+# of --print-to-pdf=FILE; a page it cannot read is an error, as for Chromium
+for arg; do
+  case $arg in
+    --print-to-pdf=*) pdf=${arg#--print-to-pdf=} ;;
+    file://*) page=${arg#file://} ;;
+  esac
+done
+[ -f "$page" ] || { echo "no page: $page" >&2; exit 1; }
+{ printf '%%PDF-1.4 stand-in\n'; cat "$page"; } >"$pdf"
+"""
 
-def _child(result: RunResult, out: Path, tag: str, sig: int, k: int, at: str = "") -> NoReturn:
+
+def _fake_chromium(folder: Path) -> str | None:
+    """A stand-in for Chromium in ``folder`` (``None`` when Chromium is not installed).
+
+    :func:`bereikbaar.output.dossier.write_pdf` runs it as it runs Chromium (a child process
+    writing the PDF into the stage through the same :func:`atomic_path`), so a set takes the
+    same file-system calls in the same order and every kill point stays where it was; its PDF
+    is the page's HTML, so a set's PDF differs from the previous set's as Chromium's does.
+    """
+    if "rapport.pdf" not in SET:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "chromium"
+    path.write_text(_FAKE_CHROMIUM, encoding="utf-8")
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.fixture
+def stand_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test's runs print the PDF with :func:`_fake_chromium` (in the set, not checked)."""
+    printer = _fake_chromium(tmp_path / "printer")
+    if printer is not None:
+        monkeypatch.setattr(dossier, "CHROMIUM_CANDIDATES", (printer,))
+
+
+def _child(
+    result: RunResult,
+    out: Path,
+    tag: str,
+    sig: int,
+    k: int,
+    at: str = "",
+    printer: str | None = None,
+) -> NoReturn:
     """Write ``result``'s set into ``out``; with ``k``, send ``sig`` to itself at call k.
 
     ``at="exchange"`` sends it just before the commit's swap, ``"after-exchange"`` just after.
+    ``printer``: the PDF is printed by this stand-in for Chromium (:func:`_fake_chromium`).
     """
     code = 1
     try:
         # signals sent before this point wait (blocked across the fork), so a kill that comes
         # at once lands here, not in pytest's own code of the forked child
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _KILL_SIGNALS)
+        if printer is not None:
+            dossier.CHROMIUM_CANDIDATES = (printer,)
         if at:
             real_exchange = files._exchange
 
@@ -577,9 +636,12 @@ def test_killed_at_random_points_leaves_the_old_or_the_new_set(
     kill_plan: list[tuple[str, signal.Signals]],
 ) -> None:
     out = tmp_path / "out"
+    printer = _fake_chromium(tmp_path / "printer")  # for kills that never land inside Chromium
     # each result's set, written once: car's into a fresh folder, bike's over car's below
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), monkeypatch.context() as m:
         warnings.simplefilter("ignore", BereikbaarWarning)
+        if printer is not None:  # its PDF is not compared (not in DETERMINISTIC)
+            m.setattr(dossier, "CHROMIUM_CANDIDATES", (printer,))
         pipeline.write_outputs(region.results["car"], tmp_path / "ref-car")
     refs: dict[str, Any] = {"car": (region.results["car"], _tree(tmp_path / "ref-car"))}
     # how many file-system calls writing a set over a previous one takes, and how long
@@ -614,7 +676,9 @@ def test_killed_at_random_points_leaves_the_old_or_the_new_set(
         signal.pthread_sigmask(signal.SIG_BLOCK, _KILL_SIGNALS)
         pid = os.fork()
         if pid == 0:
-            _child(region.results[mode], out, tag, sig, k, "" if how in ("hook", "delay") else how)
+            at = "" if how in ("hook", "delay") else how
+            # a delayed kill may land while Chromium prints: only those children run it
+            _child(region.results[mode], out, tag, sig, k, at, None if how == "delay" else printer)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _KILL_SIGNALS)
         done, status = 0, 0
         if how == "delay":
@@ -645,7 +709,10 @@ def test_killed_at_random_points_leaves_the_old_or_the_new_set(
         outcomes["new"] += 1
         current, prev = mode, now
     # a last run: stages of killed runs are gone, no probe anywhere, a complete set
-    pipeline.write_outputs(region.results["car"], out)
+    with monkeypatch.context() as m:
+        if printer is not None:
+            m.setattr(dossier, "CHROMIUM_CANDIDATES", (printer,))
+        pipeline.write_outputs(region.results["car"], out)
     assert _siblings(out) == [] and _probes(tmp_path) == []
     assert set(_tree(out)) == set(SET) | set(USER_FILES)
     total = sum(kills.values())

@@ -23,6 +23,7 @@ import pytest
 import shapely
 
 from bereikbaar import demo
+from bereikbaar.examples.demo import DemoInputs
 from bereikbaar.pipeline import RunResult, run
 from bereikbaar.settings import Settings
 
@@ -51,10 +52,12 @@ class Visit:
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+def demo_run(
+    tmp_path_factory: pytest.TempPathFactory, demo_copy: Callable[[Path], DemoInputs]
+) -> RunResult:
     """The demo region, with one branch renamed to an XSS attempt, run like run_demo."""
     root = tmp_path_factory.mktemp("demo")
-    inputs = demo.write_demo_inputs(root / "raw")
+    inputs = demo_copy(root / "raw")
     branches = pd.read_csv(inputs.libraries, sep=";", dtype=str, keep_default_na=False)
     target = branches.index[branches["naam"] == "Bibliotheek Bibliostad-Noord"]
     assert len(target) == 1

@@ -38,7 +38,7 @@ import pytest
 from shapely.geometry import box
 
 from bereikbaar.cli import main
-from bereikbaar.examples.demo import DemoInputs, write_demo_inputs
+from bereikbaar.examples.demo import DemoInputs
 from bereikbaar.examples.synthetic import write_pbf
 from bereikbaar.exceptions import DownloadError, InputError, ServiceError
 from bereikbaar.sources import limits
@@ -596,12 +596,16 @@ def _field(number: int, payload: bytes) -> bytes:
     return _uvarint(number << 3 | 2) + _uvarint(len(payload)) + payload
 
 
-def _pbf_bomb(path: Path, inflated: int, declared: int) -> None:
-    """A valid PBF followed by an OSMData blob of ``inflated`` zero bytes (zlib)."""
-    _small_pbf(path)
+def _zlib_zeros(inflated: int) -> bytes:
+    """``inflated`` zero bytes, zlib-compressed (1 GiB: ~4.7 MB, ~3 s)."""
     packer = zlib.compressobj(1)
     zeros = b"\0" * (1 << 24)
-    data = b"".join(packer.compress(zeros) for _ in range(inflated >> 24)) + packer.flush()
+    return b"".join(packer.compress(zeros) for _ in range(inflated >> 24)) + packer.flush()
+
+
+def _pbf_bomb(path: Path, data: bytes, declared: int) -> None:
+    """A valid PBF followed by an OSMData blob of ``data`` (zlib) that claims ``declared``."""
+    _small_pbf(path)
     blob = _uvarint(2 << 3) + _uvarint(declared) + _field(3, data)
     header = _field(1, b"OSMData") + _uvarint(3 << 3) + _uvarint(len(blob))
     with path.open("ab") as f:
@@ -612,16 +616,19 @@ def _pbf_bomb(path: Path, inflated: int, declared: int) -> None:
 def pbf_bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("bombs")
     out = {}
+    data = _zlib_zeros(1 << 30)  # 1 GiB of zeros in ~4.7 MB, the same blob in both
     for name, declared in (("honest", 1 << 30), ("lying", 1000)):
         path = folder / f"bom-{name}.osm.pbf"
-        _pbf_bomb(path, 1 << 30, declared)  # 1 GiB of zeros in ~4.7 MB
+        _pbf_bomb(path, data, declared)
         out[name] = path
     return out
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoInputs:
-    return write_demo_inputs(tmp_path_factory.mktemp("demo"))
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, demo_copy: Callable[[Path], DemoInputs]
+) -> DemoInputs:
+    return demo_copy(tmp_path_factory.mktemp("demo"))
 
 
 def _config(demo: DemoInputs, tmp: Path, *, network: Path | None = None, extra: str = "") -> Path:

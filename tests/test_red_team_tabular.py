@@ -36,7 +36,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bereikbaar.cli import main
-from bereikbaar.examples.demo import DemoInputs, write_demo_inputs
+from bereikbaar.examples.demo import DemoInputs
 from bereikbaar.exceptions import BereikbaarWarning, InputError
 from bereikbaar.settings import Settings
 from bereikbaar.sources import libraries as libraries_module
@@ -55,9 +55,9 @@ class Good:
 
 
 @pytest.fixture(scope="module")
-def good(tmp_path_factory: pytest.TempPathFactory) -> Good:
+def good(tmp_path_factory: pytest.TempPathFactory, demo_copy: Callable[[Path], DemoInputs]) -> Good:
     folder = tmp_path_factory.mktemp("demo")
-    demo = write_demo_inputs(folder)
+    demo = demo_copy(folder)
     cells = gpd.read_file(demo.cells)
     keep = cells.iloc[np.r_[0:150, len(cells) - 150 : len(cells)]]
     small = folder / "cells_small.gpkg"

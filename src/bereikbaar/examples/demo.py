@@ -41,12 +41,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyogrio
-from pyproj import Transformer
 from shapely.geometry import LineString, MultiPolygon, Polygon, box
 
 from ..output.files import atomic_path
 from ..pipeline import RunResult, run
-from ..schema import CRS_RD, CRS_WGS84
+from ..schema import CRS_RD, CRS_WGS84, transformer
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -551,7 +550,7 @@ class _OsmBuilder:
         import osmium
 
         xy = np.asarray(self.nodes + [p for p, _ in self.places], dtype=float)
-        to_wgs = Transformer.from_crs(CRS_RD, CRS_WGS84, always_xy=True)
+        to_wgs = transformer(CRS_RD, CRS_WGS84)
         lon, lat = to_wgs.transform(xy[:, 0], xy[:, 1])
         lon = np.round(lon, 7)
         lat = np.round(lat, 7)
@@ -973,7 +972,7 @@ def _write_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
 
 
 def _write_libraries(path: Path) -> None:
-    to_wgs = Transformer.from_crs(CRS_RD, CRS_WGS84, always_xy=True)
+    to_wgs = transformer(CRS_RD, CRS_WGS84)
     rows = []
     for b in BRANCHES:
         lat = lon = ""

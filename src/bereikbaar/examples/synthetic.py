@@ -38,10 +38,9 @@ import numpy.typing as npt
 import pandas as pd
 import pyogrio
 import shapely
-from pyproj import Transformer
 
 from ..output.files import atomic_path
-from ..schema import CRS_RD, CRS_WGS84
+from ..schema import CRS_RD, CRS_WGS84, transformer
 
 __all__ = [
     "NATIONAL",
@@ -686,9 +685,7 @@ def write_real_composition_pbf(
         np.cumsum(sizes_sorted) - sizes_sorted, sizes_sorted
     )
     refs_sorted = id_of[refs0[starts[obj] + pos]]
-    lon, lat = Transformer.from_crs(CRS_RD, CRS_WGS84, always_xy=True).transform(
-        x[node_order], y[node_order]
-    )
+    lon, lat = transformer(CRS_RD, CRS_WGS84).transform(x[node_order], y[node_order])
     write_pbf(
         path,
         lon,
@@ -821,7 +818,7 @@ def _make_branches(
         ]
     )
     xy = centres[pick] + rng.normal(0.0, 150.0, size=(n, 2))
-    lon, lat = Transformer.from_crs(CRS_RD, CRS_WGS84, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    lon, lat = transformer(CRS_RD, CRS_WGS84).transform(xy[:, 0], xy[:, 1])
     return pd.DataFrame(
         {
             "naam": [f"Bibliotheek {i + 1:04d}" for i in range(n)],
@@ -862,7 +859,7 @@ def write_synthetic_case(
     folder.mkdir(parents=True, exist_ok=True)
     grid = make_road_grid(spec)
     rng = np.random.default_rng(spec.seed + 1)
-    lon, lat = Transformer.from_crs(CRS_RD, CRS_WGS84, always_xy=True).transform(grid.x, grid.y)
+    lon, lat = transformer(CRS_RD, CRS_WGS84).transform(grid.x, grid.y)
     network = folder / "synthetic.osm.pbf"
     write_pbf(network, lon, lat, grid.refs, grid.way_size, _COMBOS, grid.way_combo)
     if osm_xml:

@@ -35,7 +35,6 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyproj
 import shapely
 from branca.element import Figure
 
@@ -589,7 +588,7 @@ def _label_rows(
 ) -> list[dict[str, Any]]:
     """Label texts and positions, most important first (gemeenten by residents, places)."""
     rows: list[tuple[float, dict[str, Any]]] = []
-    to_wgs = pyproj.Transformer.from_crs(s.CRS_RD, s.CRS_WGS84, always_xy=True)
+    to_wgs = s.transformer(s.CRS_RD, s.CRS_WGS84)
     if summary is not None and len(summary):
         gem = to_rd(summary, "gemeente summary")
         gem = gem[has_geometry(gem)]
@@ -693,7 +692,7 @@ def _bounds_wgs84(frames: Sequence[gpd.GeoDataFrame]) -> list[list[float]] | Non
     if not boxes:
         return None
     b = np.asarray(boxes, dtype=float)
-    to_wgs = pyproj.Transformer.from_crs(s.CRS_RD, s.CRS_WGS84, always_xy=True)
+    to_wgs = s.transformer(s.CRS_RD, s.CRS_WGS84)
     west, south, east, north = to_wgs.transform_bounds(
         b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max(), densify_pts=21
     )

@@ -22,7 +22,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 from numpy.typing import ArrayLike, NDArray
 from PIL import Image
@@ -220,9 +219,9 @@ def rasterize_cells(
     x1 = x0 + n_cols * size
     y_bottom = y_top - n_rows * size
 
-    to_merc = pyproj.Transformer.from_crs(s.CRS_RD, "EPSG:3857", always_xy=True)
-    from_merc = pyproj.Transformer.from_crs("EPSG:3857", s.CRS_RD, always_xy=True)
-    to_wgs = pyproj.Transformer.from_crs("EPSG:3857", s.CRS_WGS84, always_xy=True)
+    to_merc = s.transformer(s.CRS_RD, "EPSG:3857")
+    from_merc = s.transformer("EPSG:3857", s.CRS_RD)
+    to_wgs = s.transformer("EPSG:3857", s.CRS_WGS84)
     mx0, my0, mx1, my1 = to_merc.transform_bounds(x0, y_bottom, x1, y_top, densify_pts=21)
     _, lat_c = to_wgs.transform((mx0 + mx1) / 2, (my0 + my1) / 2)
     pixel = size / max(oversample, 1e-9) / math.cos(math.radians(lat_c))
@@ -306,8 +305,8 @@ def fit_merc_to_rd(
     """
     x0, y0, x1, y1 = rd_bounds
     pad = 1000.0
-    to_merc = pyproj.Transformer.from_crs(s.CRS_RD, "EPSG:3857", always_xy=True)
-    from_merc = pyproj.Transformer.from_crs("EPSG:3857", s.CRS_RD, always_xy=True)
+    to_merc = s.transformer(s.CRS_RD, "EPSG:3857")
+    from_merc = s.transformer("EPSG:3857", s.CRS_RD)
     mx0, my0, mx1, my1 = to_merc.transform_bounds(
         x0 - pad, y0 - pad, x1 + pad, y1 + pad, densify_pts=21
     )

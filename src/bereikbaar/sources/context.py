@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pyproj
 import shapely
 
-from bereikbaar.schema import CRS_RD, CRS_WGS84
+from bereikbaar.schema import CRS_RD, CRS_WGS84, transformer
 
 from .osm import OsmContext, read_context
 from .osm_tags import MAIN_ROADS, PLACES
@@ -103,7 +103,7 @@ def load_context(
 
 
 def _to_rd() -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(CRS_WGS84, CRS_RD, always_xy=True)
+    return transformer(CRS_WGS84, CRS_RD)
 
 
 def _rd(to_rd: pyproj.Transformer, lonlat: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -192,7 +192,7 @@ def street_names_near(
         if data is None:
             data = read_context(path)
         xy = np.array([[p.x, p.y] for p in pts], dtype=float)
-        to_wgs = pyproj.Transformer.from_crs(CRS_RD, CRS_WGS84, always_xy=True)
+        to_wgs = transformer(CRS_RD, CRS_WGS84)
         to_rd = _to_rd()
         lon, lat = to_wgs.transform(xy[:, 0], xy[:, 1])
         pad = radius_m / 60_000.0  # degrees (a little more than radius_m at these latitudes)

@@ -10,7 +10,6 @@ normalised from the spellings people write; ``full_service`` follows
 from __future__ import annotations
 
 import datetime
-import functools
 import logging
 import warnings
 from pathlib import Path
@@ -36,6 +35,7 @@ from ..schema import (
     NEEDS_GEOCODING,
     PLACE,
     POSTCODE,
+    transformer,
 )
 from ..settings import Settings
 from .geocode import Geocoder, geocode_libraries
@@ -208,10 +208,9 @@ def _number(table: Table, pos: int, column: str, field_name: str) -> float:
     return parse_number(table.frame[column].iloc[pos], ambiguous=_AMBIGUOUS[field_name])
 
 
-@functools.lru_cache(maxsize=1)
 def _to_rd() -> pyproj.Transformer:
-    """WGS84 lon/lat → RD New; cached because building it takes ~0.1 s."""
-    return pyproj.Transformer.from_crs(CRS_WGS84, CRS_RD, always_xy=True)
+    """WGS84 lon/lat → RD New (built once: :func:`bereikbaar.schema.transformer`)."""
+    return transformer(CRS_WGS84, CRS_RD)
 
 
 def _coordinates(

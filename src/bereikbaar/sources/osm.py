@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
-import functools
 import hashlib
 import itertools
 import json
@@ -38,7 +37,7 @@ import pyproj
 from .._version import __version__
 from ..engine.network import Network, arrays_digest
 from ..exceptions import BereikbaarWarning, NetworkError, where
-from ..schema import CRS_RD, CRS_WGS84, MODES
+from ..schema import CRS_RD, CRS_WGS84, MODES, transformer
 from ..settings import Settings
 from ._errors import check_file, check_inflated_size, osm_read_errors
 from .osm_tags import MAIN_ROADS, PLACES, WAY_KEYS, TagGetter, WayRules, parse_maxspeed, rules_for
@@ -747,10 +746,9 @@ def _arc_vertices(
     return coords, offsets
 
 
-@functools.lru_cache(maxsize=1)
 def _to_rd() -> pyproj.Transformer:
-    """WGS84 lon/lat → RD New; cached because building it takes ~0.1 s."""
-    return pyproj.Transformer.from_crs(CRS_WGS84, CRS_RD, always_xy=True)
+    """WGS84 lon/lat → RD New (built once: :func:`bereikbaar.schema.transformer`)."""
+    return transformer(CRS_WGS84, CRS_RD)
 
 
 def _empty(mode: str) -> Network:

@@ -25,7 +25,6 @@ from typing import Final
 
 import geopandas as gpd
 import numpy as np
-import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -41,6 +40,7 @@ from ..schema import (
     NAME,
     PLACE,
     POSTCODE,
+    transformer,
 )
 from ..settings import Settings
 from ._errors import check_file, check_inflated_size, osm_read_errors
@@ -387,7 +387,7 @@ def libraries_from_osm(
         check_inflated_size(path)  # .osm.gz/.osm.bz2: a decompression bomb is refused
         found = _read(path)
     found.sort(key=lambda f: (f.osm_id.split("/")[0], int(f.osm_id.split("/")[1])))
-    to_rd = pyproj.Transformer.from_crs(CRS_WGS84, CRS_RD, always_xy=True)
+    to_rd = transformer(CRS_WGS84, CRS_RD)
     project: Callable[[np.ndarray], np.ndarray] = lambda c: np.column_stack(  # noqa: E731
         to_rd.transform(c[:, 0], c[:, 1])
     )

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 import geopandas as gpd
 import numpy as np
-import pyproj
 import requests
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
@@ -30,7 +29,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..engine.network import Network
 from ..exceptions import InputError, NetworkError, ServiceError
-from ..schema import CRS_RD, CRS_WGS84, MODES
+from ..schema import CRS_RD, CRS_WGS84, MODES, transformer
 from ..settings import Settings
 from . import limits
 from .online import Deadline
@@ -128,9 +127,9 @@ def _to_wgs84(polygon: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame, crs: str
             raise InputError(msg)
         geom = shapely.union_all(polygon.to_crs(CRS_WGS84).geometry.to_numpy())
     else:
-        transformer = pyproj.Transformer.from_crs(crs, CRS_WGS84, always_xy=True)
+        to_wgs = transformer(crs, CRS_WGS84)
         geom = shapely.transform(
-            polygon, lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1]))
+            polygon, lambda c: np.column_stack(to_wgs.transform(c[:, 0], c[:, 1]))
         )
     geom = shapely.make_valid(geom)
     if isinstance(geom, shapely.GeometryCollection) and not isinstance(geom, MultiPolygon):
@@ -155,7 +154,7 @@ def _build(graph: nx.MultiDiGraph, mode: str, settings: Settings) -> Network:
 
     rules = rules_for(mode, settings)
     nodes = list(graph.nodes)
-    to_rd = pyproj.Transformer.from_crs(CRS_WGS84, CRS_RD, always_xy=True)
+    to_rd = transformer(CRS_WGS84, CRS_RD)
     lon = [float(graph.nodes[n]["x"]) for n in nodes]
     lat = [float(graph.nodes[n]["y"]) for n in nodes]
     xs, ys = to_rd.transform(lon, lat)

@@ -10,6 +10,7 @@ and the synthetic files (roads only, and inside a real extract's composition).
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -301,3 +302,30 @@ def test_way_nodes_without_coordinates_say_why(
     # the same road with its nodes first and positive ids is read
     path.write_text(_xml(True, (1, 2, 3)), encoding="utf-8")
     assert osm.load_network(path).n_arcs == 2
+
+
+def test_temporary_file_beside_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a cache folder the reader's OPL file is written there (and removed), else in /tmp."""
+    spec = SyntheticSpec(n_nodes=200, n_cells=5, n_branches=2, n_gemeenten=2, seed=1)
+    path = write_synthetic_case(tmp_path / "case", spec).network
+    folders: list[Path] = []
+    write = osm._write_opl
+
+    def spy(pbf: Path, opl: Path, *, places: bool) -> None:
+        folders.append(opl.parent.parent)
+        write(pbf, opl, places=places)
+
+    monkeypatch.setattr(osm, "_write_opl", spy)
+    cache = tmp_path / "cache" / "networks"
+    net = osm.load_network(path, cache_dir=cache)
+    assert folders == [cache]
+    assert sorted(p.suffix for p in cache.iterdir()) == [".npz"]  # the temporary folder went
+    osm.load_network(path)
+    assert folders[1] == Path(tempfile.gettempdir())
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the cache cannot be written either
+        again = osm.load_network(path, cache_dir=blocked / "cache")
+    assert folders[2] == Path(tempfile.gettempdir())
+    assert_same_network(net, again)

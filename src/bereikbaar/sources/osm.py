@@ -320,7 +320,13 @@ def _check_path(path: Path) -> None:
     check_file(path, ACCEPTED_SUFFIXES, "OSM", unknown=unknown)
 
 
-def _read_ways(path: Path, rules: WayRules | None, *, context: bool = False) -> _Ways:
+def _read_ways(
+    path: Path,
+    rules: WayRules | None,
+    *,
+    context: bool = False,
+    work_dir: Path | None = None,
+) -> _Ways:
     """The kept ways with their node locations, from one pass of libosmium over the file.
 
     This is the only function that calls pyosmium, so that the errors it raises for a
@@ -331,7 +337,8 @@ def _read_ways(path: Path, rules: WayRules | None, *, context: bool = False) -> 
     pass), drops every way without a ``highway``/``route`` key, puts the node locations on
     the others and writes them as OPL text (one line a way: id, tags, node refs with their
     locations) to a temporary file (:func:`_write_opl`; ≈ 35 bytes a road way node, ≈ 1 GB for
-    the Netherlands, in the system's temporary folder). Python then reads that text a block
+    the Netherlands, in ``work_dir`` when given (the network cache's folder), else, or when
+    it cannot be made, in the system's temporary folder). Python then reads that text a block
     at a time (:func:`_parse_opl`): the mode's tag rules decide on each way from its tags,
     and the refs and locations of the kept ways are parsed in bulk by Arrow's CSV reader.
     A node the file lacks (extract boundary) gets the undefined location, as with
@@ -342,10 +349,24 @@ def _read_ways(path: Path, rules: WayRules | None, *, context: bool = False) -> 
     libosmium also writes the nodes with a ``place`` key, and the main roads, ferries and
     named streets keep their vertices. ``rules=None`` keeps no way (the context alone).
     """
-    with tempfile.TemporaryDirectory(prefix="bereikbaar-osm-") as tmp:
+    with _temporary_folder(work_dir) as tmp:
         opl = Path(tmp) / "ways.opl"
         _write_opl(path, opl, places=context)
         return _parse_opl(opl, rules, _ContextWays() if context else None)
+
+
+def _temporary_folder(work_dir: Path | None) -> tempfile.TemporaryDirectory[str]:
+    """A temporary folder in ``work_dir`` (made if need be), else in the system's own.
+
+    A ``work_dir`` that cannot be made or written to falls back to the system's folder.
+    """
+    if work_dir is not None:
+        try:
+            work_dir.mkdir(parents=True, exist_ok=True)
+            return tempfile.TemporaryDirectory(prefix="bereikbaar-osm-", dir=work_dir)
+        except OSError as err:
+            log.info("%s: no temporary folder there (%s); the system's used", work_dir, err)
+    return tempfile.TemporaryDirectory(prefix="bereikbaar-osm-")
 
 
 def _write_opl(path: Path, opl: Path, *, places: bool) -> None:
@@ -869,6 +890,7 @@ def _load(
     cache_dir: str | Path | None,
     *,
     context: bool,
+    work_dir: Path | None = None,
 ) -> tuple[Network, OsmContext | None]:
     if cache_dir is not None:
         return _load_cached(path, mode, settings, Path(cache_dir), context=context)
@@ -885,7 +907,7 @@ def _load(
     rules = rules_for(mode, settings)
     with osm_read_errors(path):
         check_inflated_size(path)  # .osm.gz/.osm.bz2: a decompression bomb is refused
-        ways = _read_ways(path, rules, context=context)
+        ways = _read_ways(path, rules, context=context, work_dir=work_dir)
     n_way_nodes = len(ways.refs)
     located = ways.x7 != _UNDEFINED_COORDINATE
     n_unlocated = n_way_nodes - int(np.count_nonzero(located))
@@ -1029,7 +1051,8 @@ def _load_cached(
         # what the file does not store (the search graphs, the snapping grid) is built now
         buffer_m = (settings if settings is not None else Settings()).coverage_buffer_m
         return network.prepare(coverage_buffer_m=buffer_m), osm_context
-    network, osm_context = _load(path, mode, settings, None, context=context)
+    # the reader's temporary file beside the cache (often a bigger disk than /tmp)
+    network, osm_context = _load(path, mode, settings, None, context=context, work_dir=cache_dir)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         network.save(entry)

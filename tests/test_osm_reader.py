@@ -329,3 +329,19 @@ def test_temporary_file_beside_the_cache(tmp_path: Path, monkeypatch: pytest.Mon
         again = osm.load_network(path, cache_dir=blocked / "cache")
     assert folders[2] == Path(tempfile.gettempdir())
     assert_same_network(net, again)
+
+
+def test_project_on_every_core_gives_the_bits_of_one_call() -> None:
+    import numpy as np
+
+    from bereikbaar import schema
+    from bereikbaar.schema import CRS_RD, CRS_WGS84, project, transformer
+
+    rng = np.random.default_rng(3)
+    n = 2 * schema._PROJECT_CHUNK + 17  # split over the cores (on a machine with two or more)
+    lon, lat = rng.uniform(3.3, 7.3, n), rng.uniform(50.7, 53.6, n)
+    lon[5] = np.nan  # a point without a location stays without one
+    x, y = project(CRS_WGS84, CRS_RD, lon, lat)
+    want_x, want_y = transformer(CRS_WGS84, CRS_RD).transform(lon, lat)
+    assert np.array_equal(x, want_x, equal_nan=True) and np.array_equal(y, want_y, equal_nan=True)
+    assert np.isnan(x[5]) and np.isfinite(x[6])

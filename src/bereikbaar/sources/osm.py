@@ -37,7 +37,7 @@ import pyproj
 from .._version import __version__
 from ..engine.network import Network, arrays_digest
 from ..exceptions import BereikbaarWarning, NetworkError, where
-from ..schema import CRS_RD, CRS_WGS84, MODES, transformer
+from ..schema import CRS_RD, CRS_WGS84, MODES, project, transformer
 from ..settings import Settings
 from ._errors import check_file, check_inflated_size, osm_read_errors
 from .osm_tags import MAIN_ROADS, PLACES, WAY_KEYS, TagGetter, WayRules, parse_maxspeed, rules_for
@@ -659,9 +659,7 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     # project each distinct node once (one vectorised call)
     lon = x7[first_use] / _COORDINATE_PRECISION
     lat = y7[first_use] / _COORDINATE_PRECISION
-    node_xs, node_ys = _to_rd().transform(lon, lat)
-    node_xs = np.asarray(node_xs, dtype=np.float64)
-    node_ys = np.asarray(node_ys, dtype=np.float64)
+    node_xs, node_ys = project(CRS_WGS84, CRS_RD, lon, lat)  # on every core
     del lon, lat, x7, y7, first_use
     # each edge's vertices, edge after edge (no shapely object per edge or arc)
     vertex = inverse[entry]

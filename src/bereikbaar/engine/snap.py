@@ -381,7 +381,7 @@ class _GridIndex(_SegmentIndex):
 
         def run(ab: tuple[int, int]) -> tuple[IntArray, FloatArray, FloatArray]:
             a, b = ab
-            q, d, r = snap_grid(
+            arcs, d, f = snap_grid(
                 px[a:b],
                 py[a:b],
                 self.x0,
@@ -402,7 +402,7 @@ class _GridIndex(_SegmentIndex):
                 self.seg_len,
                 self.seg_total,
             )
-            return np.asarray(q), np.asarray(d), np.asarray(r)
+            return np.asarray(arcs), np.asarray(d), np.asarray(f)
 
         if workers is None:
             workers = min(os.cpu_count() or 1, 8)

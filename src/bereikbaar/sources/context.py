@@ -102,10 +102,6 @@ def load_context(
     return context
 
 
-def _to_rd() -> pyproj.Transformer:
-    return transformer(CRS_WGS84, CRS_RD)
-
-
 def _rd(to_rd: pyproj.Transformer, lonlat: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     x, y = to_rd.transform(lonlat[:, 0], lonlat[:, 1])
     return np.column_stack([x, y])
@@ -125,7 +121,7 @@ def map_context(data: OsmContext, *, simplify_m: float = 25.0) -> MapContext:
     -------
     MapContext
     """
-    to_rd = _to_rd()
+    to_rd = transformer(CRS_WGS84, CRS_RD)
     geoms: list[object] | npt.NDArray[np.object_] = []
     if len(data.line_way):
         lo, hi = data.offsets[data.line_way], data.offsets[data.line_way + 1]
@@ -193,7 +189,7 @@ def street_names_near(
             data = read_context(path)
         xy = np.array([[p.x, p.y] for p in pts], dtype=float)
         to_wgs = transformer(CRS_RD, CRS_WGS84)
-        to_rd = _to_rd()
+        to_rd = transformer(CRS_WGS84, CRS_RD)
         lon, lat = to_wgs.transform(xy[:, 0], xy[:, 1])
         pad = radius_m / 60_000.0  # degrees (a little more than radius_m at these latitudes)
         box = (lon.min() - 2 * pad, lat.min() - pad, lon.max() + 2 * pad, lat.max() + pad)

@@ -208,11 +208,6 @@ def _number(table: Table, pos: int, column: str, field_name: str) -> float:
     return parse_number(table.frame[column].iloc[pos], ambiguous=_AMBIGUOUS[field_name])
 
 
-def _to_rd() -> pyproj.Transformer:
-    """WGS84 lon/lat → RD New (built once: :func:`bereikbaar.schema.transformer`)."""
-    return transformer(CRS_WGS84, CRS_RD)
-
-
 def _coordinates(
     table: Table, cols: dict[str, str], problems: Problems
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -221,7 +216,7 @@ def _coordinates(
     n = len(frame)
     xs = np.full(n, np.nan)
     ys = np.full(n, np.nan)
-    to_rd = _to_rd()
+    to_rd = transformer(CRS_WGS84, CRS_RD)
     pairs = [
         (a, b, kind)
         for a, b, kind in (("x", "y", "rd"), ("lat", "lon", "latlon"))

@@ -32,7 +32,6 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import pyproj
 
 from .._version import __version__
 from ..engine.network import Network, arrays_digest
@@ -765,11 +764,6 @@ def _arc_vertices(
     return coords, offsets
 
 
-def _to_rd() -> pyproj.Transformer:
-    """WGS84 lon/lat → RD New (built once: :func:`bereikbaar.schema.transformer`)."""
-    return transformer(CRS_WGS84, CRS_RD)
-
-
 def _empty(mode: str) -> Network:
     f: npt.NDArray[np.float64] = np.zeros(0)
     i: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
@@ -956,7 +950,7 @@ def lonlat_box_ring(box: Sequence[float], points_per_side: int = 16) -> npt.NDAr
     lat = np.concatenate(
         [np.full_like(t, y0), y0 + (y1 - y0) * t, np.full_like(t, y1), y1 - (y1 - y0) * t]
     )
-    x, y = _to_rd().transform(lon, lat)
+    x, y = transformer(CRS_WGS84, CRS_RD).transform(lon, lat)
     return np.column_stack([x, y]).astype(np.float64)
 
 

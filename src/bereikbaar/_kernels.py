@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from .engine._kernels import (
     bounded_site_costs,
-    bucket_pieces,
+    grid_segments,
     multi_source_dijkstra,
-    segments_of,
+    segment_stats,
     snap_grid,
 )
 
 __all__ = [
     "bounded_site_costs",
-    "bucket_pieces",
+    "grid_segments",
     "multi_source_dijkstra",
-    "segments_of",
+    "segment_stats",
     "snap_grid",
 ]

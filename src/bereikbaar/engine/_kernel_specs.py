@@ -43,14 +43,11 @@ SPECS: dict[str, KernelSpec] = {
         defaults=(12, -1.0),
     ),
     "snap_grid": _spec(
-        "f8[:] f8[:] f8 f8 f8 i8 i8 i8[:] f8[:] f8[:] f8[:] f8[:] i8[:] f8 f8"
-        " i8[:] f8[:] f8[:] f8[:]",
+        "f8[:] f8[:] f8 f8 f8 i8 i8 i8[:] f8[:] f8[:] f8[:] f8[:] i4[:] f8 f8"
+        " i4[:] f8[:] f8[:] f8[:]",
         "i8[:] f8[:] f8[:]",
     ),
-    "segments_of": _spec(
-        "f8[:,:] i8[:] i8[:] f8",
-        "i8[:] i8[:] f8[:] f8[:] f8[:] i8[:] f8[:]",
-    ),
+    "segment_stats": _spec("f8[:,:] i8[:] i8[:] f8", "i8[:] f8[:]"),
     "min_csr": _spec(
         "i8[:] i8[:] f8[:] i8",
         "i8[:] i8[:] f8[:]",
@@ -67,9 +64,9 @@ SPECS: dict[str, KernelSpec] = {
         "f8[:,:] i8[:] i8[:] f8 f8[:] f8 b1[:,:]",
         "f8[:]",
     ),
-    "bucket_pieces": _spec(
-        "f8[:,:] i8[:] i8[:] f8 f8 f8 i8 i8",
-        "i8[:] f8[:] f8[:] f8[:] f8[:] i8[:]",
+    "grid_segments": _spec(
+        "f8[:,:] i8[:] i8[:] f8 f8 f8 f8 i8 i8 i8 i8",
+        "i8[:] f8[:] f8[:] f8[:] f8[:] i4[:] f8[:] f8[:] f8[:] i4[:]",
     ),
     "bounded_site_costs": _spec(
         "i4[:] i4[:] f8[:] i8[:] i8[:] f8[:] i8[:] f8[:] f8[:] f8 f8"

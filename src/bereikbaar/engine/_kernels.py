@@ -391,74 +391,6 @@ def snap_grid(
     return out_arc, out_d, out_t
 
 
-@_jit
-def segments_of(
-    coords: Any, offsets: Any, arcs: Any, piece_m: float
-) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
-    """The straight segments of some arcs, in one pass over :meth:`Network.arc_coords`.
-
-    Parameters
-    ----------
-    coords, offsets
-        ``Network.arc_coords()``: the vertices of every arc, arc after arc, and where
-        each arc's vertices start.
-    arcs
-        The arcs (indices) whose segments are wanted, in the order they are numbered.
-    piece_m
-        Longest piece a segment is cut into.
-
-    Returns
-    -------
-    start, seg_geom, seg_len, seg_before, seg_total, pieces, bounds
-        Per segment: index of its first vertex in ``coords``, its arc's position in
-        ``arcs``, its length, the arc's length before it, the arc's total length and
-        the number of pieces it is cut into; ``bounds``: min x, min y, max x, max y of
-        the arcs' vertices.
-    """
-    n_arcs = len(arcs)
-    n_seg = 0
-    for g in range(n_arcs):
-        a = arcs[g]
-        n_seg += max(offsets[a + 1] - offsets[a] - 1, 0)
-    start = np.empty(n_seg, dtype=np.int64)
-    seg_geom = np.empty(n_seg, dtype=np.int64)
-    seg_len = np.empty(n_seg)
-    seg_before = np.empty(n_seg)
-    seg_total = np.empty(n_seg)
-    pieces = np.empty(n_seg, dtype=np.int64)
-    bounds = np.empty(4)
-    bounds[0] = np.inf
-    bounds[1] = np.inf
-    bounds[2] = -np.inf
-    bounds[3] = -np.inf
-    k = 0
-    for g in range(n_arcs):
-        a = arcs[g]
-        lo = offsets[a]
-        hi = offsets[a + 1]
-        for i in range(lo, hi):
-            bounds[0] = min(bounds[0], coords[i, 0])
-            bounds[1] = min(bounds[1], coords[i, 1])
-            bounds[2] = max(bounds[2], coords[i, 0])
-            bounds[3] = max(bounds[3], coords[i, 1])
-        first = k
-        total = 0.0
-        for i in range(lo, hi - 1):
-            dx = coords[i + 1, 0] - coords[i, 0]
-            dy = coords[i + 1, 1] - coords[i, 1]
-            length = np.sqrt(dx * dx + dy * dy)
-            start[k] = i
-            seg_geom[k] = g
-            seg_len[k] = length
-            seg_before[k] = total
-            total += length
-            pieces[k] = max(int(np.ceil(length / piece_m)), 1)
-            k += 1
-        for q in range(first, k):
-            seg_total[q] = total
-    return start, seg_geom, seg_len, seg_before, seg_total, pieces, bounds
-
-
 @_jit_inline
 def _sort_rows(ptr: Any, key: Any, perm: Any) -> None:
     """Sort each row ``perm[ptr[i]:ptr[i + 1]]`` by ``(key[a], a)``.
@@ -661,75 +593,154 @@ def road_cells(
 
 
 @_jit
-def bucket_pieces(
+def segment_stats(coords: Any, offsets: Any, arcs: Any, piece_m: float) -> tuple[Any, Any]:
+    """What the snapping grid's layout needs from the straight segments of some arcs.
+
+    Parameters
+    ----------
+    coords, offsets
+        ``Network.arc_coords()``: the vertices of every arc, arc after arc, and where
+        each arc's vertices start.
+    arcs
+        The arcs (indices) whose segments are wanted.
+    piece_m
+        Longest piece a segment is cut into.
+
+    Returns
+    -------
+    counts, stats
+        ``counts``: the number of segments and of pieces; ``stats``: min x, min y, max x,
+        max y of the arcs' vertices and the longest piece (m).
+    """
+    counts = np.zeros(2, dtype=np.int64)
+    stats = np.empty(5)
+    stats[0] = np.inf
+    stats[1] = np.inf
+    stats[2] = -np.inf
+    stats[3] = -np.inf
+    stats[4] = -np.inf
+    for g in range(len(arcs)):
+        a = arcs[g]
+        lo = offsets[a]
+        hi = offsets[a + 1]
+        for i in range(lo, hi):
+            stats[0] = min(stats[0], coords[i, 0])
+            stats[1] = min(stats[1], coords[i, 1])
+            stats[2] = max(stats[2], coords[i, 0])
+            stats[3] = max(stats[3], coords[i, 1])
+        for i in range(lo, hi - 1):
+            dx = coords[i + 1, 0] - coords[i, 0]
+            dy = coords[i + 1, 1] - coords[i, 1]
+            length = np.sqrt(dx * dx + dy * dy)
+            npc = max(int(np.ceil(length / piece_m)), 1)
+            counts[0] += 1
+            counts[1] += npc
+            stats[4] = max(stats[4], length / npc)
+    return counts, stats
+
+
+@_jit
+def grid_segments(
     coords: Any,
-    start: Any,
-    pieces: Any,
+    offsets: Any,
+    arcs: Any,
+    piece_m: float,
     x0: float,
     y0: float,
     cell_m: float,
     nx: int,
     ny: int,
-) -> tuple[Any, Any, Any, Any, Any, Any]:
-    """Sort the pieces of the segments by grid cell of their midpoint (counting sort).
+    n_seg: int,
+    n_pieces: int,
+) -> tuple[Any, Any, Any, Any, Any, Any, Any, Any, Any, Any]:
+    """The snapping grid: the arcs' segments, cut into pieces, sorted by the cell of their midpoint.
+
+    Two passes over the arcs' vertices (no array per segment or piece but the results):
+    the first numbers the segments and counts the pieces per cell, the second puts each
+    piece in its cell (stable: segment order, then piece order).
+
+    Parameters
+    ----------
+    coords, offsets, arcs, piece_m
+        As :func:`segment_stats`.
+    x0, y0, cell_m, nx, ny
+        The grid: its lower left corner, cell size (m), columns and rows (row-major).
+    n_seg, n_pieces
+        :func:`segment_stats`' counts.
 
     Returns
     -------
-    cell_start, ax, ay, bx, by, seg
-        ``cell_start`` (``nx * ny + 1``) and, per piece in cell order (stable),
-        its segment's end points and index.
+    cell_start, ax, ay, bx, by, seg, seg_len, seg_before, seg_total, seg_arc
+        ``cell_start`` (``nx * ny + 1``); per piece in cell order its segment's end points
+        and number; per segment its length, the arc's length before it, the arc's total
+        length and the arc.
     """
-    n_seg = len(start)
     n_cells = nx * ny
-    counts = np.empty(n_cells + 1, dtype=np.int64)
-    for c in range(n_cells + 1):  # loops compile faster than np.zeros
-        counts[c] = 0
-    n_pieces = 0
-    for k in range(n_seg):
-        n_pieces += pieces[k]
-    key = np.empty(n_pieces, dtype=np.int64)
-    p = 0
-    for k in range(n_seg):
-        i = start[k]
-        xa = coords[i, 0]
-        ya = coords[i, 1]
-        ex = coords[i + 1, 0] - xa
-        ey = coords[i + 1, 1] - ya
-        npc = pieces[k]
-        for j in range(npc):
-            t = (j + 0.5) / npc
-            gx = min(max(int(np.floor((xa + ex * t - x0) / cell_m)), 0), nx - 1)
-            gy = min(max(int(np.floor((ya + ey * t - y0) / cell_m)), 0), ny - 1)
-            c = gy * nx + gx
-            key[p] = c
-            counts[c + 1] += 1
-            p += 1
+    counts = np.zeros(n_cells + 1, dtype=np.int64)
+    seg_len = np.empty(n_seg)
+    seg_before = np.empty(n_seg)
+    seg_total = np.empty(n_seg)
+    seg_arc = np.empty(n_seg, dtype=np.int32)  # int32: memory (arcs < 2**31)
+    k = 0
+    for g in range(len(arcs)):
+        a = arcs[g]
+        first = k
+        total = 0.0
+        for i in range(offsets[a], offsets[a + 1] - 1):
+            xa = coords[i, 0]
+            ya = coords[i, 1]
+            ex = coords[i + 1, 0] - xa
+            ey = coords[i + 1, 1] - ya
+            length = np.sqrt(ex * ex + ey * ey)
+            seg_len[k] = length
+            seg_before[k] = total
+            seg_arc[k] = a
+            total += length
+            npc = max(int(np.ceil(length / piece_m)), 1)
+            for j in range(npc):
+                t = (j + 0.5) / npc
+                gx = min(max(int(np.floor((xa + ex * t - x0) / cell_m)), 0), nx - 1)
+                gy = min(max(int(np.floor((ya + ey * t - y0) / cell_m)), 0), ny - 1)
+                counts[gy * nx + gx + 1] += 1
+            k += 1
+        for q in range(first, k):
+            seg_total[q] = total
     cell_start = np.empty(n_cells + 1, dtype=np.int64)
-    fill = np.empty(n_cells, dtype=np.int64)
     acc = 0
     for c in range(n_cells + 1):  # a loop compiles faster than np.cumsum and a copy
         acc += counts[c]
         cell_start[c] = acc
-        if c < n_cells:
-            fill[c] = acc
+    fill = counts  # reused: fill[c] is the next free place in cell c
+    for c in range(n_cells):
+        fill[c] = cell_start[c]
     ax = np.empty(n_pieces)
     ay = np.empty(n_pieces)
     bx = np.empty(n_pieces)
     by = np.empty(n_pieces)
-    seg = np.empty(n_pieces, dtype=np.int64)
-    p = 0
-    for k in range(n_seg):
-        i = start[k]
-        for _ in range(pieces[k]):
-            q = fill[key[p]]
-            fill[key[p]] += 1
-            ax[q] = coords[i, 0]
-            ay[q] = coords[i, 1]
-            bx[q] = coords[i + 1, 0]
-            by[q] = coords[i + 1, 1]
-            seg[q] = k
-            p += 1
-    return cell_start, ax, ay, bx, by, seg
+    seg = np.empty(n_pieces, dtype=np.int32)
+    k = 0
+    for g in range(len(arcs)):
+        a = arcs[g]
+        for i in range(offsets[a], offsets[a + 1] - 1):
+            xa = coords[i, 0]
+            ya = coords[i, 1]
+            ex = coords[i + 1, 0] - xa
+            ey = coords[i + 1, 1] - ya
+            npc = max(int(np.ceil(seg_len[k] / piece_m)), 1)
+            for j in range(npc):
+                t = (j + 0.5) / npc
+                gx = min(max(int(np.floor((xa + ex * t - x0) / cell_m)), 0), nx - 1)
+                gy = min(max(int(np.floor((ya + ey * t - y0) / cell_m)), 0), ny - 1)
+                c = gy * nx + gx
+                q = fill[c]
+                fill[c] += 1
+                ax[q] = xa
+                ay[q] = ya
+                bx[q] = coords[i + 1, 0]
+                by[q] = coords[i + 1, 1]
+                seg[q] = k
+            k += 1
+    return cell_start, ax, ay, bx, by, seg, seg_len, seg_before, seg_total, seg_arc
 
 
 @_jit

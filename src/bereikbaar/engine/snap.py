@@ -332,22 +332,29 @@ class _GridIndex(_SegmentIndex):
 
     def __init__(self, network: Network, cand: IntArray) -> None:
         # the install's compiled module, else numba's JIT kernels (numba imported only then)
-        bucket_pieces, segments_of = kernel("bucket_pieces"), kernel("segments_of")
+        segment_stats, grid_segments = kernel("segment_stats"), kernel("grid_segments")
 
-        # the arcs' vertices as flat arrays (no shapely geometry is touched)
+        # the arcs' vertices as flat arrays (no shapely geometry is touched); two passes
+        # over them, so that no array per segment is held beside the grid (memory's peak
+        # at a national load)
         coords, offsets = network.arc_coords()
-        start, seg_geom, self.seg_len, self.seg_before, self.seg_total, pieces, bounds = (
-            segments_of(coords, offsets, np.asarray(cand, dtype=np.int64), _PIECE_M)
-        )
-        self.seg_arc = np.ascontiguousarray(cand[seg_geom], dtype=np.int64)
-        self.n_pieces = int(pieces.sum())
+        arcs = np.ascontiguousarray(cand, dtype=np.int64)
+        counts, stats = segment_stats(coords, offsets, arcs, _PIECE_M)
+        n_seg, self.n_pieces = int(counts[0]), int(counts[1])
+        if max(self.n_pieces, network.n_arcs) >= 2**31:  # the grid numbers them in int32
+            msg = (
+                f"network too large to snap onto: {self.n_pieces:,} pieces, {network.n_arcs:,} arcs"
+            )
+            raise NetworkError(msg)
         self.tree = None
         if not self.n_pieces:
             self.half = 0.0
+            self.seg_arc = np.zeros(0, dtype=np.int32)
+            self.seg_len = self.seg_before = self.seg_total = np.zeros(0)
             return
-        self.half = float((self.seg_len / pieces).max()) / 2.0
-        lo = bounds[:2]
-        extent = np.maximum(bounds[2:] - lo, 1.0)
+        self.half = float(stats[4]) / 2.0
+        lo = stats[:2]
+        extent = np.maximum(stats[2:4] - lo, 1.0)
         sparse_cell = float(
             np.sqrt(extent[0] * extent[1] / (_GRID_MAX_CELLS_PER_PIECE * self.n_pieces))
         )
@@ -355,8 +362,29 @@ class _GridIndex(_SegmentIndex):
         self.x0, self.y0 = float(lo[0]), float(lo[1])
         self.nx = int(extent[0] // self.cell_m) + 1
         self.ny = int(extent[1] // self.cell_m) + 1
-        self.cell_start, self.pax, self.pay, self.pbx, self.pby, self.pseg = bucket_pieces(
-            coords, start, pieces, self.x0, self.y0, self.cell_m, self.nx, self.ny
+        (
+            self.cell_start,
+            self.pax,
+            self.pay,
+            self.pbx,
+            self.pby,
+            self.pseg,
+            self.seg_len,
+            self.seg_before,
+            self.seg_total,
+            self.seg_arc,
+        ) = grid_segments(
+            coords,
+            offsets,
+            arcs,
+            _PIECE_M,
+            self.x0,
+            self.y0,
+            self.cell_m,
+            self.nx,
+            self.ny,
+            n_seg,
+            self.n_pieces,
         )
 
     def nearest(

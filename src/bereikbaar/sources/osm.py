@@ -33,6 +33,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from .._memory import release_memory
 from .._version import __version__
 from ..engine.network import Network, arrays_digest
 from ..exceptions import BereikbaarWarning, NetworkError, where
@@ -232,8 +233,8 @@ class _ContextWays:
 
     def finish(
         self,
-        wx: npt.NDArray[np.int64],
-        wy: npt.NDArray[np.int64],
+        wx: npt.NDArray[np.int32],
+        wy: npt.NDArray[np.int32],
         size: npt.NDArray[np.int64],
     ) -> OsmContext:
         """The context, from the fixed-point vertices of the kept ways (``size`` each)."""
@@ -300,8 +301,8 @@ class _Ways:
     """Flat arrays of the kept ways: one entry per way node, one per way."""
 
     refs: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    x7: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    y7: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    x7: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    y7: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     size: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     direction: list[int] = field(default_factory=list)
     speed_kmh: list[float] = field(default_factory=list)
@@ -424,6 +425,10 @@ _VERDICTS_KEPT: Final = 1 << 16  # distinct tags fields remembered (then forgott
 _OPL_ESCAPE: Final = re.compile(r"%([0-9a-f]+)%")
 
 
+#: way node refs (int64) and their fixed-point lon/lat (int32, as libosmium's Location)
+_Located = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32]]
+
+
 def _parse_opl(opl: Path, rules: WayRules | None, ctx: _ContextWays | None) -> _Ways:
     """The :class:`_Ways` (and ``out.context``) from the OPL text of :func:`_write_opl`.
 
@@ -436,8 +441,8 @@ def _parse_opl(opl: Path, rules: WayRules | None, ctx: _ContextWays | None) -> _
     kept: list[tuple[int, float, bool]] = []  # the rules' verdict on each kept way
     sizes: list[npt.NDArray[np.int64]] = []  # way nodes of each kept way, block by block
     ctx_sizes: list[npt.NDArray[np.int64]] = []  # and of each way the context keeps
-    net_parts: list[tuple[npt.NDArray[np.int64], ...]] = []
-    ctx_parts: list[tuple[npt.NDArray[np.int64], ...]] = []
+    net_parts: list[_Located] = []
+    ctx_parts: list[_Located] = []
     verdicts: dict[bytes, tuple[TagGetter, tuple[int, float, bool] | None]] = {}
     with opl.open("rb") as fh:
         rest = b""
@@ -490,7 +495,7 @@ def _parse_opl(opl: Path, rules: WayRules | None, ctx: _ContextWays | None) -> _
             for bit, parts_, sizes_ in ((1, net_parts, sizes), (2, ctx_parts, ctx_sizes)):
                 mine = (flags & bit) != 0
                 keep = np.repeat(mine, n_refs)
-                parts_.append(tuple(a[keep] for a in located))
+                parts_.append((located[0][keep], located[1][keep], located[2][keep]))
                 sizes_.append(n_refs[mine])
             del located
     out.refs, out.x7, out.y7 = _joined(net_parts)
@@ -505,16 +510,17 @@ def _parse_opl(opl: Path, rules: WayRules | None, ctx: _ContextWays | None) -> _
     return out
 
 
-def _joined(
-    parts: list[tuple[npt.NDArray[np.int64], ...]],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _joined(parts: list[_Located]) -> _Located:
     """The blocks' refs, x7 and y7, each joined into one array (emptied from ``parts``)."""
-    joined = []
-    for i in range(3):
+    joined: list[npt.NDArray[Any]] = []
+    for i, dtype in enumerate((np.int64, np.int32, np.int32)):
         arrays = [p[i] for p in parts]
-        joined.append(np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64))
+        joined.append(np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype))
         del arrays
-        parts[:] = [tuple(a if j != i else a[:0] for j, a in enumerate(p)) for p in parts]
+        for k, block in enumerate(parts):  # this column's blocks go now
+            cols: list[npt.NDArray[Any]] = list(block)
+            cols[i] = cols[i][:0]
+            parts[k] = (cols[0], cols[1], cols[2])
     parts.clear()
     return joined[0], joined[1], joined[2]
 
@@ -552,9 +558,7 @@ def _opl_coordinate(field: bytes) -> int:
     )
 
 
-def _opl_refs(
-    segments: list[bytes],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _opl_refs(segments: list[bytes]) -> _Located:
     """Refs and fixed-point locations of OPL node lists ``n<id>x<lon>y<lat>,...``, in bulk.
 
     A node without a location is written ``n<id>xy``: undefined. The coordinates carry at
@@ -563,10 +567,9 @@ def _opl_refs(
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    empty = np.zeros(0, dtype=np.int64)
     csv = b",".join(segments).translate(_REF_TO_CSV, b"n")  # empty lists: empty lines
     if not csv.strip():
-        return empty, empty, empty
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, np.int32)
     table = pa_csv.read_csv(
         pa.py_buffer(csv),
         read_options=pa_csv.ReadOptions(
@@ -580,27 +583,33 @@ def _opl_refs(
     )
     del csv
     refs = table.column("id").to_numpy()
-    located: list[npt.NDArray[np.int64]] = []
+    located: list[npt.NDArray[np.int32]] = []
     for name in ("x", "y"):
         deg = table.column(name).to_numpy(zero_copy_only=False)
-        fixed = np.full(len(deg), _UNDEFINED_COORDINATE, dtype=np.int64)
+        fixed = np.full(len(deg), _UNDEFINED_COORDINATE, dtype=np.int32)  # libosmium's int32
         defined = ~np.isnan(deg)
-        fixed[defined] = np.rint(deg[defined] * _COORDINATE_PRECISION).astype(np.int64)
+        fixed[defined] = np.rint(deg[defined] * _COORDINATE_PRECISION).astype(np.int32)
         located.append(fixed)
     return np.asarray(refs, dtype=np.int64), located[0], located[1]
 
 
 # ---------------------------------------------------------------------- building
 def _build(ways: _Ways, mode: str, path: Path) -> Network:
-    """Split ways at graph nodes and assemble the Network (all NumPy)."""
+    """Split ways at graph nodes and assemble the Network (all NumPy).
+
+    Memory is what limits a national file (≈ 30 M way nodes): every array over the way
+    nodes is let go as soon as it is used, coordinates stay 32-bit fixed point until the
+    distinct nodes are projected, and no sort other than the one of the node ids is done.
+    """
     refs = np.asarray(ways.refs, dtype=np.int64)
-    x7 = np.asarray(ways.x7, dtype=np.int64)
-    y7 = np.asarray(ways.y7, dtype=np.int64)
-    way_of = np.repeat(np.arange(len(ways.size), dtype=np.int64), ways.size)
+    x7 = np.asarray(ways.x7, dtype=np.int32)
+    y7 = np.asarray(ways.y7, dtype=np.int32)
+    way_of = np.repeat(np.arange(len(ways.size), dtype=np.int32), ways.size)
     n = len(refs)
     # the way node arrays are read once: let them go as soon as their copies are made
     empty = np.zeros(0, dtype=np.int64)
-    ways.refs, ways.x7, ways.y7, ways.size = empty, empty, empty, empty
+    ways.refs, ways.size = empty, empty
+    ways.x7, ways.y7 = empty.astype(np.int32), empty.astype(np.int32)
 
     # A way is cut where a node has no location (extract boundary); each stretch
     # of located nodes is a "piece". Repeated consecutive refs are dropped.
@@ -613,25 +622,29 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
             BereikbaarWarning,
             stacklevel=3,
         )
-    new_way = np.ones(n, dtype=bool)
-    new_way[1:] = way_of[1:] != way_of[:-1]
-    after_gap = np.zeros(n, dtype=bool)
-    after_gap[1:] = ~valid[:-1]
-    piece = np.cumsum(new_way | after_gap) - 1
-    dup = np.zeros(n, dtype=bool)
-    dup[1:] = (refs[1:] == refs[:-1]) & (piece[1:] == piece[:-1])
-    keep = valid & ~dup
-    del valid, dup, new_way, after_gap
+    cut = np.ones(n, dtype=bool)  # a piece starts here: a new way, or after a gap
+    np.not_equal(way_of[1:], way_of[:-1], out=cut[1:])
+    cut[1:] |= ~valid[:-1]
+    keep = valid
+    keep[1:] &= (refs[1:] != refs[:-1]) | cut[1:]  # a repeated ref within a piece goes
+    del valid
+    piece = np.cumsum(cut, dtype=np.int64)
+    del cut
     refs, x7, y7, way_of, piece = refs[keep], x7[keep], y7[keep], way_of[keep], piece[keep]
-    # drop pieces of fewer than two nodes
-    _, piece, piece_size = np.unique(piece, return_inverse=True, return_counts=True)
-    keep = piece_size[piece] >= 2
-    refs, x7, y7, way_of, piece = refs[keep], x7[keep], y7[keep], way_of[keep], piece[keep]
+    del keep
+    # drop pieces of fewer than two nodes (piece numbers are sorted: runs of equal ones)
+    first = np.ones(len(piece), dtype=bool)
+    np.not_equal(piece[1:], piece[:-1], out=first[1:])
+    del piece
+    starts_at = np.flatnonzero(first)
+    size = np.diff(np.append(starts_at, len(first)))
+    keep = np.repeat(size >= 2, size)
+    del starts_at, size
+    refs, x7, y7, way_of, first = refs[keep], x7[keep], y7[keep], way_of[keep], first[keep]
+    del keep
     n = len(refs)
     if n == 0:
         return _empty(mode)
-    first = np.ones(n, dtype=bool)
-    first[1:] = piece[1:] != piece[:-1]
     last = np.ones(n, dtype=bool)
     last[:-1] = first[1:]
 
@@ -639,48 +652,49 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     node_ids, first_use, inverse, counts = np.unique(
         refs, return_index=True, return_inverse=True, return_counts=True
     )
+    del refs
     is_graph = counts >= 2
+    del counts
     is_graph[inverse[first | last]] = True
     graph = is_graph[inverse]
-    del refs, counts, piece, keep
 
-    # edge label of each entry; an inner graph node also ends the previous edge
+    # Edges run from graph node to graph node: an edge starts at every graph node that does
+    # not end its piece, and an inner graph node also ends the previous edge, so its entry
+    # is taken twice. ``vertex`` are the edges' vertices, edge after edge.
     starts = graph & ~last
-    label = np.cumsum(starts) - 1
-    inner = np.flatnonzero(graph & ~first & ~last)
-    entry = np.concatenate([np.arange(n), inner])
-    labels = np.concatenate([label, label[inner] - 1])
-    order = np.lexsort((entry, labels))
-    entry, labels = entry[order], labels[order]
-    n_edges = int(label[-1]) + 1
-    del order, label, inner, starts, graph, first, last
+    inner = graph & ~first & ~last
+    del graph, first, last
+    taken = 1 + inner.view(np.int8)
+    vertex = np.repeat(inverse, taken)
+    del inverse
+    position = np.cumsum(taken, dtype=np.int64)  # one past each entry's last copy
+    del taken
+    start_entry = np.flatnonzero(starts)
+    edge_off = np.append(position[start_entry] - 1, len(vertex)).astype(np.int64)
+    del position, starts, inner
+    edge_way = way_of[start_entry]
+    del way_of, start_entry
 
     # project each distinct node once (one vectorised call)
     lon = x7[first_use] / _COORDINATE_PRECISION
     lat = y7[first_use] / _COORDINATE_PRECISION
+    del x7, y7, first_use
     node_xs, node_ys = project(CRS_WGS84, CRS_RD, lon, lat)  # on every core
-    del lon, lat, x7, y7, first_use
-    # each edge's vertices, edge after edge (no shapely object per edge or arc)
-    vertex = inverse[entry]
-    bounds = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
-    edge_off = np.r_[bounds, len(entry)].astype(np.int64)
-    edge_first = entry[bounds]
-    edge_last = entry[edge_off[1:] - 1]
-    edge_way = way_of[edge_first]
-    assert len(edge_first) == n_edges
-    del way_of, entry, labels, bounds
-    length = _polyline_lengths(node_xs[vertex], node_ys[vertex], edge_off)
+    del lon, lat
+    length = _polyline_lengths(node_xs, node_ys, vertex, edge_off)
 
     # node indices: graph nodes in OSM id order
     node_index = np.cumsum(is_graph) - 1
-    u_edge = node_index[inverse[edge_first]]
-    v_edge = node_index[inverse[edge_last]]
+    u_edge = node_index[vertex[edge_off[:-1]]]
+    v_edge = node_index[vertex[edge_off[1:] - 1]]
+    del node_index
     node_x = node_xs[is_graph]
     node_y = node_ys[is_graph]
 
     direction = np.asarray(ways.direction, dtype=np.int8)[edge_way]
     speed_ms = np.asarray(ways.speed_kmh, dtype=np.float64)[edge_way] / 3.6
     ferry = np.asarray(ways.ferry, dtype=bool)[edge_way]
+    del edge_way
     fwd = direction >= 0
     rev = direction <= 0
     u = np.concatenate([u_edge[fwd], v_edge[rev]])
@@ -688,9 +702,8 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     arc_length = np.concatenate([length[fwd], length[rev]])
     arc_time = np.concatenate([length[fwd] / speed_ms[fwd], length[rev] / speed_ms[rev]])
     arc_ferry = np.concatenate([ferry[fwd], ferry[rev]])
-    arc_xy, arc_off = _arc_vertices(
-        vertex, edge_off, np.flatnonzero(fwd), np.flatnonzero(rev), node_xs, node_ys
-    )
+    del u_edge, v_edge, length, speed_ms, ferry
+    arc_xy, arc_off = _arc_vertices(vertex, edge_off, fwd, rev, node_xs, node_ys)
     return Network(
         x=node_x,
         y=node_y,
@@ -707,17 +720,24 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
 
 
 def _polyline_lengths(
-    xs: npt.NDArray[np.float64], ys: npt.NDArray[np.float64], offsets: npt.NDArray[np.int64]
+    node_xs: npt.NDArray[np.float64],
+    node_ys: npt.NDArray[np.float64],
+    vertex: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.float64]:
-    """Length of each polyline ``offsets[i]:offsets[i + 1]`` of the vertices ``xs``/``ys``.
+    """Length of each polyline ``vertex[offsets[i]:offsets[i + 1]]`` (node numbers).
 
     Bit for bit GEOS's (shapely's ``length``): ``sqrt(dx * dx + dy * dy)`` per segment, summed
     from the first segment to the last. The polylines are taken longest first, so that at
     step ``j`` the ones with a ``j``-th segment are a prefix: one vectorised addition per step.
     """
-    dx = xs[1:] - xs[:-1]
-    dy = ys[1:] - ys[:-1]
-    seg = np.sqrt(dx * dx + dy * dy)  # segment k runs from vertex k to k + 1
+    seg = np.diff(node_xs[vertex])  # segment k runs from vertex k to k + 1
+    seg *= seg
+    dy = np.diff(node_ys[vertex])
+    dy *= dy
+    seg += dy
+    del dy
+    np.sqrt(seg, out=seg)
     n_seg = np.diff(offsets) - 1
     order = np.argsort(-n_seg, kind="stable")
     first = offsets[:-1][order]
@@ -737,30 +757,36 @@ def _polyline_lengths(
 def _arc_vertices(
     vertex: npt.NDArray[np.int64],
     edge_off: npt.NDArray[np.int64],
-    fwd: npt.NDArray[np.int64],
-    rev: npt.NDArray[np.int64],
+    fwd: npt.NDArray[np.bool_],
+    rev: npt.NDArray[np.bool_],
     node_xs: npt.NDArray[np.float64],
     node_ys: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """The arcs' flat vertices: the edges ``fwd`` as they run, then the edges ``rev`` backwards.
 
     ``vertex[edge_off[e]:edge_off[e + 1]]`` are edge ``e``'s vertices (node numbers into
-    ``node_xs``/``node_ys``); returns the ``(k, 2)`` coordinates and ``n_arcs + 1`` offsets of
+    ``node_xs``/``node_ys``); ``fwd``/``rev`` mask the edges that give an arc each way.
+    Returns the ``(k, 2)`` coordinates and ``n_arcs + 1`` offsets of
     :attr:`~bereikbaar.engine.network.Network.geometry_coords`.
     """
-    edges = np.concatenate([fwd, rev])
-    counts = edge_off[1:][edges] - edge_off[:-1][edges]
-    offsets = np.zeros(len(edges) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    arc_of = np.repeat(np.arange(len(edges), dtype=np.int64), counts)
-    pos = np.arange(offsets[-1], dtype=np.int64) - offsets[:-1][arc_of]
-    backward = arc_of >= len(fwd)
-    pos[backward] = counts[arc_of[backward]] - 1 - pos[backward]
-    src = vertex[edge_off[:-1][edges][arc_of] + pos]
-    del arc_of, pos, backward
-    coords = np.empty((len(src), 2), dtype=np.float64)
-    coords[:, 0] = node_xs[src]
-    coords[:, 1] = node_ys[src]
+    counts = np.diff(edge_off)
+    offsets = np.zeros(int(fwd.sum()) + int(rev.sum()) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate([counts[fwd], counts[rev]]), out=offsets[1:])
+    coords = np.empty((int(offsets[-1]), 2), dtype=np.float64)
+    # forward: the vertices of the fwd edges, in order
+    src = vertex[np.repeat(fwd, counts)]
+    n_fwd = len(src)
+    coords[:n_fwd, 0] = node_xs[src]
+    coords[:n_fwd, 1] = node_ys[src]
+    # backward: each rev edge's vertices reversed, the edges in order; entry p of an edge
+    # of vertices a..b (positions in ``vertex``) is vertex[a + b - 1 - p]
+    ends = edge_off[:-1][rev] + edge_off[1:][rev] - 1
+    src = np.repeat(ends, counts[rev])
+    del ends
+    src -= np.arange(len(vertex))[np.repeat(rev, counts)]
+    src = vertex[src]
+    coords[n_fwd:, 0] = node_xs[src]
+    coords[n_fwd:, 1] = node_ys[src]
     return coords, offsets
 
 
@@ -905,7 +931,9 @@ def _load(
     n_unlocated = n_way_nodes - int(np.count_nonzero(located))
     cause = _unlocated_cause(ways.refs, located) if n_unlocated else ""
     del located
+    release_memory()  # the read's freed buffers, before the build's peak
     network = _build(ways, mode, path)  # empties the way node arrays
+    release_memory()  # the build's freed arrays, before the indexes' peak
     extent = declared_extent(path, settings)
     if extent is not None:
         network = dataclasses.replace(network, extent=extent)

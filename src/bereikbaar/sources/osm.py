@@ -649,10 +649,15 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     last[:-1] = first[1:]
 
     # graph nodes: used twice or more, or the end of a piece
-    node_ids, first_use, inverse, counts = np.unique(
-        refs, return_index=True, return_inverse=True, return_counts=True
-    )
+    node_ids, inverse, counts = np.unique(refs, return_inverse=True, return_counts=True)
     del refs
+    # each distinct node's location: every use of a node carries the same one (libosmium's
+    # index), so any use will do (no stable sort for the first)
+    node_x7 = np.empty(len(node_ids), dtype=np.int32)
+    node_x7[inverse] = x7
+    node_y7 = np.empty(len(node_ids), dtype=np.int32)
+    node_y7[inverse] = y7
+    del x7, y7
     is_graph = counts >= 2
     del counts
     is_graph[inverse[first | last]] = True
@@ -676,9 +681,9 @@ def _build(ways: _Ways, mode: str, path: Path) -> Network:
     del way_of, start_entry
 
     # project each distinct node once (one vectorised call)
-    lon = x7[first_use] / _COORDINATE_PRECISION
-    lat = y7[first_use] / _COORDINATE_PRECISION
-    del x7, y7, first_use
+    lon = node_x7 / _COORDINATE_PRECISION
+    lat = node_y7 / _COORDINATE_PRECISION
+    del node_x7, node_y7
     node_xs, node_ys = project(CRS_WGS84, CRS_RD, lon, lat)  # on every core
     del lon, lat
     length = _polyline_lengths(node_xs, node_ys, vertex, edge_off)

@@ -427,8 +427,8 @@ class Network:
             multi_source_dijkstra(graph.indptr, graph.indices, graph.data, none, np.zeros(0), none)
         # the eligible arcs and the grid, and the snapping kernel (one point snapped); a
         # network without arcs to snap onto is refused by the search, not here
-        release_memory()  # the steps above freed their work arrays: the grid's peak is next
         if len(snap.eligible_arcs(self, core_only)):
+            release_memory()  # the steps above freed their work arrays: the grid's peak is next
             snap.snap_to_arcs(self, np.array([[self.x[0], self.y[0]]]), core_only=core_only)
         return self
 

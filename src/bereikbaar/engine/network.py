@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import zipfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -419,17 +421,33 @@ class Network:
 
         multi_source_dijkstra = kernel("multi_source_dijkstra")
 
-        self.reverse_arc()
-        self.coverage(buffer_m=coverage_buffer_m)
-        for weight in ("length", "time") if self.time_s is not None else ("length",):
-            graph, _ = self.search_csr(weight)
-            none = np.zeros(0, dtype=np.int64)  # loads the search kernel for these types
-            multi_source_dijkstra(graph.indptr, graph.indices, graph.data, none, np.zeros(0), none)
-        # the eligible arcs and the grid, and the snapping kernel (one point snapped); a
-        # network without arcs to snap onto is refused by the search, not here
-        if len(snap.eligible_arcs(self, core_only)):
-            release_memory()  # the steps above freed their work arrays: the grid's peak is next
-            snap.snap_to_arcs(self, np.array([[self.x[0], self.y[0]]]), core_only=core_only)
+        def search_side() -> None:  # the search graphs and the coverage
+            self.coverage(buffer_m=coverage_buffer_m)
+            for weight in ("length", "time") if self.time_s is not None else ("length",):
+                graph, _ = self.search_csr(weight)
+                none = np.zeros(0, dtype=np.int64)  # loads the search kernel for these types
+                multi_source_dijkstra(
+                    graph.indptr, graph.indices, graph.data, none, np.zeros(0), none
+                )
+
+        def snap_side() -> None:  # the twins, the eligible arcs and the grid
+            self.reverse_arc()
+            # the snapping kernel too (one point snapped); a network without arcs to snap
+            # onto is refused by the search, not here
+            if len(snap.eligible_arcs(self, core_only)):
+                release_memory()  # freed work arrays go back before the grid's peak
+                snap.snap_to_arcs(self, np.array([[self.x[0], self.y[0]]]), core_only=core_only)
+
+        # The two sides share nothing but the read-only arrays; their compiled kernels
+        # release the GIL, so on two cores they overlap (a small network: one thread).
+        if self.n_arcs >= _PREPARE_THREADS_MIN_ARCS and (os.cpu_count() or 1) > 1:
+            with ThreadPoolExecutor(2) as pool:
+                sides = [pool.submit(search_side), pool.submit(snap_side)]
+                for side in sides:
+                    side.result()  # raises what the side raised
+        else:
+            search_side()
+            snap_side()
         return self
 
     def extent_polygon(self) -> Any:
@@ -946,6 +964,7 @@ def _min_csr(rows: IntArray, cols: IntArray, w: FloatArray, n: int) -> sp.csr_ar
     return sp.csr_array((data, indices.astype(np.int32), indptr.astype(np.int32)), shape=(n, n))
 
 
+_PREPARE_THREADS_MIN_ARCS = 100_000  # smaller networks prepare in one thread (ms)
 _SAVE_FORMAT = "bereikbaar-network-2"
 # written before arc geometry was stored flat (with a mask of arcs without geometry); read
 _SAVE_FORMAT_1 = "bereikbaar-network-1"

@@ -399,7 +399,9 @@ class Network:
         ``method="grid"``) and the coverage (:meth:`coverage`); the compiled kernels of
         the snapping and of the search are loaded from numba's cache. Everything is kept
         on the network (and what :meth:`save` stores is read back by :meth:`load`), so a
-        call does no work twice; the results do not depend on it.
+        call does no work twice; the results do not depend on it. A network of 100,000 arcs
+        or more is prepared on two threads (the search graphs and the coverage beside the
+        snapping's indexes).
 
         Parameters
         ----------

@@ -40,6 +40,7 @@ from ..exceptions import BereikbaarWarning, NetworkError, where
 from ..schema import CRS_RD, CRS_WGS84, MODES, project, transformer
 from ..settings import Settings
 from ._errors import check_file, check_inflated_size, osm_read_errors
+from ._osmium import use_all_cores
 from .osm_tags import MAIN_ROADS, PLACES, WAY_KEYS, TagGetter, WayRules, parse_maxspeed, rules_for
 
 __all__ = [
@@ -376,6 +377,7 @@ def _write_opl(path: Path, opl: Path, *, places: bool) -> None:
     the file). The whole pass runs in C++: a key filter on the ways, the location index
     (``NodeLocationsForWays``, missing nodes left undefined), the writer.
     """
+    use_all_cores()  # before libosmium makes its thread pool
     import osmium
 
     index = osmium.index.create_map("sparse_mmap_array")
@@ -1007,6 +1009,7 @@ def declared_extent(path: Path, settings: Settings | None = None) -> npt.NDArray
     """
     if settings is not None and settings.network_extent:
         return lonlat_box_ring(settings.network_extent)
+    use_all_cores()
     import osmium
 
     try:

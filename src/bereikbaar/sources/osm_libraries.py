@@ -44,6 +44,7 @@ from ..schema import (
 )
 from ..settings import Settings
 from ._errors import check_file, check_inflated_size, osm_read_errors
+from ._osmium import use_all_cores
 from .tabular import normalise_postcode
 
 __all__ = [
@@ -285,6 +286,7 @@ def _check_path(path: Path) -> None:
 
 
 def _read(path: Path) -> list[_Found]:
+    use_all_cores()  # before libosmium makes its thread pool
     import osmium
 
     wkb = osmium.geom.WKBFactory()

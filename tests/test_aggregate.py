@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bereikbaar.aggregate import aggregate_gemeenten, weighted_quantile
+from bereikbaar.aggregate import aggregate_gemeenten, assign_gemeenten, weighted_quantile
 from bereikbaar.exceptions import BereikbaarWarning
 from bereikbaar.settings import FlagRule
 
@@ -123,3 +124,49 @@ def test_aggregation_preserves_population(data: list[tuple[float, float, float]]
     assert s["population"].sum() == pytest.approx(np.nansum(pops))
     assert (s["population_beyond"] <= s["population"] + 1e-9).all()
     assert ((s["share_beyond"].fillna(0) >= 0) & (s["share_beyond"].fillna(0) <= 1)).all()
+
+
+def _sjoin_gemeenten(cells: gpd.GeoDataFrame, gemeenten: gpd.GeoDataFrame) -> pd.Series:
+    """The reference: geopandas' left sjoin of the centroids, the first row per label."""
+    centroids = gpd.GeoDataFrame(
+        geometry=cells.geometry.to_crs("EPSG:28992").centroid, index=cells.index, crs="EPSG:28992"
+    )
+    gem = gemeenten[["gemeentecode", "geometry"]].to_crs("EPSG:28992")
+    joined = gpd.sjoin(centroids, gem, how="left", predicate="intersects")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    out: pd.Series = joined["gemeentecode"].reindex(cells.index)
+    return out
+
+
+@pytest.mark.parametrize("crs", ["EPSG:28992", "EPSG:4326"])
+@pytest.mark.parametrize("labels", ["unique", "shared"])
+def test_assign_gemeenten_equals_geopandas_sjoin(crs: str, labels: str) -> None:
+    # two squares, a third overlapping both, a ring around all: centroids on borders, in
+    # overlaps, outside every gemeente, a missing geometry
+    gem = gpd.GeoDataFrame(
+        {"gemeentecode": ["GM0003", "GM0001", "GM0002", "GM0004"], "gemeentenaam": list("abcd")},
+        geometry=[
+            shapely.box(0, 0, 10_000, 10_000),
+            shapely.box(10_000, 0, 20_000, 10_000),
+            shapely.box(5000, 5000, 15_000, 15_000),
+            shapely.box(-5000, -5000, 25_000, 25_000).difference(
+                shapely.box(-1, -1, 20_001, 20_001)
+            ),
+        ],
+        crs="EPSG:28992",
+    )
+    x = np.array([-50, 4950, 9950, 9950, 14_950, 19_950, 25_000, 9950, 3000], dtype=float)
+    y = np.array([4950, 4950, 4950, 9950, 12_000, -50, 25_000, 20_000, 3000], dtype=float)
+    geoms = list(shapely.box(x, y, x + 100, y + 100))
+    geoms[-1] = None
+    index = [7, 3, 7, 1, 3, 0, 2, 5, 9] if labels == "shared" else [10, 30, 70, 11, 31, 1, 2, 5, 9]
+    cells = gpd.GeoDataFrame({"population": 1.0}, geometry=geoms, index=index, crs="EPSG:28992")
+    cells, gem = cells.to_crs(crs), gem.to_crs(crs)
+    got = assign_gemeenten(cells, gem)
+    pd.testing.assert_series_equal(got, _sjoin_gemeenten(cells, gem), check_exact=True)
+    if labels == "unique" and crs == "EPSG:28992":  # by hand
+        assert got.loc[31] == "GM0002" and got.loc[5] == "GM0004" and got.loc[1] == "GM0001"
+        assert got.loc[[2, 9]].isna().all()  # outside every gemeente; no geometry
+        # on a border or in an overlap: one of the gemeenten it touches
+        assert got.loc[10] == "GM0003" and got.loc[30] in ("GM0003", "GM0002")
+        assert got.loc[70] in ("GM0003", "GM0001") and got.loc[11] in ("GM0003", "GM0001", "GM0002")

@@ -18,7 +18,12 @@ import scipy.sparse as sp
 import shapely
 
 from bereikbaar import scenarios as sc
-from bereikbaar.accessibility import Snapped, nearest_library, snap_to_arcs
+from bereikbaar.accessibility import (
+    Snapped,
+    nearest_library,
+    nearest_library_with_snaps,
+    snap_to_arcs,
+)
 from bereikbaar.aggregate import cell_gemeenten
 from bereikbaar.engine import bounded
 from bereikbaar.exceptions import GeocodeError, InputError
@@ -659,11 +664,22 @@ def test_best_sites_for_gemeenten_equal_brute_force_greedy(base: sc.Baseline) ->
         demand = np.flatnonzero(mine & (pop > 0) & ~(np.isfinite(dist) & (dist <= thr_m)))
         cand = np.flatnonzero(mine & ((pop > 0) | np.isnan(pop)))
         cov = np.zeros((len(cand), len(demand)), dtype=bool)
-        for r, c in enumerate(cand):
-            lib = gpd.GeoDataFrame(
-                {LIBRARY_ID: ["s"]}, geometry=shapely.points(xy[c : c + 1]), crs=CRS_RD
+        # the demand cells (their centroids) are snapped by the first candidate's run of the
+        # stage and given as snapped to the others: the same snap every time, once
+        snapped: Snapped | None = None
+        # one library in every candidate cell; each run gets one of them (a one-row frame)
+        libs = gpd.GeoDataFrame(
+            {LIBRARY_ID: ["s"] * len(cand)}, geometry=shapely.points(xy[cand]), crs=CRS_RD
+        )
+        for r in range(len(cand)):
+            ref, snaps = nearest_library_with_snaps(
+                base.network,
+                xy[demand],
+                libs.iloc[r : r + 1],
+                with_time=False,
+                origin_snaps=snapped,
             )
-            ref = nearest_library(base.network, cells.iloc[demand], lib, with_time=False)
+            snapped = snaps.origins
             d = ref[DISTANCE_M].to_numpy()
             cov[r] = np.isfinite(d) & (d <= thr_m)
         w = np.nan_to_num(pop[demand])

@@ -24,6 +24,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import shapely
 
 from .exceptions import BereikbaarWarning, InputError
 from .schema import (
@@ -129,14 +130,22 @@ def assign_gemeenten(cells: gpd.GeoDataFrame, gemeenten: gpd.GeoDataFrame) -> pd
     pandas.Series
         Indexed like ``cells``.
     """
-    centroids = gpd.GeoDataFrame(
-        geometry=cells.geometry.to_crs(CRS_RD).centroid, index=cells.index, crs=CRS_RD
+    # the spatial join of the centroids with the gemeenten, without building frames: the
+    # gemeenten's spatial index answers every centroid in one query (as geopandas' sjoin
+    # asks it); a centroid exactly on a shared border takes the first gemeente it returns
+    centroids = shapely.centroid(cells.geometry.values.to_crs(CRS_RD))
+    polygons = gemeenten["geometry"].values.to_crs(CRS_RD)  # the same array when in RD New
+    hit, area = polygons.sindex.query(centroids, predicate="intersects")
+    first = np.full(len(cells), -1, dtype=np.intp)
+    placed, at = np.unique(hit, return_index=True)  # each centroid's first answer
+    first[placed] = area[at]
+    code = gemeenten[GEMEENTECODE].reset_index(drop=True).reindex(first)
+    # a label shared by several cells: every one of them gets the first one's gemeente
+    out: pd.Series = pd.Series(
+        code.to_numpy(), index=cells.index, name=GEMEENTECODE, dtype=code.dtype
     )
-    gem = gemeenten[[GEMEENTECODE, "geometry"]].to_crs(CRS_RD)
-    joined = gpd.sjoin(centroids, gem, how="left", predicate="intersects")
-    # a centroid exactly on a shared border: take the first gemeente
-    joined = joined[~joined.index.duplicated(keep="first")]
-    out: pd.Series = joined[GEMEENTECODE].reindex(cells.index)
+    if not out.index.is_unique:
+        out = out[~out.index.duplicated(keep="first")].reindex(cells.index)
     return out
 
 

@@ -50,9 +50,15 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     About 20 s of the suite waits rather than computes (servers on loopback that trickle or
     stall until a deadline, Chromium and kernel start-up, fsync): a third worker on a 2-core
     machine fills that time (4 December, 2 cores: median 92 s with 3 workers, 96 s with 2,
-    157 s in one process). ``-n N`` on the command line still wins.
+    157 s in one process). The cores are those this process may run on (a container's, not
+    the host's), at most 8 workers (memory); ``PYTEST_XDIST_AUTO_NUM_WORKERS`` or ``-n N`` on
+    the command line still win.
     """
-    return (os.cpu_count() or 1) + 1
+    env = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "")
+    if env.isdigit():
+        return int(env)
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min((usable or 1) + 1, 8)
 
 
 # Machines are noisy (2 cores shared with other jobs): no per-example deadline, no
